@@ -1,0 +1,125 @@
+package attest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// ErrExists is returned when a file would be overwritten without force.
+var ErrExists = errors.New("file exists (use --force to overwrite)")
+
+// WriteFileAtomic writes data to path through a temporary file in the same
+// directory and a rename, so that a reader or a crash never sees half a
+// file. Without force an existing path is left alone and ErrExists returned.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode, force bool) error {
+	if !force {
+		if _, err := os.Lstat(path); err == nil {
+			return fmt.Errorf("%s: %w", path, ErrExists)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if !force {
+		// Link instead of rename so that a file created meanwhile is not
+		// replaced.
+		if err := os.Link(tmp.Name(), path); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s: %w", path, ErrExists)
+			}
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return nil
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadEnvelopeFile reads and parses a signed layout or link file; errors
+// name the file.
+func ReadEnvelopeFile(path string, limit int64) (*Envelope, error) {
+	data, err := readLimited(path, limit)
+	if err != nil {
+		return nil, err
+	}
+	e, err := ParseEnvelope(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return e, nil
+}
+
+// LoadPublicKey reads a public-key file; errors name the file.
+func LoadPublicKey(path string) (*Key, error) {
+	data, err := readLimited(path, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	k, err := ParsePublicKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// LoadSigner reads a private-key file; errors name the file.
+func LoadSigner(path string) (*Signer, error) {
+	data, err := readLimited(path, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ParsePrivateKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// DefaultMaxFileSize bounds the layout and link files referee reads.
+const DefaultMaxFileSize = 64 << 20
+
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d allowed", path, st.Size(), limit)
+	}
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, nil
+}

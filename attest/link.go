@@ -1,0 +1,126 @@
+package attest
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+)
+
+// HashObj maps hash algorithm names to hex digests, as in a link's
+// materials and products.
+type HashObj map[string]string
+
+// Link is an in-toto v1.0 link: the evidence of one step. See
+// https://github.com/in-toto/docs/blob/v1.0/in-toto-spec.md#44-file-formats-namekeyid-prefixlink.
+type Link struct {
+	Type        string             `json:"_type"`
+	Name        string             `json:"name"`
+	Command     []string           `json:"command"`
+	Materials   map[string]HashObj `json:"materials"`
+	Products    map[string]HashObj `json:"products"`
+	Byproducts  map[string]any     `json:"byproducts"`
+	Environment map[string]any     `json:"environment"`
+}
+
+// LinkFileName is the name in-toto gives a link file: STEP.KEYID8.link.
+func LinkFileName(step, keyID string) string {
+	if len(keyID) > 8 {
+		keyID = keyID[:8]
+	}
+	return step + "." + keyID + ".link"
+}
+
+// ParseLink decodes and validates a link payload. Artifact paths are checked
+// to be clean relative paths, so that rules cannot be evaded by spelling one
+// file two ways (dir/../foo, ./foo): in-toto-golang's GHSA-vrxp-mg9f-hwf3.
+func ParseLink(payload []byte) (*Link, error) {
+	if _, err := decodeGeneric(payload); err != nil {
+		return nil, err
+	}
+	var l Link
+	if err := json.Unmarshal(payload, &l); err != nil {
+		return nil, fmt.Errorf("link: %w", jsonError(err))
+	}
+	if l.Type != "link" {
+		return nil, fmt.Errorf("_type is %q, not \"link\"", l.Type)
+	}
+	if l.Name == "" {
+		return nil, fmt.Errorf("link has no name")
+	}
+	for what, arts := range map[string]map[string]HashObj{"materials": l.Materials, "products": l.Products} {
+		for p, h := range arts {
+			if err := checkArtifactPath(p); err != nil {
+				return nil, fmt.Errorf("link %q %s: %w", l.Name, what, err)
+			}
+			if len(h) == 0 {
+				return nil, fmt.Errorf("link %q %s: %q has no hash", l.Name, what, p)
+			}
+			for alg, d := range h {
+				if _, err := hex.DecodeString(d); err != nil || d == "" {
+					return nil, fmt.Errorf("link %q %s: %q: %s digest is not hex", l.Name, what, p, alg)
+				}
+			}
+		}
+	}
+	if l.Materials == nil {
+		l.Materials = map[string]HashObj{}
+	}
+	if l.Products == nil {
+		l.Products = map[string]HashObj{}
+	}
+	return &l, nil
+}
+
+// checkArtifactPath refuses artifact paths that name a file in more than
+// one way. in-toto records paths relative and normalised; URIs such as
+// "git+https://…" recorded by resolvers pass as they are.
+func checkArtifactPath(p string) error {
+	if p == "" {
+		return fmt.Errorf("empty artifact path")
+	}
+	if strings.ContainsRune(p, 0) || strings.Contains(p, "\\") {
+		return fmt.Errorf("artifact path %q has a NUL or backslash", p)
+	}
+	if strings.Contains(p, "://") {
+		return nil
+	}
+	if path.Clean(p) != p || strings.HasPrefix(p, "../") || p == ".." {
+		return fmt.Errorf("artifact path %q is not normalised (want %q)", p, path.Clean(p))
+	}
+	return nil
+}
+
+// Marshal encodes the link as a payload, with empty maps rather than nulls.
+func (l *Link) Marshal() ([]byte, error) {
+	c := *l
+	c.Type = "link"
+	if c.Materials == nil {
+		c.Materials = map[string]HashObj{}
+	}
+	if c.Products == nil {
+		c.Products = map[string]HashObj{}
+	}
+	if c.Byproducts == nil {
+		c.Byproducts = map[string]any{}
+	}
+	if c.Environment == nil {
+		c.Environment = map[string]any{}
+	}
+	c.Command = nonNil(c.Command)
+	return marshalPayload(c)
+}
+
+// marshalPayload encodes v as the canonical JSON that is signed, so the DSSE
+// payload is byte-identical to what a Metablock signature covers.
+func marshalPayload(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return CanonicalJSON(buf.Bytes())
+}

@@ -1,0 +1,108 @@
+package attest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+)
+
+// RunOptions describes one step to run and record, as in-toto-run.
+type RunOptions struct {
+	StepName  string
+	Command   []string
+	Materials []string
+	Products  []string
+	Record    RecordOptions
+	// Stdout and Stderr, when set, also receive the command's output as it
+	// runs; it is recorded in the link's byproducts either way.
+	Stdout, Stderr io.Writer
+}
+
+// maxByproduct bounds how much of stdout and stderr is kept in a link.
+const maxByproduct = 1 << 20
+
+// RunStep records the materials, runs the command, records the products and
+// returns the unsigned link. A command that exits non-zero is recorded
+// (byproducts["return-value"]) and is not an error, as in in-toto-run; a
+// command that cannot be started is.
+// See https://github.com/in-toto/docs/blob/v1.0/in-toto-spec.md#44-file-formats-namekeyid-prefixlink.
+func RunStep(ctx context.Context, o RunOptions) (*Link, error) {
+	if o.StepName == "" {
+		return nil, errors.New("a step needs a name")
+	}
+	link, err := StartStep(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Command) > 0 {
+		var stdout, stderr limitedBuffer
+		cmd := exec.CommandContext(ctx, o.Command[0], o.Command[1:]...)
+		cmd.Dir = o.Record.Dir
+		cmd.Stdout = tee(&stdout, o.Stdout)
+		cmd.Stderr = tee(&stderr, o.Stderr)
+		code := 0
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				return nil, fmt.Errorf("running %q: %w", o.Command[0], err)
+			}
+			code = ee.ExitCode()
+		}
+		link.Byproducts = map[string]any{"stdout": stdout.String(), "stderr": stderr.String(), "return-value": code}
+	}
+	return link, StopStep(ctx, link, o)
+}
+
+// StartStep records a step's materials and returns the unfinished link
+// (`referee record start`).
+func StartStep(ctx context.Context, o RunOptions) (*Link, error) {
+	link := &Link{Type: "link", Name: o.StepName, Command: o.Command, Byproducts: map[string]any{}, Environment: map[string]any{}}
+	var err error
+	if link.Materials, err = RecordArtifacts(ctx, o.Materials, o.Record); err != nil {
+		return nil, fmt.Errorf("materials: %w", err)
+	}
+	return link, nil
+}
+
+// StopStep records a step's products into link (`referee record stop`).
+func StopStep(ctx context.Context, link *Link, o RunOptions) error {
+	var err error
+	if link.Products, err = RecordArtifacts(ctx, o.Products, o.Record); err != nil {
+		return fmt.Errorf("products: %w", err)
+	}
+	return nil
+}
+
+func tee(buf io.Writer, w io.Writer) io.Writer {
+	if w == nil {
+		return buf
+	}
+	return io.MultiWriter(buf, w)
+}
+
+// limitedBuffer keeps the first maxByproduct bytes written to it.
+type limitedBuffer struct {
+	bytes.Buffer
+	dropped bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := maxByproduct - b.Len(); room < len(p) {
+		b.dropped = true
+		if room > 0 {
+			b.Buffer.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
+}
+
+func (b *limitedBuffer) String() string {
+	if b.dropped {
+		return b.Buffer.String() + "\n[referee: output truncated]"
+	}
+	return b.Buffer.String()
+}

@@ -1,0 +1,210 @@
+package attest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Spec is the readable YAML from which `referee layout create` builds a
+// layout. Functionaries name public-key files; rules are written on one
+// line each, as in in-toto ("MATCH src/* WITH PRODUCTS FROM checkout").
+// Sublayouts are steps whose functionary signs a layout instead of a link;
+// they are listed apart for the reader and become ordinary layout steps.
+type Spec struct {
+	Expires       string            `yaml:"expires"`
+	Readme        string            `yaml:"readme"`
+	Functionaries map[string]string `yaml:"functionaries"`
+	Steps         []SpecStep        `yaml:"steps"`
+	Sublayouts    []SpecStep        `yaml:"sublayouts"`
+	Inspections   []SpecInspection  `yaml:"inspections"`
+}
+
+// SpecStep is one step of a Spec.
+type SpecStep struct {
+	Name              string      `yaml:"name"`
+	ExpectedCommand   CommandLine `yaml:"expected_command"`
+	Threshold         int         `yaml:"threshold"`
+	Functionaries     []string    `yaml:"functionaries"`
+	ExpectedMaterials []string    `yaml:"expected_materials"`
+	ExpectedProducts  []string    `yaml:"expected_products"`
+}
+
+// SpecInspection is one inspection of a Spec.
+type SpecInspection struct {
+	Name              string      `yaml:"name"`
+	Run               CommandLine `yaml:"run"`
+	ExpectedMaterials []string    `yaml:"expected_materials"`
+	ExpectedProducts  []string    `yaml:"expected_products"`
+}
+
+// CommandLine is a command written either as a YAML list of arguments or as
+// one string split on whitespace.
+type CommandLine []string
+
+// UnmarshalYAML accepts a string or a list of strings.
+func (c *CommandLine) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*c = strings.Fields(n.Value)
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return fmt.Errorf("line %d: a command is a string or a list of strings", n.Line)
+	}
+	*c = list
+	return nil
+}
+
+// maxSpecSize bounds the YAML a spec may be, against alias bombs and the like.
+const maxSpecSize = 1 << 20
+
+// ParseSpec reads a layout spec, refusing unknown fields so that a typo
+// (expected_product) is an error rather than a rule silently dropped.
+func ParseSpec(data []byte) (*Spec, error) {
+	if len(data) > maxSpecSize {
+		return nil, fmt.Errorf("spec is %d bytes, more than %d", len(data), maxSpecSize)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var s Spec
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("layout spec: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	if s.Expires == "" {
+		return nil, errors.New("layout spec: expires is missing (e.g. expires: 6mo, or 2030-01-01T00:00:00Z)")
+	}
+	for _, st := range append(append([]SpecStep(nil), s.Steps...), s.Sublayouts...) {
+		for _, r := range append(append([]string(nil), st.ExpectedMaterials...), st.ExpectedProducts...) {
+			if _, err := ParseRuleString(r); err != nil {
+				return nil, fmt.Errorf("layout spec: step %q: %w", st.Name, err)
+			}
+		}
+	}
+	for _, in := range s.Inspections {
+		for _, r := range append(append([]string(nil), in.ExpectedMaterials...), in.ExpectedProducts...) {
+			if _, err := ParseRuleString(r); err != nil {
+				return nil, fmt.Errorf("layout spec: inspection %q: %w", in.Name, err)
+			}
+		}
+	}
+	return &s, nil
+}
+
+var relExpiry = regexp.MustCompile(`^(\d+)(y|mo|w|d|h|m)`)
+
+// ParseExpiry reads an expiry: an RFC 3339 time, or a duration from now such
+// as "6mo", "1y", "2w", "30d", "12h", or a sum of them ("1y6mo").
+func ParseExpiry(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t.UTC(), nil
+	}
+	rest, t := s, now.UTC()
+	for rest != "" {
+		m := relExpiry.FindStringSubmatch(rest)
+		if m == nil {
+			return time.Time{}, fmt.Errorf("expires %q: want a time (2030-01-01T00:00:00Z) or a duration such as 6mo, 1y, 2w, 30d, 12h", s)
+		}
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > 100000 {
+			return time.Time{}, fmt.Errorf("expires %q: number too large", s)
+		}
+		switch m[2] {
+		case "y":
+			t = t.AddDate(n, 0, 0)
+		case "mo":
+			t = t.AddDate(0, n, 0)
+		case "w":
+			t = t.AddDate(0, 0, 7*n)
+		case "d":
+			t = t.AddDate(0, 0, n)
+		case "h":
+			t = t.Add(time.Duration(n) * time.Hour)
+		case "m":
+			t = t.Add(time.Duration(n) * time.Minute)
+		}
+		rest = rest[len(m[0]):]
+	}
+	if !t.After(now) {
+		return time.Time{}, fmt.Errorf("expires %q is not in the future", s)
+	}
+	return t.Truncate(time.Second), nil
+}
+
+// Layout builds the layout the spec describes. loadKey reads a
+// functionary's public-key file (paths are as written in the spec).
+func (s *Spec) Layout(loadKey func(path string) (*Key, error), now time.Time) (*Layout, error) {
+	exp, err := ParseExpiry(s.Expires, now)
+	if err != nil {
+		return nil, err
+	}
+	l := &Layout{Type: "layout", Expires: exp.Format(TimeFormat), Readme: s.Readme, Keys: map[string]*Key{}}
+	ids := map[string]string{}
+	for name, path := range s.Functionaries {
+		k, err := loadKey(path)
+		if err != nil {
+			return nil, fmt.Errorf("functionary %q: %w", name, err)
+		}
+		ids[name] = k.KeyID
+		l.Keys[k.KeyID] = k
+	}
+	for _, st := range append(append([]SpecStep(nil), s.Steps...), s.Sublayouts...) {
+		step := Step{Type: "step", Name: st.Name, Threshold: st.Threshold, ExpectedCommand: st.ExpectedCommand}
+		if step.Threshold == 0 {
+			step.Threshold = 1
+		}
+		seen := map[string]bool{}
+		for _, f := range st.Functionaries {
+			id, ok := ids[f]
+			if !ok {
+				return nil, fmt.Errorf("step %q: functionary %q is not under functionaries", st.Name, f)
+			}
+			if !seen[id] {
+				step.PubKeys = append(step.PubKeys, id)
+				seen[id] = true
+			}
+		}
+		if step.ExpectedMaterials, err = ruleTokens(st.ExpectedMaterials); err != nil {
+			return nil, fmt.Errorf("step %q: %w", st.Name, err)
+		}
+		if step.ExpectedProducts, err = ruleTokens(st.ExpectedProducts); err != nil {
+			return nil, fmt.Errorf("step %q: %w", st.Name, err)
+		}
+		l.Steps = append(l.Steps, step)
+	}
+	for _, si := range s.Inspections {
+		in := Inspection{Type: "inspection", Name: si.Name, Run: si.Run}
+		if in.ExpectedMaterials, err = ruleTokens(si.ExpectedMaterials); err != nil {
+			return nil, fmt.Errorf("inspection %q: %w", si.Name, err)
+		}
+		if in.ExpectedProducts, err = ruleTokens(si.ExpectedProducts); err != nil {
+			return nil, fmt.Errorf("inspection %q: %w", si.Name, err)
+		}
+		l.Inspect = append(l.Inspect, in)
+	}
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func ruleTokens(rules []string) ([][]string, error) {
+	out := make([][]string, 0, len(rules))
+	for _, r := range rules {
+		pr, err := ParseRuleString(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pr.Tokens())
+	}
+	return out, nil
+}

@@ -1,0 +1,14 @@
+module github.com/referee-dev/referee
+
+go 1.26.8
+
+require (
+	github.com/secure-systems-lab/go-securesystemslib v0.11.1
+	go.yaml.in/yaml/v3 v3.0.6
+)
+
+require (
+	github.com/sabhiram/go-gitignore v0.0.0-20210923224102-525f6e181f06 // indirect
+	golang.org/x/crypto v0.55.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)
