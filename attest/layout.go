@@ -165,16 +165,23 @@ func (l *Layout) checkRules(kind, name string, materials, products [][]string) e
 				return fmt.Errorf("%s %q %s: DELETE applies to materials only", kind, name, set.what)
 			}
 			if r.Verb == RuleMatch && !l.hasStep(r.DstStep) {
-				return fmt.Errorf("%s %q %s: rule %q names step %q, which the layout does not have", kind, name, set.what, r, r.DstStep)
+				return fmt.Errorf("%s %q %s: rule %q names step %q, which the layout does not have", kind, name, set.what, r.String(), r.DstStep)
 			}
 		}
 	}
 	return nil
 }
 
+// hasStep reports whether name is a step or an inspection: MATCH may refer
+// to either, as in the Python reference.
 func (l *Layout) hasStep(name string) bool {
 	for _, s := range l.Steps {
 		if s.Name == name {
+			return true
+		}
+	}
+	for _, in := range l.Inspect {
+		if in.Name == name {
 			return true
 		}
 	}

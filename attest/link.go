@@ -113,8 +113,11 @@ func (l *Link) Marshal() ([]byte, error) {
 	return marshalPayload(c)
 }
 
-// marshalPayload encodes v as the canonical JSON that is signed, so the DSSE
-// payload is byte-identical to what a Metablock signature covers.
+// marshalPayload encodes v as compact JSON. It is deliberately not the
+// canonical form: canonical JSON leaves newlines inside strings raw (PEM
+// keys, stdout), which is not valid JSON, and a DSSE payload must be (this
+// is why in-toto-golang cannot read its own DSSE layouts with RSA keys).
+// Metablock signatures are computed over the canonical form regardless.
 func marshalPayload(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -122,5 +125,5 @@ func marshalPayload(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return CanonicalJSON(buf.Bytes())
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -28,15 +28,17 @@ type RecordOptions struct {
 	// Dir is where relative paths are resolved; empty means the current
 	// directory.
 	Dir string
-	// ExcludePatterns are gitignore-style patterns of paths not to record,
-	// in addition to DefaultExcludePatterns unless NoDefaultExcludes.
-	ExcludePatterns   []string
-	NoDefaultExcludes bool
-	// LStripPaths are prefixes removed from recorded paths; two files that
-	// end up with one name are an error.
+	// ExcludePatterns are gitignore-style patterns of paths not to record.
+	// nil means DefaultExcludePatterns; a list replaces them, as
+	// in-toto-run's --exclude does.
+	ExcludePatterns []string
+	// LStripPaths are prefixes removed from recorded paths (the first that
+	// matches, as plain string prefixes); two files that end up with one
+	// name are an error.
 	LStripPaths []string
-	// FollowSymlinkDirs walks into symlinked directories (files behind
-	// symlinks are always hashed by their target's content, as in in-toto).
+	// FollowSymlinkDirs walks into symlinked directories, as in-toto-run
+	// does. Files behind symlinks are always recorded under the link's name
+	// with the target's hash; broken symlinks are skipped.
 	FollowSymlinkDirs bool
 	// RefuseSymlinks makes any symlink an error instead.
 	RefuseSymlinks bool
@@ -51,10 +53,17 @@ type fileToHash struct{ abs, name string }
 // Files are hashed in parallel, each streamed in constant memory.
 func RecordArtifacts(ctx context.Context, paths []string, o RecordOptions) (map[string]HashObj, error) {
 	patterns := o.ExcludePatterns
-	if !o.NoDefaultExcludes {
-		patterns = append(append([]string(nil), DefaultExcludePatterns...), patterns...)
+	if patterns == nil {
+		patterns = DefaultExcludePatterns
 	}
 	excl := ignore.CompileIgnoreLines(patterns...)
+	for i, a := range o.LStripPaths {
+		for j, b := range o.LStripPaths {
+			if i != j && strings.HasPrefix(b, a) {
+				return nil, fmt.Errorf("recording: --lstrip-paths %q is a prefix of %q", a, b)
+			}
+		}
+	}
 	var files []fileToHash
 	seen := map[string]string{}
 	add := func(abs, rel string) error {
@@ -109,7 +118,7 @@ func (o RecordOptions) visit(abs, rel string, info fs.FileInfo, excl *ignore.Git
 		}
 		target, err := os.Stat(abs)
 		if err != nil {
-			return fmt.Errorf("recording %q: broken symlink", rel)
+			return nil // a broken symlink names no artifact
 		}
 		if target.IsDir() {
 			if !o.FollowSymlinkDirs {

@@ -95,3 +95,5 @@ $PY "$HERE/tools.py" dsse-layout "$D/root.layout" "$D/owner" "$D/dsse/root.layou
   in-toto-verify -l dsse/root.layout -k owner.pub --link-dir . 2>&1 && echo "exit=0" || echo "exit=$?"
 } > "$D/verify-results.txt"
 cat "$D/verify-results.txt"
+chmod 644 "$HERE"/*/owner* "$HERE"/*/functionary*
+echo "fixtures regenerated"

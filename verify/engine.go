@@ -1,0 +1,542 @@
+// Package verify is referee's in-toto verification engine. It works on
+// signed documents in memory: where they came from (a directory, a
+// registry) is the caller's business, so the same engine serves local link
+// directories and OCI referrers.
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/referee-dev/referee/attest"
+)
+
+// Evidence is one signed document offered as the link of a step. A
+// sublayout (a layout signed by a step's functionary) carries its own links
+// in Sub.
+type Evidence struct {
+	// Source names the evidence in reports: a file path or a digest.
+	Source   string
+	Envelope *attest.Envelope
+	// StepHint is the step a sublayout stands for (layouts have no name of
+	// their own; in-toto takes it from the file name STEP.KEYID8.link).
+	// Links carry their step name in signed content and ignore it.
+	StepHint string
+	Sub      []Evidence
+}
+
+// Inspector runs an inspection and returns the unsigned link of what it
+// found (materials before, products after).
+type Inspector interface {
+	Inspect(ctx context.Context, in attest.Inspection) (*attest.Link, error)
+}
+
+// Options controls verification.
+type Options struct {
+	// LayoutKeys must each have signed the layout (as in-toto-verify's -k).
+	LayoutKeys []*attest.Key
+	// Now is the time the layout's expiry is checked against; zero means
+	// the current time.
+	Now time.Time
+	// Inspector runs inspections; nil refuses layouts that have any, since
+	// inspections execute commands the layout names.
+	Inspector Inspector
+	// MaxSublayoutDepth bounds nested sublayouts; zero means 8.
+	MaxSublayoutDepth int
+}
+
+// maxCombinations bounds the search over alternative link sets when steps
+// have several eligible candidates (re-runs of a step in CI).
+const maxCombinations = 256
+
+// Verify checks a layout and the evidence for its steps as the in-toto
+// specification's verification workflow does
+// (https://github.com/in-toto/docs/blob/v1.0/in-toto-spec.md#51-verification-workflow):
+// the layout's signatures by every layout key and its expiry; for each step,
+// links signed by its authorised functionaries, counting each distinct key
+// once toward the threshold; sublayouts recursively; expected commands
+// (warnings only); every artifact rule; and inspections. It returns the
+// report and a *NotVerifiedError when verification fails; any other error
+// is a problem with the input itself.
+func Verify(ctx context.Context, layout Evidence, links []Evidence, o Options) (*Report, error) {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.MaxSublayoutDepth == 0 {
+		o.MaxSublayoutDepth = 8
+	}
+	if len(o.LayoutKeys) == 0 {
+		return nil, errors.New("no layout key given: verification needs the layout owner's public key")
+	}
+	r, _ := verifyLayout(ctx, layout, links, o, 0)
+	if !r.Verified {
+		return r, &NotVerifiedError{Failures: r.Failures}
+	}
+	return r, nil
+}
+
+// verifyLayout verifies one layout level and also returns the chosen link
+// of each step, for a super-layout's summary link.
+func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Options, depth int) (*Report, map[string]*attest.Link) {
+	r := &Report{Layout: LayoutReport{Source: layoutEv.Source}}
+	fail := func(f Failure) (*Report, map[string]*attest.Link) {
+		r.Failures = append(r.Failures, f)
+		return r, nil
+	}
+	kind, err := layoutEv.Envelope.PayloadKind()
+	if err != nil {
+		return fail(Failure{Source: layoutEv.Source, Reason: err.Error()})
+	}
+	if kind != "layout" {
+		return fail(Failure{Source: layoutEv.Source, Reason: fmt.Sprintf("is a %q document, not a layout", kind)})
+	}
+	for _, k := range o.LayoutKeys {
+		if err := layoutEv.Envelope.VerifyKey(k); err != nil {
+			r.Failures = append(r.Failures, Failure{Source: layoutEv.Source, KeyID: k.KeyID, Reason: "layout " + err.Error()})
+			continue
+		}
+		r.Layout.Signers = append(r.Layout.Signers, k.KeyID)
+	}
+	if len(r.Failures) > 0 {
+		return r, nil
+	}
+	// Only now, with the owner's signature checked, is the content trusted
+	// enough to parse in full.
+	layout, err := attest.ParseLayout(layoutEv.Envelope.Payload)
+	if err != nil {
+		return fail(Failure{Source: layoutEv.Source, Reason: "invalid layout: " + err.Error()})
+	}
+	r.Layout.Expires = layout.Expires
+	exp, _ := layout.ExpiresAt()
+	if !o.Now.Before(exp) {
+		return fail(Failure{Source: layoutEv.Source, Reason: fmt.Sprintf("layout expired at %s", layout.Expires)})
+	}
+
+	cands := gatherCandidates(ctx, layout, links, o, depth, r)
+	for _, s := range layout.Steps {
+		sr := StepReport{Name: s.Name, Threshold: s.Threshold}
+		for _, c := range cands[s.Name] {
+			if c.reject != "" {
+				sr.Rejected = append(sr.Rejected, LinkUse{Source: c.ev.Source, KeyIDs: c.keyIDs, Reason: c.reject})
+			}
+			if c.sub != nil && sr.Sublayout == nil {
+				sr.Sublayout = c.sub
+			}
+		}
+		r.Steps = append(r.Steps, sr)
+	}
+	groups := map[string][]*group{}
+	for _, s := range layout.Steps {
+		g := eligibleGroups(s, cands[s.Name])
+		if len(g) == 0 {
+			r.Failures = append(r.Failures, thresholdFailure(s, cands[s.Name]))
+			continue
+		}
+		groups[s.Name] = g
+	}
+	if len(r.Failures) > 0 {
+		return r, nil
+	}
+
+	chosen, rules, failures, inspections := chooseAndApply(ctx, layout, groups, o)
+	r.Failures = append(r.Failures, failures...)
+	r.Inspections = inspections
+	for i := range r.Steps {
+		sr := &r.Steps[i]
+		g := chosen.groups[sr.Name]
+		for _, c := range g.members {
+			sr.Used = append(sr.Used, LinkUse{Source: c.ev.Source, KeyIDs: c.keyIDs})
+		}
+		for _, other := range groups[sr.Name] {
+			if other == g {
+				continue
+			}
+			for _, c := range other.members {
+				sr.Rejected = append(sr.Rejected, LinkUse{Source: c.ev.Source, KeyIDs: c.keyIDs, Reason: "another set of links for this step was used; this one records other artifacts"})
+			}
+		}
+		sr.Rules = rules[sr.Name]
+		sr.Passed = true
+		for _, f := range r.Failures {
+			if f.Step == sr.Name {
+				sr.Passed = false
+			}
+		}
+		step := layout.Step(sr.Name)
+		if link := chosen.links[sr.Name]; len(step.ExpectedCommand) > 0 && !sameCommand(step.ExpectedCommand, link.Command) {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("step %q: command %q differs from the expected %q", sr.Name, strings.Join(link.Command, " "), strings.Join(step.ExpectedCommand, " ")))
+		}
+	}
+	r.Verified = len(r.Failures) == 0
+	return r, chosen.links
+}
+
+func sameCommand(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// candidate is one piece of evidence offered for a step, with the distinct
+// authorised keys whose signatures on it verify.
+type candidate struct {
+	ev     Evidence
+	link   *attest.Link
+	keyIDs []string
+	// keyFPs identify the signers by key material, so one key listed
+	// under two keyids still counts once.
+	keyFPs []string
+	reject string
+	sub    *Report
+}
+
+// gatherCandidates sorts the evidence by step, checks signatures, verifies
+// sublayouts, and records why evidence cannot count. Evidence for a step
+// the layout does not name is a failure: it is fail-closed, and a person
+// should know that a link went unchecked.
+func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Evidence, o Options, depth int, r *Report) map[string][]*candidate {
+	out := map[string][]*candidate{}
+	for _, ev := range links {
+		c := &candidate{ev: ev}
+		kind, err := ev.Envelope.PayloadKind()
+		if err != nil {
+			r.Failures = append(r.Failures, Failure{Source: ev.Source, Reason: err.Error()})
+			continue
+		}
+		var name string
+		switch kind {
+		case "link":
+			if c.link, err = attest.ParseLink(ev.Envelope.Payload); err != nil {
+				r.Failures = append(r.Failures, Failure{Source: ev.Source, Reason: "invalid link: " + err.Error()})
+				continue
+			}
+			name = c.link.Name
+		case "layout":
+			name = ev.StepHint
+		default:
+			r.Failures = append(r.Failures, Failure{Source: ev.Source, Reason: fmt.Sprintf("is a %q document, neither a link nor a sublayout", kind)})
+			continue
+		}
+		step := layout.Step(name)
+		if step == nil {
+			r.Failures = append(r.Failures, Failure{Step: name, Source: ev.Source, Reason: "the layout has no step of this name"})
+			continue
+		}
+		c.keyIDs, c.keyFPs, c.reject = signers(ev.Envelope, layout, step)
+		if c.reject == "" && kind == "layout" {
+			c.verifySublayout(ctx, layout, step, o, depth)
+		}
+		out[name] = append(out[name], c)
+	}
+	return out
+}
+
+// signers returns the distinct authorised functionary keys of step whose
+// signature on env verifies, or why none does.
+func signers(env *attest.Envelope, layout *attest.Layout, step *attest.Step) (ids, fps []string, reject string) {
+	seen := map[string]bool{}
+	var problems []string
+	for _, id := range step.PubKeys {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		k := layout.Keys[id]
+		if err := env.VerifyKey(k); err != nil {
+			if !strings.HasPrefix(err.Error(), "no signature") {
+				problems = append(problems, err.Error())
+			}
+			continue
+		}
+		fp := keyFingerprint(k)
+		dup := false
+		for _, f := range fps {
+			dup = dup || f == fp
+		}
+		if !dup {
+			ids = append(ids, id)
+			fps = append(fps, fp)
+		}
+	}
+	if len(ids) > 0 {
+		return ids, fps, ""
+	}
+	if len(problems) > 0 {
+		return nil, nil, strings.Join(problems, "; ")
+	}
+	claimed := env.SignerKeyIDs()
+	for i := range claimed {
+		claimed[i] = short(claimed[i])
+	}
+	return nil, nil, fmt.Sprintf("not signed by a functionary of step %q (signatures claim keys %s; authorised: %s)", step.Name, strings.Join(claimed, ", "), shortList(step.PubKeys))
+}
+
+// keyFingerprint identifies a key by its DER encoding, whatever PEM text or
+// keyid the layout gave it.
+func keyFingerprint(k *attest.Key) string {
+	der, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		return k.KeyID
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
+
+// verifySublayout verifies a sublayout with the functionary's key as its
+// layout key, and stands in for it the summary link in-toto defines: the
+// first step's materials and the last step's products, byproducts and
+// command.
+func (c *candidate) verifySublayout(ctx context.Context, layout *attest.Layout, step *attest.Step, o Options, depth int) {
+	if depth+1 > o.MaxSublayoutDepth {
+		c.reject = fmt.Sprintf("sublayouts nested deeper than %d", o.MaxSublayoutDepth)
+		return
+	}
+	so := o
+	so.LayoutKeys = []*attest.Key{layout.Keys[c.keyIDs[0]]}
+	sub, chosen := verifyLayout(ctx, c.ev, c.ev.Sub, so, depth+1)
+	c.sub = sub
+	if !sub.Verified {
+		c.reject = fmt.Sprintf("sublayout does not verify: %s", sub.Failures[0].Error())
+		return
+	}
+	subLayout, _ := attest.ParseLayout(c.ev.Envelope.Payload)
+	c.link = &attest.Link{Type: "link", Name: step.Name, Materials: map[string]attest.HashObj{}, Products: map[string]attest.HashObj{}}
+	if n := len(subLayout.Steps); n > 0 {
+		first, last := chosen[subLayout.Steps[0].Name], chosen[subLayout.Steps[n-1].Name]
+		c.link.Materials, c.link.Products = first.Materials, last.Products
+		c.link.Byproducts, c.link.Command = last.Byproducts, last.Command
+	}
+}
+
+// group is a set of candidate links of one step that record the same
+// artifacts; together they count their distinct signers.
+type group struct {
+	members []*candidate
+	keys    map[string]bool
+	link    *attest.Link
+}
+
+// eligibleGroups groups the accepted candidates of a step by the artifacts
+// they record and keeps the groups whose distinct signers reach the
+// threshold, largest first.
+func eligibleGroups(s attest.Step, cands []*candidate) []*group {
+	byArtifacts := map[string]*group{}
+	var order []string
+	for _, c := range cands {
+		if c.reject != "" {
+			continue
+		}
+		fp := artifactFingerprint(c.link)
+		g := byArtifacts[fp]
+		if g == nil {
+			g = &group{keys: map[string]bool{}, link: c.link}
+			byArtifacts[fp] = g
+			order = append(order, fp)
+		}
+		g.members = append(g.members, c)
+		for _, k := range c.keyFPs {
+			g.keys[k] = true
+		}
+	}
+	var out []*group
+	for _, fp := range order {
+		if g := byArtifacts[fp]; len(g.keys) >= s.Threshold {
+			out = append(out, g)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i].keys) > len(out[j].keys) })
+	return out
+}
+
+func artifactFingerprint(l *attest.Link) string {
+	h := sha256.New()
+	for _, set := range []map[string]attest.HashObj{l.Materials, l.Products} {
+		paths := make([]string, 0, len(set))
+		for p := range set {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			algs := make([]string, 0, len(set[p]))
+			for a := range set[p] {
+				algs = append(algs, a)
+			}
+			sort.Strings(algs)
+			fmt.Fprintf(h, "%q", p)
+			for _, a := range algs {
+				fmt.Fprintf(h, "%q=%q", a, set[p][a])
+			}
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func thresholdFailure(s attest.Step, cands []*candidate) Failure {
+	accepted := map[string]bool{}
+	for _, c := range cands {
+		if c.reject == "" {
+			for _, k := range c.keyFPs {
+				accepted[k] = true
+			}
+		}
+	}
+	reason := fmt.Sprintf("needs links signed by %d distinct authorised functionaries recording the same artifacts; found %d", s.Threshold, len(accepted))
+	if len(cands) == 0 {
+		reason = fmt.Sprintf("no link for this step (needs %d, signed by any of %s)", s.Threshold, shortList(s.PubKeys))
+	} else {
+		for _, c := range cands {
+			if c.reject != "" {
+				return Failure{Step: s.Name, Source: c.ev.Source, Reason: reason + "; " + c.ev.Source + " was not counted: " + c.reject}
+			}
+		}
+	}
+	return Failure{Step: s.Name, Reason: reason}
+}
+
+// choice is one selection of a link group per step.
+type choice struct {
+	groups map[string]*group
+	links  map[string]*attest.Link
+}
+
+// chooseAndApply tries the combinations of eligible link groups (largest
+// first, bounded by maxCombinations) and returns the first under which
+// every rule holds, or else the first combination with its failures.
+func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[string][]*group, o Options) (choice, map[string][]RuleResult, []Failure, []StepReport) {
+	idx := make([]int, len(layout.Steps))
+	inspected := map[string]*attest.Link{}
+	var inspections []StepReport
+	var inspectFailures []Failure
+	var first struct {
+		c     choice
+		rules map[string][]RuleResult
+		fails []Failure
+	}
+	for n := 0; n < maxCombinations; n++ {
+		c := choice{groups: map[string]*group{}, links: map[string]*attest.Link{}}
+		for i, s := range layout.Steps {
+			g := groups[s.Name][idx[i]]
+			c.groups[s.Name], c.links[s.Name] = g, g.link
+		}
+		if n == 0 {
+			// Inspections look at the verifier's disk, not at the links,
+			// so they run once whatever links are chosen.
+			inspections, inspectFailures = runInspections(ctx, layout, o, inspected)
+		}
+		for name, l := range inspected {
+			c.links[name] = l
+		}
+		rules, fails := applyAll(layout, c.links)
+		for _, ins := range inspections {
+			rules[ins.Name] = nil
+		}
+		fails = append(inspectFailures, fails...)
+		if n == 0 {
+			first.c, first.rules, first.fails = c, rules, fails
+		}
+		if len(fails) == 0 {
+			attachInspectionRules(inspections, rules)
+			return c, rules, nil, inspections
+		}
+		if !advance(idx, layout, groups) {
+			break
+		}
+	}
+	attachInspectionRules(inspections, first.rules)
+	return first.c, first.rules, first.fails, inspections
+}
+
+func attachInspectionRules(inspections []StepReport, rules map[string][]RuleResult) {
+	for i := range inspections {
+		if rr, ok := rules["inspection:"+inspections[i].Name]; ok {
+			inspections[i].Rules = rr
+			for _, x := range rr {
+				if !x.Passed {
+					inspections[i].Passed = false
+				}
+			}
+		}
+	}
+}
+
+// advance moves idx to the next combination, odometer-style.
+func advance(idx []int, layout *attest.Layout, groups map[string][]*group) bool {
+	for i := range idx {
+		idx[i]++
+		if idx[i] < len(groups[layout.Steps[i].Name]) {
+			return true
+		}
+		idx[i] = 0
+	}
+	return false
+}
+
+// applyAll evaluates every step's and inspection's rules against links.
+func applyAll(layout *attest.Layout, links map[string]*attest.Link) (map[string][]RuleResult, []Failure) {
+	rules := map[string][]RuleResult{}
+	var fails []Failure
+	env := &ruleEnv{chosen: links, globs: map[string]glob{}}
+	check := func(key, name string, link *attest.Link, materials, products [][]string) {
+		env.link = link
+		for _, set := range []struct {
+			name  string
+			rules [][]string
+		}{{"materials", materials}, {"products", products}} {
+			rr, f := env.applyRules(name, set.name, set.rules)
+			rules[key] = append(rules[key], rr...)
+			if f != nil {
+				fails = append(fails, *f)
+			}
+		}
+	}
+	for _, s := range layout.Steps {
+		check(s.Name, s.Name, links[s.Name], s.ExpectedMaterials, s.ExpectedProducts)
+	}
+	for _, in := range layout.Inspect {
+		if l := links[in.Name]; l != nil {
+			check("inspection:"+in.Name, in.Name, l, in.ExpectedMaterials, in.ExpectedProducts)
+		}
+	}
+	return rules, fails
+}
+
+// runInspections runs the layout's inspections through o.Inspector, or
+// fails each one when there is none.
+func runInspections(ctx context.Context, layout *attest.Layout, o Options, into map[string]*attest.Link) ([]StepReport, []Failure) {
+	var reports []StepReport
+	var fails []Failure
+	for _, in := range layout.Inspect {
+		sr := StepReport{Name: in.Name, Passed: true}
+		if o.Inspector == nil {
+			sr.Passed = false
+			fails = append(fails, Failure{Step: in.Name, Reason: fmt.Sprintf("the layout's inspection runs %q; referee runs inspection commands only when asked (--run-inspections)", strings.Join(in.Run, " "))})
+			reports = append(reports, sr)
+			continue
+		}
+		link, err := o.Inspector.Inspect(ctx, in)
+		if err != nil {
+			sr.Passed = false
+			fails = append(fails, Failure{Step: in.Name, Reason: "inspection failed: " + err.Error()})
+			reports = append(reports, sr)
+			continue
+		}
+		into[in.Name] = link
+		reports = append(reports, sr)
+	}
+	return reports, fails
+}

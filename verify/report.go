@@ -1,0 +1,173 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Failure is one reason verification failed: which step (or inspection),
+// which rule, which artifact, which key and which piece of evidence. Empty
+// fields do not apply.
+type Failure struct {
+	Step     string `json:"step,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	Artifact string `json:"artifact,omitempty"`
+	KeyID    string `json:"keyid,omitempty"`
+	Source   string `json:"source,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+// Error renders the failure on one line.
+func (f *Failure) Error() string {
+	var parts []string
+	if f.Step != "" {
+		parts = append(parts, fmt.Sprintf("step %q", f.Step))
+	}
+	if f.Rule != "" {
+		parts = append(parts, fmt.Sprintf("rule %q", f.Rule))
+	}
+	if f.Source != "" {
+		parts = append(parts, f.Source)
+	}
+	if f.KeyID != "" {
+		parts = append(parts, "key "+short(f.KeyID))
+	}
+	if len(parts) == 0 {
+		return f.Reason
+	}
+	return strings.Join(parts, ", ") + ": " + f.Reason
+}
+
+// NotVerifiedError is returned when the evidence does not satisfy the
+// layout. Callers branch on it with errors.As (the CLI exits 1 for it and 2
+// for any other error).
+type NotVerifiedError struct {
+	Failures []Failure
+}
+
+// Error summarises the failures on one line.
+func (e *NotVerifiedError) Error() string {
+	if len(e.Failures) == 0 {
+		return "not verified"
+	}
+	msg := "not verified: " + e.Failures[0].Error()
+	if n := len(e.Failures) - 1; n > 0 {
+		msg += fmt.Sprintf(" (and %d more)", n)
+	}
+	return msg
+}
+
+// IsNotVerified reports whether err is a verification failure.
+func IsNotVerified(err error) bool {
+	var nv *NotVerifiedError
+	return errors.As(err, &nv)
+}
+
+// Report is the outcome of a verification, step by step.
+type Report struct {
+	Verified    bool         `json:"verified"`
+	Layout      LayoutReport `json:"layout"`
+	Steps       []StepReport `json:"steps"`
+	Inspections []StepReport `json:"inspections,omitempty"`
+	Warnings    []string     `json:"warnings,omitempty"`
+	Failures    []Failure    `json:"failures,omitempty"`
+}
+
+// LayoutReport says which layout was verified and who signed it.
+type LayoutReport struct {
+	Source  string   `json:"source"`
+	Expires string   `json:"expires"`
+	Signers []string `json:"signers"`
+}
+
+// StepReport is the outcome for one step or inspection.
+type StepReport struct {
+	Name      string       `json:"name"`
+	Threshold int          `json:"threshold,omitempty"`
+	Passed    bool         `json:"passed"`
+	Used      []LinkUse    `json:"used,omitempty"`
+	Rejected  []LinkUse    `json:"rejected,omitempty"`
+	Rules     []RuleResult `json:"rules,omitempty"`
+	Sublayout *Report      `json:"sublayout,omitempty"`
+}
+
+// LinkUse names one candidate link, the keys it counted for and, when it
+// was not used, why.
+type LinkUse struct {
+	Source string   `json:"source"`
+	KeyIDs []string `json:"keyids,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+}
+
+// WriteText writes the report for a person: one line per step and link,
+// every failure with what to fix.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	r.writeText(&b, "")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (r *Report) writeText(b *strings.Builder, indent string) {
+	fmt.Fprintf(b, "%slayout %s: signed by %s, expires %s\n", indent, r.Layout.Source, shortList(r.Layout.Signers), r.Layout.Expires)
+	for _, group := range [][]StepReport{r.Steps, r.Inspections} {
+		for _, s := range group {
+			state := "ok"
+			if !s.Passed {
+				state = "FAILED"
+			}
+			kind := "step"
+			if s.Threshold == 0 {
+				kind = "inspection"
+			}
+			fmt.Fprintf(b, "%s%s %s: %s\n", indent, kind, s.Name, state)
+			for _, u := range s.Used {
+				fmt.Fprintf(b, "%s  used %s (key %s)\n", indent, u.Source, shortList(u.KeyIDs))
+			}
+			for _, u := range s.Rejected {
+				fmt.Fprintf(b, "%s  not used %s: %s\n", indent, u.Source, u.Reason)
+			}
+			for _, rr := range s.Rules {
+				if !rr.Passed {
+					fmt.Fprintf(b, "%s  %s rule %s: FAILED: %s\n", indent, rr.Set, rr.Rule, rr.Message)
+				}
+			}
+			if s.Sublayout != nil {
+				s.Sublayout.writeText(b, indent+"    ")
+			}
+		}
+	}
+	for _, wn := range r.Warnings {
+		fmt.Fprintf(b, "%swarning: %s\n", indent, wn)
+	}
+	for _, f := range r.Failures {
+		fmt.Fprintf(b, "%sFAIL %s\n", indent, f.Error())
+	}
+	if indent == "" {
+		if r.Verified {
+			b.WriteString("PASS: the supply chain verifies\n")
+		} else {
+			b.WriteString("NOT VERIFIED\n")
+		}
+	}
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+func shortList(ids []string) string {
+	if len(ids) == 0 {
+		return "(nobody)"
+	}
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = short(id)
+	}
+	return strings.Join(s, ", ")
+}
