@@ -284,3 +284,25 @@ func (e *Envelope) PayloadKind() (string, error) {
 	}
 	return t.Type, nil
 }
+
+// SignPayload wraps payload in form and signs it with each signer.
+func SignPayload(form Form, payload []byte, signers ...*Signer) (*Envelope, error) {
+	e := NewEnvelope(form, payload)
+	for _, s := range signers {
+		if err := e.Sign(s); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// ParseForm reads an envelope form name: "dsse" or "metablock".
+func ParseForm(s string) (Form, error) {
+	switch s {
+	case "dsse", "":
+		return FormDSSE, nil
+	case "metablock":
+		return FormMetablock, nil
+	}
+	return 0, fmt.Errorf("envelope form %q: want dsse or metablock", s)
+}

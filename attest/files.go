@@ -123,3 +123,32 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// WriteKeyPair writes s's private key to path (PKCS#8 PEM, mode 0600) and
+// its public key to path.pub (PKIX PEM). Without force, neither is written
+// if either exists; a failure leaves neither behind.
+func WriteKeyPair(path string, s *Signer, force bool) error {
+	priv, err := s.MarshalPrivatePEM()
+	if err != nil {
+		return err
+	}
+	pub, err := s.Key().MarshalPublicPEM()
+	if err != nil {
+		return err
+	}
+	if !force {
+		for _, p := range []string{path, path + ".pub"} {
+			if _, err := os.Lstat(p); err == nil {
+				return fmt.Errorf("%s: %w", p, ErrExists)
+			}
+		}
+	}
+	if err := WriteFileAtomic(path, priv, 0o600, force); err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(path+".pub", pub, 0o644, force); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}

@@ -45,13 +45,17 @@ type SpecInspection struct {
 }
 
 // CommandLine is a command written either as a YAML list of arguments or as
-// one string split on whitespace.
+// one string split into words as a POSIX shell would (quotes, backslashes).
 type CommandLine []string
 
 // UnmarshalYAML accepts a string or a list of strings.
 func (c *CommandLine) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
-		*c = strings.Fields(n.Value)
+		words, err := SplitCommand(n.Value)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		*c = words
 		return nil
 	}
 	var list []string
@@ -207,4 +211,62 @@ func ruleTokens(rules []string) ([][]string, error) {
 		out = append(out, pr.Tokens())
 	}
 	return out, nil
+}
+
+// SplitCommand splits a command line into words with POSIX shell quoting:
+// single quotes keep everything, double quotes keep everything but
+// backslash escapes of $ ` " \, and a backslash outside quotes escapes the
+// next character. No expansion happens. Written here because it is a few
+// lines and the shell-splitting modules on the proxy are unmaintained.
+func SplitCommand(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		c := rs[i]
+		switch {
+		case c == '\'':
+			j := i + 1
+			for j < len(rs) && rs[j] != '\'' {
+				j++
+			}
+			if j == len(rs) {
+				return nil, fmt.Errorf("unterminated single quote in %q", s)
+			}
+			cur.WriteString(string(rs[i+1 : j]))
+			i, inWord = j, true
+		case c == '"':
+			j := i + 1
+			for ; j < len(rs) && rs[j] != '"'; j++ {
+				if rs[j] == '\\' && j+1 < len(rs) && strings.ContainsRune("$`\"\\", rs[j+1]) {
+					j++
+				}
+				cur.WriteRune(rs[j])
+			}
+			if j == len(rs) {
+				return nil, fmt.Errorf("unterminated double quote in %q", s)
+			}
+			i, inWord = j, true
+		case c == '\\':
+			if i+1 < len(rs) {
+				i++
+				cur.WriteRune(rs[i])
+			}
+			inWord = true
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/referee-dev/referee/attest"
+)
+
+// Flags shared by the commands that write signed documents.
+var (
+	metablockFlag = &cli.BoolFlag{Name: "metablock", Usage: "write the classic in-toto Metablock instead of DSSE (for in-toto-verify, the Python reference, which reads only Metablock)"}
+	forceFlag     = &cli.BoolFlag{Name: "force", Usage: "overwrite an existing output file"}
+)
+
+func formOf(c *cli.Context) attest.Form {
+	if c.Bool("metablock") {
+		return attest.FormMetablock
+	}
+	return attest.FormDSSE
+}
+
+// loadSigners reads every --key file.
+func loadSigners(c *cli.Context, flag string) ([]*attest.Signer, error) {
+	paths := c.StringSlice(flag)
+	if len(paths) == 0 {
+		return nil, usagef("--%s is required", flag)
+	}
+	var out []*attest.Signer
+	for _, p := range paths {
+		s, err := attest.LoadSigner(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// loadKeys reads every public-key file of flag.
+func loadKeys(c *cli.Context, flag string) ([]*attest.Key, error) {
+	paths := c.StringSlice(flag)
+	if len(paths) == 0 {
+		return nil, usagef("--%s is required", flag)
+	}
+	var out []*attest.Key
+	for _, p := range paths {
+		k, err := attest.LoadPublicKey(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// writeEnvelope encodes env and writes it atomically.
+func writeEnvelope(path string, env *attest.Envelope, force bool) error {
+	data, err := env.Marshal()
+	if err != nil {
+		return err
+	}
+	return attest.WriteFileAtomic(path, data, 0o644, force)
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/referee-dev/referee/attest"
+)
+
+// recordFlags are in-toto-run's artifact recording flags.
+func recordFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "step-name", Aliases: []string{"n"}, Required: true, Usage: "the layout step this link is evidence for"},
+		&cli.StringFlag{Name: "key", Aliases: []string{"k"}, Required: true, Usage: "functionary private key (PEM or securesystemslib JSON)"},
+		&cli.StringFlag{Name: "out", Aliases: []string{"d"}, Value: ".", Usage: "directory for the link file"},
+		&cli.StringSliceFlag{Name: "lstrip-paths", Usage: "prefix to remove from recorded paths (repeatable)"},
+		&cli.StringSliceFlag{Name: "exclude", Usage: "gitignore-style pattern of paths not to record (repeatable; replaces the defaults *.link*, .git, *.pyc, *~)"},
+		&cli.BoolFlag{Name: "no-follow-symlink-dirs", Usage: "do not walk into symlinked directories"},
+		&cli.BoolFlag{Name: "no-symlinks", Usage: "refuse to record anything behind a symlink"},
+		metablockFlag,
+	}
+}
+
+func recordOptions(c *cli.Context) attest.RecordOptions {
+	o := attest.RecordOptions{
+		LStripPaths:       c.StringSlice("lstrip-paths"),
+		FollowSymlinkDirs: !c.Bool("no-follow-symlink-dirs"),
+		RefuseSymlinks:    c.Bool("no-symlinks"),
+	}
+	if c.IsSet("exclude") {
+		o.ExcludePatterns = c.StringSlice("exclude")
+	}
+	return o
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a step's command, record materials and products, and write the signed link",
+		ArgsUsage: "-- COMMAND [ARGS...]",
+		Description: `Records the materials (sha256), runs the command, records the products and the
+command's stdout, stderr and exit code, and writes STEP.KEYID8.link into --out.
+The path of the link is printed on stdout.
+
+Example:
+   referee run --step-name build --key keys/bob --materials src --products app.tar -- tar -cf app.tar src`,
+		Flags: append(recordFlags(),
+			&cli.StringSliceFlag{Name: "materials", Aliases: []string{"m"}, Usage: "file or directory to record before the command (repeatable)"},
+			&cli.StringSliceFlag{Name: "products", Aliases: []string{"p"}, Usage: "file or directory to record after the command (repeatable)"},
+		),
+		Action: func(c *cli.Context) error {
+			signer, err := attest.LoadSigner(c.String("key"))
+			if err != nil {
+				return err
+			}
+			o := attest.RunOptions{
+				StepName: c.String("step-name"), Command: c.Args().Slice(),
+				Materials: c.StringSlice("materials"), Products: c.StringSlice("products"),
+				Record: recordOptions(c), Stdout: c.App.ErrWriter, Stderr: c.App.ErrWriter,
+			}
+			link, err := attest.RunStep(c.Context, o)
+			if err != nil {
+				return fmt.Errorf("step %q: %w", o.StepName, err)
+			}
+			if rv, _ := link.Byproducts["return-value"].(int); rv != 0 {
+				fmt.Fprintf(c.App.ErrWriter, "warning: %q exited with %d; recorded in the link\n", o.Command[0], rv)
+			}
+			return writeLink(c, link, signer, false)
+		},
+	}
+}
+
+// writeLink signs link and writes STEP.KEYID8.link into --out; it prints
+// the path.
+func writeLink(c *cli.Context, link *attest.Link, signer *attest.Signer, force bool) error {
+	payload, err := link.Marshal()
+	if err != nil {
+		return err
+	}
+	env, err := attest.SignPayload(formOf(c), payload, signer)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(c.String("out"), attest.LinkFileName(link.Name, signer.Key().KeyID))
+	if err := writeEnvelope(path, env, true); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(c.App.Writer, path)
+	return err
+}
+
+func unfinishedPath(c *cli.Context, signer *attest.Signer) string {
+	return filepath.Join(c.String("out"), "."+attest.LinkFileName(c.String("step-name"), signer.Key().KeyID)+"-unfinished")
+}
+
+func recordCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "record",
+		Usage: "record a step that is not one command: start before it, stop after it",
+		Description: `start records the materials into a signed .STEP.KEYID8.link-unfinished; stop checks it,
+records the products and writes STEP.KEYID8.link.
+
+Example:
+   referee record start --step-name review --key keys/alice --materials src
+   … work …
+   referee record stop --step-name review --key keys/alice --products src`,
+		Subcommands: []*cli.Command{
+			{
+				Name:  "start",
+				Usage: "record the materials of a step",
+				Flags: append(recordFlags(),
+					&cli.StringSliceFlag{Name: "materials", Aliases: []string{"m"}, Usage: "file or directory to record (repeatable)"}),
+				Action: func(c *cli.Context) error {
+					signer, err := attest.LoadSigner(c.String("key"))
+					if err != nil {
+						return err
+					}
+					link, err := attest.StartStep(c.Context, attest.RunOptions{StepName: c.String("step-name"), Materials: c.StringSlice("materials"), Record: recordOptions(c)})
+					if err != nil {
+						return err
+					}
+					payload, err := link.Marshal()
+					if err != nil {
+						return err
+					}
+					env, err := attest.SignPayload(formOf(c), payload, signer)
+					if err != nil {
+						return err
+					}
+					path := unfinishedPath(c, signer)
+					if err := writeEnvelope(path, env, true); err != nil {
+						return err
+					}
+					_, err = fmt.Fprintln(c.App.Writer, path)
+					return err
+				},
+			},
+			{
+				Name:  "stop",
+				Usage: "record the products of a started step and write its link",
+				Flags: append(recordFlags(),
+					&cli.StringSliceFlag{Name: "products", Aliases: []string{"p"}, Usage: "file or directory to record (repeatable)"}),
+				Action: func(c *cli.Context) error {
+					signer, err := attest.LoadSigner(c.String("key"))
+					if err != nil {
+						return err
+					}
+					path := unfinishedPath(c, signer)
+					env, err := attest.ReadEnvelopeFile(path, attest.DefaultMaxFileSize)
+					if err != nil {
+						return fmt.Errorf("no started step %q for this key (run record start first): %w", c.String("step-name"), err)
+					}
+					if err := env.VerifyKey(signer.Key()); err != nil {
+						return fmt.Errorf("%s: %w", path, err)
+					}
+					link, err := attest.ParseLink(env.Payload)
+					if err != nil {
+						return fmt.Errorf("%s: %w", path, err)
+					}
+					if err := attest.StopStep(c.Context, link, attest.RunOptions{Products: c.StringSlice("products"), Record: recordOptions(c)}); err != nil {
+						return err
+					}
+					if err := writeLink(c, link, signer, true); err != nil {
+						return err
+					}
+					return os.Remove(path)
+				},
+			},
+		},
+	}
+}
+
+func signCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "sign",
+		Usage:     "sign a link or layout: add a signature to an envelope, or wrap and sign an unsigned document",
+		ArgsUsage: "FILE",
+		Description: `FILE is a signed envelope (DSSE or Metablock; the signature is added in the same form)
+or an unsigned link or layout (bare JSON; wrapped as DSSE, or Metablock with --metablock).
+
+Example:
+   referee sign --key keys/alice --out build.link unsigned-build.json`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "private key; repeat for several"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write here instead of replacing FILE"},
+			metablockFlag,
+		},
+		Action: func(c *cli.Context) error { return signFile(c, "") },
+	}
+}
+
+// signFile signs the one file argument; want restricts the payload _type.
+func signFile(c *cli.Context, want string) error {
+	if c.NArg() != 1 {
+		return usagef("takes one FILE")
+	}
+	in := c.Args().First()
+	signers, err := loadSigners(c, "key")
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	env, err := attest.ParseEnvelope(data)
+	if err != nil {
+		// Not an envelope: an unsigned document to wrap.
+		var kindErr error
+		env = attest.NewEnvelope(formOf(c), bytes.TrimSpace(data))
+		if _, kindErr = env.PayloadKind(); kindErr != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+	}
+	kind, err := env.PayloadKind()
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	switch {
+	case want != "" && kind != want:
+		return fmt.Errorf("%s: is a %q document, not a %s", in, kind, want)
+	case kind == "layout":
+		_, err = attest.ParseLayout(env.Payload)
+	case kind == "link":
+		_, err = attest.ParseLink(env.Payload)
+	default:
+		err = errors.New("not an in-toto link or layout (_type " + kind + ")")
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	for _, s := range signers {
+		if err := env.Sign(s); err != nil {
+			return err
+		}
+	}
+	out := c.String("out")
+	if out == "" {
+		out = in
+	}
+	if err := writeEnvelope(out, env, true); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(c.App.Writer, out)
+	return err
+}
