@@ -8,10 +8,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -363,27 +365,35 @@ func eligibleGroups(s attest.Step, cands []*candidate) []*group {
 
 func artifactFingerprint(l *attest.Link) string {
 	h := sha256.New()
+	write := func(s string) {
+		// Length-prefixed, so no two different sets encode the same.
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
 	for _, set := range []map[string]attest.HashObj{l.Materials, l.Products} {
-		paths := make([]string, 0, len(set))
-		for p := range set {
-			paths = append(paths, p)
-		}
-		sort.Strings(paths)
-		for _, p := range paths {
-			algs := make([]string, 0, len(set[p]))
-			for a := range set[p] {
-				algs = append(algs, a)
+		write(strconv.Itoa(len(set)))
+		for _, p := range sortedKeys(set) {
+			write(p)
+			hs := set[p]
+			write(strconv.Itoa(len(hs)))
+			for _, a := range sortedKeys(hs) {
+				write(a)
+				write(hs[a])
 			}
-			sort.Strings(algs)
-			fmt.Fprintf(h, "%q", p)
-			for _, a := range algs {
-				fmt.Fprintf(h, "%q=%q", a, set[p][a])
-			}
-			h.Write([]byte{0})
 		}
-		h.Write([]byte{1})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func thresholdFailure(s attest.Step, cands []*candidate) Failure {
