@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -30,6 +32,9 @@ Example:
 			s, err := attest.GenerateKey(c.String("type"))
 			if err != nil {
 				return usageError{err}
+			}
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return err
 			}
 			if err := attest.WriteKeyPair(path, s, c.Bool("force")); err != nil {
 				return err
