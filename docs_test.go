@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestLayoutSpecDocBuilds keeps docs/layout-spec.md true: its example spec
+// must build and sign a layout.
+func TestLayoutSpecDocBuilds(t *testing.T) {
+	doc, err := os.ReadFile("docs/layout-spec.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("no yaml block in docs/layout-spec.md")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "layout.yaml"), m[1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, k := range []string{"owner", "keys/alice", "keys/bob", "keys/carol"} {
+		var out, errb bytes.Buffer
+		if code := run(ctx, []string{"referee", "keygen", filepath.Join(dir, k)}, &out, &errb); code != 0 {
+			t.Fatalf("keygen %s: %d %s", k, code, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"referee", "layout", "create", "--spec", filepath.Join(dir, "layout.yaml"), "--key", filepath.Join(dir, "owner"), "--out", filepath.Join(dir, "root.layout")}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("layout create from the documented spec: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	if code := run(ctx, []string{"referee", "layout", "show", filepath.Join(dir, "root.layout")}, &out, &errb); code != 0 {
+		t.Fatalf("layout show: %d %s", code, errb.String())
+	}
+	for _, want := range []string{"step build: threshold 2", "step test:", "inspection untar: runs tar -xf app.tar"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("layout show lacks %q:\n%s", want, out.String())
+		}
+	}
+}
