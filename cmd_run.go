@@ -70,14 +70,14 @@ Example:
 			if rv, _ := link.Byproducts["return-value"].(int); rv != 0 {
 				fmt.Fprintf(c.App.ErrWriter, "warning: %q exited with %d; recorded in the link\n", o.Command[0], rv)
 			}
-			return writeLink(c, link, signer, false)
+			return writeLink(c, link, signer, "")
 		},
 	}
 }
 
-// writeLink signs link and writes STEP.KEYID8.link into --out; it prints
-// the path.
-func writeLink(c *cli.Context, link *attest.Link, signer *attest.Signer, force bool) error {
+// writeLink signs link and writes it to path, by default STEP.KEYID8.link
+// in --out; it prints the path.
+func writeLink(c *cli.Context, link *attest.Link, signer *attest.Signer, path string) error {
 	payload, err := link.Marshal()
 	if err != nil {
 		return err
@@ -86,7 +86,9 @@ func writeLink(c *cli.Context, link *attest.Link, signer *attest.Signer, force b
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(c.String("out"), attest.LinkFileName(link.Name, signer.Key().KeyID))
+	if path == "" {
+		path = filepath.Join(c.String("out"), attest.LinkFileName(link.Name, signer.Key().KeyID))
+	}
 	if err := writeEnvelope(path, env, true); err != nil {
 		return err
 	}
@@ -124,20 +126,7 @@ Example:
 					if err != nil {
 						return err
 					}
-					payload, err := link.Marshal()
-					if err != nil {
-						return err
-					}
-					env, err := attest.SignPayload(formOf(c), payload, signer)
-					if err != nil {
-						return err
-					}
-					path := unfinishedPath(c, signer)
-					if err := writeEnvelope(path, env, true); err != nil {
-						return err
-					}
-					_, err = fmt.Fprintln(c.App.Writer, path)
-					return err
+					return writeLink(c, link, signer, unfinishedPath(c, signer))
 				},
 			},
 			{
@@ -165,7 +154,7 @@ Example:
 					if err := attest.StopStep(c.Context, link, attest.RunOptions{Products: c.StringSlice("products"), Record: recordOptions(c)}); err != nil {
 						return err
 					}
-					if err := writeLink(c, link, signer, true); err != nil {
+					if err := writeLink(c, link, signer, ""); err != nil {
 						return err
 					}
 					return os.Remove(path)
