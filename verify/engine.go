@@ -510,6 +510,9 @@ func applyAll(layout *attest.Layout, links map[string]*attest.Link) (map[string]
 			rr, f := env.applyRules(name, set.name, set.rules)
 			rules[key] = append(rules[key], rr...)
 			if f != nil {
+				if key != name {
+					f.Inspection, f.Step = f.Step, ""
+				}
 				fails = append(fails, *f)
 			}
 		}
@@ -534,14 +537,14 @@ func runInspections(ctx context.Context, layout *attest.Layout, o Options, into 
 		sr := StepReport{Name: in.Name, Passed: true}
 		if o.Inspector == nil {
 			sr.Passed = false
-			fails = append(fails, Failure{Step: in.Name, Reason: fmt.Sprintf("the layout's inspection runs %q; referee runs inspection commands only when asked (--run-inspections)", strings.Join(in.Run, " "))})
+			fails = append(fails, Failure{Inspection: in.Name, Reason: fmt.Sprintf("the layout's inspection runs %q; referee runs inspection commands only when asked (--run-inspections)", strings.Join(in.Run, " "))})
 			reports = append(reports, sr)
 			continue
 		}
 		link, err := o.Inspector.Inspect(ctx, in)
 		if err != nil {
 			sr.Passed = false
-			fails = append(fails, Failure{Step: in.Name, Reason: "inspection failed: " + err.Error()})
+			fails = append(fails, Failure{Inspection: in.Name, Reason: "inspection failed: " + err.Error()})
 			reports = append(reports, sr)
 			continue
 		}

@@ -152,7 +152,7 @@ func TestInspectionsRunOnlyWhenAsked(t *testing.T) {
 	src := arts{"src/main.go": "package main"}
 	links := []verify.Evidence{c.link("checkout", "alice", nil, src), c.link("build", "bob", src, arts{"app": "b"})}
 	r, err := c.verify(links...)
-	wantFail(t, r, err, `step "check"`, "--run-inspections")
+	wantFail(t, r, err, `inspection "check"`, "--run-inspections")
 
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -163,7 +163,7 @@ func TestInspectionsRunOnlyWhenAsked(t *testing.T) {
 		if tc.pass {
 			wantPass(t, r, err)
 		} else {
-			wantFail(t, r, err, `step "check"`, `"app"`)
+			wantFail(t, r, err, `inspection "check"`, `"app"`)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/referee-dev/referee/attest"
 )
@@ -91,12 +92,14 @@ func (ci *CommandInspector) Inspect(ctx context.Context, in attest.Inspection) (
 	return link, nil
 }
 
+// firstLine returns the first non-blank line of a byproduct, which is
+// where tools put their reason (tar starts its stderr with a blank line).
 func firstLine(v any) string {
 	s, _ := v.(string)
-	for i, c := range s {
-		if c == '\n' {
-			return s[:i]
+	for _, line := range strings.Split(s, "\n") {
+		if t := strings.TrimSpace(line); t != "" {
+			return t
 		}
 	}
-	return s
+	return "(no output on stderr)"
 }

@@ -11,7 +11,8 @@ import (
 // which rule, which artifact, which key and which piece of evidence. Empty
 // fields do not apply.
 type Failure struct {
-	Step     string `json:"step,omitempty"`
+	Step       string `json:"step,omitempty"`
+	Inspection string `json:"inspection,omitempty"`
 	Rule     string `json:"rule,omitempty"`
 	Artifact string `json:"artifact,omitempty"`
 	KeyID    string `json:"keyid,omitempty"`
@@ -24,6 +25,9 @@ func (f *Failure) Error() string {
 	var parts []string
 	if f.Step != "" {
 		parts = append(parts, fmt.Sprintf("step %q", f.Step))
+	}
+	if f.Inspection != "" {
+		parts = append(parts, fmt.Sprintf("inspection %q", f.Inspection))
 	}
 	if f.Rule != "" {
 		parts = append(parts, fmt.Sprintf("rule %q", f.Rule))
