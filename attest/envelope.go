@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
@@ -79,6 +80,16 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil, errors.New("not a signed in-toto document: the top level is not a JSON object")
+	}
+	// encoding/json matches struct fields case-insensitively, so
+	// {"signed": A, "SIGNED": B} would be read as B here and as A by the
+	// references: refuse field names that differ only in case.
+	for k := range obj {
+		for _, f := range []string{"signed", "signatures", "payload", "payloadType"} {
+			if k != f && strings.EqualFold(k, f) {
+				return nil, fmt.Errorf("ambiguous envelope: field %q (want %q)", k, f)
+			}
+		}
 	}
 	_, hasSigned := obj["signed"]
 	_, hasPayload := obj["payload"]

@@ -74,6 +74,9 @@ func RecordArtifacts(ctx context.Context, paths []string, o RecordOptions) (map[
 				break
 			}
 		}
+		if name == "" {
+			return fmt.Errorf("recording: --lstrip-paths leaves %q an empty name", rel)
+		}
 		if prev, dup := seen[name]; dup {
 			if prev == abs {
 				return nil

@@ -83,26 +83,29 @@ func tee(buf io.Writer, w io.Writer) io.Writer {
 	return io.MultiWriter(buf, w)
 }
 
-// limitedBuffer keeps the first maxByproduct bytes written to it.
+// limitedBuffer keeps the first maxByproduct bytes written to it. The
+// buffer is a named field, not embedded: an embedded bytes.Buffer would lend
+// it ReadFrom, which io.Copy (and so os/exec) prefers to Write, and the
+// limit would never apply.
 type limitedBuffer struct {
-	bytes.Buffer
+	buf     bytes.Buffer
 	dropped bool
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := maxByproduct - b.Len(); room < len(p) {
+	if room := maxByproduct - b.buf.Len(); room < len(p) {
 		b.dropped = true
 		if room > 0 {
-			b.Buffer.Write(p[:room])
+			b.buf.Write(p[:room])
 		}
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
 
 func (b *limitedBuffer) String() string {
 	if b.dropped {
-		return b.Buffer.String() + "\n[referee: output truncated]"
+		return b.buf.String() + "\n[referee: output truncated]"
 	}
-	return b.Buffer.String()
+	return b.buf.String()
 }

@@ -106,11 +106,30 @@ var relExpiry = regexp.MustCompile(`^(\d+)(y|mo|w|d|h|m)`)
 // ParseExpiry reads an expiry: an RFC 3339 time, or a duration from now such
 // as "6mo", "1y", "2w", "30d", "12h", or a sum of them ("1y6mo").
 func ParseExpiry(s string, now time.Time) (time.Time, error) {
+	t, err := parseExpiry(s, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	// An expiry in the past makes a layout that can never verify, and one
+	// past year 9999 cannot be written in the layout's time format.
+	if !t.After(now) {
+		return time.Time{}, fmt.Errorf("expires %q is not in the future", s)
+	}
+	if t.Year() > 9999 {
+		return time.Time{}, fmt.Errorf("expires %q is after the year 9999", s)
+	}
+	return t, nil
+}
+
+func parseExpiry(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
+		return t.UTC().Truncate(time.Second), nil
 	}
 	if t, err := time.Parse("2006-01-02", s); err == nil {
 		return t.UTC(), nil
+	}
+	if s == "" {
+		return time.Time{}, errors.New("expires is empty")
 	}
 	rest, t := s, now.UTC()
 	for rest != "" {
@@ -137,9 +156,6 @@ func ParseExpiry(s string, now time.Time) (time.Time, error) {
 			t = t.Add(time.Duration(n) * time.Minute)
 		}
 		rest = rest[len(m[0]):]
-	}
-	if !t.After(now) {
-		return time.Time{}, fmt.Errorf("expires %q is not in the future", s)
 	}
 	return t.Truncate(time.Second), nil
 }
