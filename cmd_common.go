@@ -61,3 +61,15 @@ func writeEnvelope(path string, env *attest.Envelope, force bool) error {
 	}
 	return attest.WriteFileAtomic(path, data, 0o644, force)
 }
+
+// requireFlags reports a missing required flag as a one-line usage error.
+// (urfave's Required would also print the whole help on stdout, which
+// pollutes output that scripts read.)
+func requireFlags(c *cli.Context, names ...string) error {
+	for _, n := range names {
+		if c.String(n) == "" {
+			return usagef("--%s is required (see referee %s --help)", n, c.Command.FullName())
+		}
+	}
+	return nil
+}

@@ -25,7 +25,7 @@ the steps with their rules, and inspections. See docs/layout-spec.md.
 Example:
    referee layout create --spec layout.yaml --key keys/owner --out root.layout`,
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "spec", Required: true, Usage: "layout spec (YAML)"},
+					&cli.StringFlag{Name: "spec", Usage: "layout spec (YAML; required)"},
 					&cli.StringSliceFlag{Name: "key", Usage: "owner private key; repeat to sign with several"},
 					&cli.StringFlag{Name: "out", Value: "root.layout", Usage: "where to write the signed layout"},
 					metablockFlag, forceFlag,
@@ -57,6 +57,9 @@ Example:
 }
 
 func layoutCreate(c *cli.Context) error {
+	if err := requireFlags(c, "spec"); err != nil {
+		return err
+	}
 	specPath := c.String("spec")
 	data, err := os.ReadFile(specPath)
 	if err != nil {

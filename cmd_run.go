@@ -15,8 +15,8 @@ import (
 // recordFlags are in-toto-run's artifact recording flags.
 func recordFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "step-name", Aliases: []string{"n"}, Required: true, Usage: "the layout step this link is evidence for"},
-		&cli.StringFlag{Name: "key", Aliases: []string{"k"}, Required: true, Usage: "functionary private key (PEM or securesystemslib JSON)"},
+		&cli.StringFlag{Name: "step-name", Aliases: []string{"n"}, Usage: "the layout step this link is evidence for (required)"},
+		&cli.StringFlag{Name: "key", Aliases: []string{"k"}, Usage: "functionary private key, PEM or securesystemslib JSON (required)"},
 		&cli.StringFlag{Name: "out", Aliases: []string{"d"}, Value: ".", Usage: "directory for the link file"},
 		&cli.StringSliceFlag{Name: "lstrip-paths", Usage: "prefix to remove from recorded paths (repeatable)"},
 		&cli.StringSliceFlag{Name: "exclude", Usage: "gitignore-style pattern of paths not to record (repeatable; replaces the defaults *.link*, .git, *.pyc, *~)"},
@@ -24,6 +24,15 @@ func recordFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-symlinks", Usage: "refuse to record anything behind a symlink"},
 		metablockFlag,
 	}
+}
+
+// loadStepSigner checks the flags every recording command needs and loads
+// the functionary key.
+func loadStepSigner(c *cli.Context) (*attest.Signer, error) {
+	if err := requireFlags(c, "step-name", "key"); err != nil {
+		return nil, err
+	}
+	return attest.LoadSigner(c.String("key"))
 }
 
 func recordOptions(c *cli.Context) attest.RecordOptions {
@@ -54,7 +63,7 @@ Example:
 			&cli.StringSliceFlag{Name: "products", Aliases: []string{"p"}, Usage: "file or directory to record after the command (repeatable)"},
 		),
 		Action: func(c *cli.Context) error {
-			signer, err := attest.LoadSigner(c.String("key"))
+			signer, err := loadStepSigner(c)
 			if err != nil {
 				return err
 			}
@@ -118,7 +127,7 @@ Example:
 				Flags: append(recordFlags(),
 					&cli.StringSliceFlag{Name: "materials", Aliases: []string{"m"}, Usage: "file or directory to record (repeatable)"}),
 				Action: func(c *cli.Context) error {
-					signer, err := attest.LoadSigner(c.String("key"))
+					signer, err := loadStepSigner(c)
 					if err != nil {
 						return err
 					}
@@ -135,7 +144,7 @@ Example:
 				Flags: append(recordFlags(),
 					&cli.StringSliceFlag{Name: "products", Aliases: []string{"p"}, Usage: "file or directory to record (repeatable)"}),
 				Action: func(c *cli.Context) error {
-					signer, err := attest.LoadSigner(c.String("key"))
+					signer, err := loadStepSigner(c)
 					if err != nil {
 						return err
 					}

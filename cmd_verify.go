@@ -23,7 +23,7 @@ Exit status: 0 verified, 1 not verified, 2 usage or input error.
 Example:
    referee verify --layout root.layout --layout-key keys/owner.pub --link-dir links/`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "layout", Required: true, Usage: "signed layout file"},
+			&cli.StringFlag{Name: "layout", Usage: "signed layout file (required)"},
 			&cli.StringSliceFlag{Name: "layout-key", Usage: "layout owner public key (repeatable; each must have signed)"},
 			&cli.StringFlag{Name: "link-dir", Value: ".", Usage: "directory of link files"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "report format: text or json"},
@@ -35,6 +35,9 @@ Example:
 }
 
 func verifyAction(c *cli.Context) error {
+	if err := requireFlags(c, "layout"); err != nil {
+		return err
+	}
 	format := c.String("format")
 	if format != "text" && format != "json" {
 		return usagef("--format %q: want text or json", format)
@@ -47,6 +50,12 @@ func verifyAction(c *cli.Context) error {
 	env, err := attest.ReadEnvelopeFile(layoutPath, attest.DefaultMaxFileSize)
 	if err != nil {
 		return err
+	}
+	if kind, err := env.PayloadKind(); err != nil || kind != "layout" {
+		if err == nil {
+			err = fmt.Errorf("is a %q document, not a layout", kind)
+		}
+		return fmt.Errorf("%s: %w", layoutPath, err)
 	}
 	links, err := verify.LoadLinkDir(c.String("link-dir"))
 	if err != nil {

@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                      "referee",
 		Usage:                     "in-toto supply-chain evidence: keys, layouts, links and verification",
 		Version:                   version,
@@ -80,6 +80,17 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			demoCommand(),
 			versionCommand(),
 		},
+	}
+	setUsageErrors(app.Commands, app.OnUsageError)
+	return app
+}
+
+// setUsageErrors makes every command report a bad flag as a one-line usage
+// error (exit 2) instead of printing its help on stdout.
+func setUsageErrors(cmds []*cli.Command, f cli.OnUsageErrorFunc) {
+	for _, c := range cmds {
+		c.OnUsageError = f
+		setUsageErrors(c.Subcommands, f)
 	}
 }
 

@@ -255,11 +255,11 @@ func TestCLIBadInput(t *testing.T) {
 		{"deeply nested layout",
 			[]string{"verify", "--layout", testdata("deep.layout"), "--layout-key", "owner.pub", "--link-dir", "links"},
 			exitError, []string{"deep.layout", "nested deeper"}, ""},
-		// A well-formed document of the wrong kind is reported as a
-		// verification failure.
+		// A well-formed document of the wrong kind given as --layout is an
+		// input error.
 		{"link as layout",
 			[]string{"verify", "--layout", c.link("write"), "--layout-key", "owner.pub", "--link-dir", "links"},
-			exitNotVerified, []string{filepath.Base(c.link("write")), `"link" document, not a layout`}, ""},
+			exitError, []string{filepath.Base(c.link("write")), `"link" document, not a layout`}, ""},
 		{"DSSE with wrong payloadType",
 			[]string{"verify", "--layout", testdata("wrong-payloadtype.layout"), "--layout-key", "owner.pub", "--link-dir", "links"},
 			exitError, []string{"wrong-payloadtype.layout", `payloadType is "application/json"`}, ""},
