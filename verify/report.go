@@ -13,11 +13,11 @@ import (
 type Failure struct {
 	Step       string `json:"step,omitempty"`
 	Inspection string `json:"inspection,omitempty"`
-	Rule     string `json:"rule,omitempty"`
-	Artifact string `json:"artifact,omitempty"`
-	KeyID    string `json:"keyid,omitempty"`
-	Source   string `json:"source,omitempty"`
-	Reason   string `json:"reason"`
+	Rule       string `json:"rule,omitempty"`
+	Artifact   string `json:"artifact,omitempty"`
+	KeyID      string `json:"keyid,omitempty"`
+	Source     string `json:"source,omitempty"`
+	Reason     string `json:"reason"`
 }
 
 // Error renders the failure on one line.
