@@ -37,6 +37,8 @@ func decodeGeneric(data []byte) (any, error) {
 func jsonError(err error) error {
 	var se *json.SyntaxError
 	switch {
+	case errors.As(err, &se) && se.Error() == "unexpected end of JSON input":
+		return errors.New("invalid JSON: truncated document")
 	case errors.As(err, &se):
 		return fmt.Errorf("invalid JSON at byte %d: %v", se.Offset, se)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

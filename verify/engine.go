@@ -12,9 +12,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/referee-dev/referee/attest"
@@ -210,40 +212,66 @@ type candidate struct {
 // the layout does not name is a failure: it is fail-closed, and a person
 // should know that a link went unchecked.
 func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Evidence, o Options, depth int, r *Report) map[string][]*candidate {
+	// Parsing and signature checks are independent per link: spread them
+	// over the cores, then assemble in input order.
+	type examined struct {
+		c       *candidate
+		name    string
+		isSub   bool
+		failure *Failure
+	}
+	results := make([]examined, len(links))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, ev := range links {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c, name, isSub, f := examine(layout, ev)
+			results[i] = examined{c, name, isSub, f}
+		}()
+	}
+	wg.Wait()
 	out := map[string][]*candidate{}
-	for _, ev := range links {
-		c := &candidate{ev: ev}
-		kind, err := ev.Envelope.PayloadKind()
-		if err != nil {
-			r.Failures = append(r.Failures, Failure{Source: ev.Source, Reason: err.Error()})
+	for _, e := range results {
+		if e.failure != nil {
+			r.Failures = append(r.Failures, *e.failure)
 			continue
 		}
-		var name string
-		switch kind {
-		case "link":
-			if c.link, err = attest.ParseLink(ev.Envelope.Payload); err != nil {
-				r.Failures = append(r.Failures, Failure{Source: ev.Source, Reason: "invalid link: " + err.Error()})
-				continue
-			}
-			name = c.link.Name
-		case "layout":
-			name = ev.StepHint
-		default:
-			r.Failures = append(r.Failures, Failure{Source: ev.Source, Reason: fmt.Sprintf("is a %q document, neither a link nor a sublayout", kind)})
-			continue
+		if e.c.reject == "" && e.isSub {
+			e.c.verifySublayout(ctx, layout, layout.Step(e.name), o, depth)
 		}
-		step := layout.Step(name)
-		if step == nil {
-			r.Failures = append(r.Failures, Failure{Step: name, Source: ev.Source, Reason: "the layout has no step of this name"})
-			continue
-		}
-		c.keyIDs, c.keyFPs, c.reject = signers(ev.Envelope, layout, step)
-		if c.reject == "" && kind == "layout" {
-			c.verifySublayout(ctx, layout, step, o, depth)
-		}
-		out[name] = append(out[name], c)
+		out[e.name] = append(out[e.name], e.c)
 	}
 	return out
+}
+
+// examine parses one piece of evidence, finds its step and checks its
+// signatures; a failure means the evidence is unusable for any step.
+func examine(layout *attest.Layout, ev Evidence) (c *candidate, name string, isSub bool, f *Failure) {
+	c = &candidate{ev: ev}
+	kind, err := ev.Envelope.PayloadKind()
+	if err != nil {
+		return nil, "", false, &Failure{Source: ev.Source, Reason: err.Error()}
+	}
+	switch kind {
+	case "link":
+		if c.link, err = attest.ParseLink(ev.Envelope.Payload); err != nil {
+			return nil, "", false, &Failure{Source: ev.Source, Reason: "invalid link: " + err.Error()}
+		}
+		name = c.link.Name
+	case "layout":
+		name, isSub = ev.StepHint, true
+	default:
+		return nil, "", false, &Failure{Source: ev.Source, Reason: fmt.Sprintf("is a %q document, neither a link nor a sublayout", kind)}
+	}
+	step := layout.Step(name)
+	if step == nil {
+		return nil, "", false, &Failure{Step: name, Source: ev.Source, Reason: "the layout has no step of this name"}
+	}
+	c.keyIDs, c.keyFPs, c.reject = signers(ev.Envelope, layout, step)
+	return c, name, isSub, nil
 }
 
 // signers returns the distinct authorised functionary keys of step whose
