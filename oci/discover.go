@@ -1,0 +1,181 @@
+package oci
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/content"
+)
+
+// Node is one manifest of a referrer graph, described from the manifest
+// itself (never from the registry's listing, which may be wrong).
+type Node struct {
+	Digest       string            `json:"digest"`
+	MediaType    string            `json:"mediaType"`
+	Size         int64             `json:"size"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	// Problem says why a listed referrer was not followed (its manifest
+	// names another subject, cannot be fetched, …).
+	Problem   string  `json:"problem,omitempty"`
+	Referrers []*Node `json:"referrers,omitempty"`
+
+	desc   ocispec.Descriptor
+	layers []ocispec.Descriptor
+}
+
+// Descriptor returns the node's descriptor.
+func (n *Node) Descriptor() ocispec.Descriptor { return n.desc }
+
+// Layers returns the node's layers (or an index's manifests).
+func (n *Node) Layers() []ocispec.Descriptor { return n.layers }
+
+// DiscoverOptions bounds the walk of a referrer graph.
+type DiscoverOptions struct {
+	// ArtifactType keeps only referrers of this type (read from each
+	// manifest: artifactType, or else config.mediaType).
+	ArtifactType string
+	// MaxDepth bounds nesting (a sublayout's links are referrers of the
+	// sublayout); zero means 8.
+	MaxDepth int
+	// MaxNodes bounds the whole graph; zero means 10,000.
+	MaxNodes int
+	// MaxReferrers bounds the referrers of one manifest; zero means
+	// DefaultMaxReferrers.
+	MaxReferrers int
+	// MaxManifestBytes refuses larger manifests; zero means the default.
+	MaxManifestBytes int64
+	// Parallel bounds concurrent requests; zero means 8.
+	Parallel int
+}
+
+// manifestHead is what referee reads of any manifest or index.
+type manifestHead struct {
+	MediaType    string               `json:"mediaType"`
+	ArtifactType string               `json:"artifactType"`
+	Config       *ocispec.Descriptor  `json:"config"`
+	Subject      *ocispec.Descriptor  `json:"subject"`
+	Layers       []ocispec.Descriptor `json:"layers"`
+	Manifests    []ocispec.Descriptor `json:"manifests"`
+	Annotations  map[string]string    `json:"annotations"`
+}
+
+// Discover walks the referrer graph of subject: its referrers, their
+// referrers, and so on, like `oras discover`. Each listed referrer's
+// manifest is fetched (in parallel, bounded) and checked to name its parent
+// as subject; one that does not is reported with a Problem and not
+// followed. Cycles, depth and size are bounded.
+func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocispec.Descriptor, o DiscoverOptions) (*Node, error) {
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = 8
+	}
+	if o.MaxNodes <= 0 {
+		o.MaxNodes = 10000
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 8
+	}
+	if o.MaxManifestBytes <= 0 {
+		o.MaxManifestBytes = DefaultMaxManifestBytes
+	}
+	root := &Node{Digest: subject.Digest.String(), MediaType: subject.MediaType, Size: subject.Size, desc: subject}
+	seen := map[string]bool{root.Digest: true}
+	count := 1
+	level := []*Node{root}
+	for depth := 1; len(level) > 0; depth++ {
+		if depth > o.MaxDepth {
+			return nil, fmt.Errorf("referrer graph of %s is deeper than %d", subject.Digest, o.MaxDepth)
+		}
+		var mu sync.Mutex
+		var next []*Node
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(o.Parallel)
+		for _, parent := range level {
+			list, err := ListReferrers(ctx, s, parent.desc, "", o.MaxReferrers)
+			if err != nil {
+				return nil, err
+			}
+			sort.Slice(list, func(i, j int) bool { return list[i].Digest < list[j].Digest })
+			for _, d := range list {
+				if seen[d.Digest.String()] {
+					continue // a cycle, or one manifest listed under two parents
+				}
+				seen[d.Digest.String()] = true
+				if count++; count > o.MaxNodes {
+					return nil, fmt.Errorf("referrer graph of %s has more than %d manifests", subject.Digest, o.MaxNodes)
+				}
+				child := &Node{Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size, desc: d}
+				parent.Referrers = append(parent.Referrers, child)
+				g.Go(func() error {
+					if child.read(gctx, s, parent.desc, o) {
+						mu.Lock()
+						next = append(next, child)
+						mu.Unlock()
+					}
+					return nil
+				})
+			}
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		if o.ArtifactType != "" {
+			for _, n := range level {
+				n.Referrers = filterType(n.Referrers, o.ArtifactType)
+			}
+			next = filterType(next, o.ArtifactType)
+		}
+		sort.Slice(next, func(i, j int) bool { return next[i].Digest < next[j].Digest })
+		level = next
+	}
+	return root, nil
+}
+
+// read fetches the node's manifest and fills the node from it; it reports
+// whether the node is sound enough to follow.
+func (n *Node) read(ctx context.Context, s content.Fetcher, parent ocispec.Descriptor, o DiscoverOptions) bool {
+	data, err := fetchAll(ctx, s, n.desc, o.MaxManifestBytes)
+	if err != nil {
+		n.Problem = err.Error()
+		return false
+	}
+	var m manifestHead
+	if err := unmarshalStrict(data, &m); err != nil {
+		n.Problem = fmt.Sprintf("manifest is not JSON: %v", err)
+		return false
+	}
+	n.MediaType = m.MediaType
+	n.ArtifactType = m.ArtifactType
+	if n.ArtifactType == "" && m.Config != nil {
+		n.ArtifactType = m.Config.MediaType
+	}
+	n.Annotations = m.Annotations
+	n.desc.MediaType, n.desc.ArtifactType, n.desc.Annotations = m.MediaType, n.ArtifactType, m.Annotations
+	n.layers = m.Layers
+	if m.Manifests != nil {
+		n.layers = m.Manifests
+	}
+	switch {
+	case m.Subject == nil:
+		n.Problem = "listed as a referrer but its manifest has no subject"
+		return false
+	case m.Subject.Digest != parent.Digest:
+		n.Problem = fmt.Sprintf("listed as a referrer of %s but its manifest names subject %s", parent.Digest, m.Subject.Digest)
+		return false
+	}
+	return true
+}
+
+func filterType(nodes []*Node, t string) []*Node {
+	out := nodes[:0]
+	for _, n := range nodes {
+		if n.ArtifactType == t {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,100 @@
+// Package oci keeps in-toto layouts and links in OCI registries and OCI
+// image-layout directories as referrers of the image they describe
+// (OCI image-spec and distribution-spec v1.1), and gets them back.
+package oci
+
+import (
+	"strings"
+
+	"github.com/referee-dev/referee/attest"
+)
+
+// Artifact types of referee's referrers: what the artifact is (an in-toto
+// v1.0 layout or link) and its envelope form. They are also the config
+// blob's media type, because registries built on go-containerregistry
+// report a referrer's type from config.mediaType and ignore artifactType.
+// See docs/format.md for why these names.
+// https://github.com/opencontainers/image-spec/blob/v1.1.1/manifest.md#guidelines-for-artifact-usage
+const (
+	ArtifactTypeLayoutDSSE      = "application/vnd.referee.in-toto.layout.v1.dsse+json"
+	ArtifactTypeLayoutMetablock = "application/vnd.referee.in-toto.layout.v1.metablock+json"
+	ArtifactTypeLinkDSSE        = "application/vnd.referee.in-toto.link.v1.dsse+json"
+	ArtifactTypeLinkMetablock   = "application/vnd.referee.in-toto.link.v1.metablock+json"
+)
+
+// Media types of the one layer that holds the signed envelope: DSSE's own
+// media type (as cosign uses it for DSSE attestations), and referee's name
+// for the classic Metablock, which has none.
+const (
+	MediaTypeDSSE      = "application/vnd.dsse.envelope.v1+json"
+	MediaTypeMetablock = "application/vnd.referee.in-toto.metablock.v1+json"
+)
+
+// Annotations on referee's referrer manifests. They let a reader filter
+// without fetching blobs; they are hints only: verification reads the
+// signed envelope.
+const (
+	// AnnotationKind is "layout" or "link".
+	AnnotationKind = "dev.referee.in-toto.kind"
+	// AnnotationStep is the step a link records (or a sublayout stands for).
+	AnnotationStep = "dev.referee.in-toto.step"
+	// AnnotationKeyIDs lists the envelope's signer keyids, comma-separated.
+	AnnotationKeyIDs = "dev.referee.in-toto.keyids"
+	// AnnotationExpires is a layout's expiry (ISO 8601).
+	AnnotationExpires = "dev.referee.in-toto.expires"
+	// AnnotationEnvelopeDigest is the digest of the envelope layer, so that
+	// attaching the same file twice can be recognised without fetching.
+	AnnotationEnvelopeDigest = "dev.referee.in-toto.envelope"
+	// AnnotationCreated is the OCI standard creation time (RFC 3339).
+	AnnotationCreated = "org.opencontainers.image.created"
+	// AnnotationTitle names the layer's file (STEP.KEYID8.link or
+	// root.layout), as oras pull uses it.
+	AnnotationTitle = "org.opencontainers.image.title"
+)
+
+// ArtifactType returns the artifact type for a document of kind ("layout"
+// or "link") in form.
+func ArtifactType(kind string, form attest.Form) string {
+	switch {
+	case kind == "layout" && form == attest.FormMetablock:
+		return ArtifactTypeLayoutMetablock
+	case kind == "layout":
+		return ArtifactTypeLayoutDSSE
+	case form == attest.FormMetablock:
+		return ArtifactTypeLinkMetablock
+	}
+	return ArtifactTypeLinkDSSE
+}
+
+// LayerMediaType returns the envelope layer's media type for form.
+func LayerMediaType(form attest.Form) string {
+	if form == attest.FormMetablock {
+		return MediaTypeMetablock
+	}
+	return MediaTypeDSSE
+}
+
+// IsRefereeType reports whether t is one of referee's artifact types.
+func IsRefereeType(t string) bool {
+	switch t {
+	case ArtifactTypeLayoutDSSE, ArtifactTypeLayoutMetablock, ArtifactTypeLinkDSSE, ArtifactTypeLinkMetablock:
+		return true
+	}
+	return false
+}
+
+// mayHoldInToto reports whether a referrer of artifactType, or a layer of
+// mediaType named title, may hold an in-toto envelope that another tool
+// attached (oras attach --artifact-type application/vnd.in-toto+json
+// build.1234abcd.link), so that it is worth fetching and parsing.
+func mayHoldInToto(artifactType, mediaType, title string) bool {
+	if IsRefereeType(artifactType) || mediaType == MediaTypeDSSE || mediaType == MediaTypeMetablock {
+		return true
+	}
+	for _, s := range []string{artifactType, mediaType} {
+		if strings.Contains(s, "in-toto") || strings.Contains(s, "dsse") {
+			return true
+		}
+	}
+	return strings.HasSuffix(title, ".link") || strings.HasSuffix(title, ".layout")
+}

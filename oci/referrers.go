@@ -1,0 +1,148 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
+)
+
+// DefaultMaxReferrers caps how many referrers of one subject referee reads,
+// however many pages a registry serves.
+const DefaultMaxReferrers = 10000
+
+// errTooMany stops paging once the cap is reached.
+var errTooMany = errors.New("too many referrers")
+
+// ListReferrers lists the referrers of subject (optionally only those of
+// artifactType), through the OCI 1.1 referrers API or the referrers tag
+// schema on registries (oras-go detects which, per registry), or the
+// manifests that point at subject in an OCI layout. More than max
+// referrers is an error rather than a silent truncation. The entries are
+// what the registry says: a caller that relies on an entry's type or
+// annotations must read the manifest itself.
+// https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#listing-referrers
+func ListReferrers(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocispec.Descriptor, artifactType string, max int) ([]ocispec.Descriptor, error) {
+	if max <= 0 {
+		max = DefaultMaxReferrers
+	}
+	var out []ocispec.Descriptor
+	if rl, ok := s.(registry.ReferrerLister); ok {
+		err := rl.Referrers(ctx, subject, artifactType, func(page []ocispec.Descriptor) error {
+			out = append(out, page...)
+			if len(out) > max {
+				return errTooMany
+			}
+			return nil
+		})
+		if errors.Is(err, errTooMany) {
+			return nil, fmt.Errorf("%s has more than %d referrers", subject.Digest, max)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
+		}
+		return dedupe(out), nil
+	}
+	all, err := registry.Referrers(ctx, s, subject, artifactType)
+	if err != nil {
+		return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
+	}
+	if len(all) > max {
+		return nil, fmt.Errorf("%s has more than %d referrers", subject.Digest, max)
+	}
+	return dedupe(all), nil
+}
+
+// dedupe drops repeated digests (a registry may list one twice).
+func dedupe(ds []ocispec.Descriptor) []ocispec.Descriptor {
+	seen := map[string]bool{}
+	out := ds[:0]
+	for _, d := range ds {
+		if !seen[d.Digest.String()] {
+			seen[d.Digest.String()] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// referrersTag is the tag of the referrers tag schema: the subject digest
+// with ':' replaced by '-'.
+// https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#referrers-tag-schema
+func referrersTag(subject ocispec.Descriptor) string {
+	return strings.Replace(subject.Digest.String(), ":", "-", 1)
+}
+
+// ensureListed makes sure desc is among subject's referrers. On a registry
+// with only the tag schema, the index behind the sha256-<hex> tag is a
+// read-modify-write: two writers at once can each replace the other's
+// update. So after a push, referee re-reads the list and, while its
+// referrer is missing, adds it to the current index again, with jittered
+// backoff, until it is listed (or attempts run out).
+func ensureListed(ctx context.Context, s Store, subject, desc ocispec.Descriptor) error {
+	const attempts = 12
+	for i := 0; ; i++ {
+		list, err := ListReferrers(ctx, s, subject, "", 0)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(list, func(d ocispec.Descriptor) bool { return d.Digest == desc.Digest }) {
+			return nil
+		}
+		if i == attempts {
+			return fmt.Errorf("referrer %s of %s is still not listed after %d attempts (concurrent writers?)", desc.Digest, subject.Digest, attempts)
+		}
+		if err := addToTagIndex(ctx, s, subject, desc); err != nil {
+			return err
+		}
+		backoff := time.Duration(20+rand.IntN(80)) * time.Millisecond << min(i, 4)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// addToTagIndex adds desc to the referrers index of subject's tag-schema tag.
+func addToTagIndex(ctx context.Context, s Store, subject, desc ocispec.Descriptor) error {
+	tag := referrersTag(subject)
+	index := ocispec.Index{Versioned: specsVersioned(), MediaType: ocispec.MediaTypeImageIndex}
+	cur, err := s.Resolve(ctx, tag)
+	switch {
+	case errors.Is(err, errdef.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("reading referrers index %s: %w", tag, err)
+	default:
+		data, err := fetchAll(ctx, s, cur, DefaultMaxManifestBytes)
+		if err != nil {
+			return fmt.Errorf("reading referrers index %s: %w", tag, err)
+		}
+		if err := unmarshalStrict(data, &index); err != nil {
+			return fmt.Errorf("referrers index %s: %w", tag, err)
+		}
+	}
+	entry := desc
+	entry.Data = nil
+	index.Manifests = append(index.Manifests, entry)
+	data, err := marshalJSON(index)
+	if err != nil {
+		return err
+	}
+	newDesc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageIndex, data)
+	if err := pushIfAbsent(ctx, s, newDesc, data); err != nil {
+		return err
+	}
+	if err := s.Tag(ctx, newDesc, tag); err != nil {
+		return fmt.Errorf("tagging referrers index %s: %w", tag, err)
+	}
+	return nil
+}

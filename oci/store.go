@@ -1,0 +1,210 @@
+package oci
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/oci"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/retry"
+)
+
+// Store is a place that holds manifests, blobs and referrers: a registry
+// repository or an OCI image-layout directory. It is oras-go's GraphTarget
+// (fetch, push, exists, resolve, tag, predecessors); registries also list
+// referrers through the OCI 1.1 API or the tag-schema fallback, which
+// ListReferrers finds by type assertion.
+type Store interface {
+	oras.GraphTarget
+}
+
+var (
+	_ Store = (*remote.Repository)(nil)
+	_ Store = (*oci.Store)(nil)
+	_ registry.ReferrerLister = (*remote.Repository)(nil)
+)
+
+// Default limits on what referee reads from a store.
+const (
+	DefaultMaxManifestBytes = 4 << 20
+	DefaultMaxBlobBytes     = 16 << 20
+)
+
+// Options controls how stores are reached and what they may send.
+type Options struct {
+	// PlainHTTP allows HTTP to a registry that is not on a loopback
+	// address (loopback registries may always use it).
+	PlainHTTP bool
+	// CAFile is a PEM bundle of extra certificate authorities.
+	CAFile string
+	// Keychain resolves credentials; nil means authn.DefaultKeychain
+	// (docker's config.json and credential helpers).
+	Keychain authn.Keychain
+	// MaxManifestBytes and MaxBlobBytes refuse larger manifests and
+	// envelope blobs; zero means the defaults.
+	MaxManifestBytes, MaxBlobBytes int64
+	// HTTPClient overrides the HTTP client (tests use it to inject faults);
+	// retries are added around it.
+	HTTPClient *http.Client
+}
+
+func (o Options) maxManifest() int64 {
+	if o.MaxManifestBytes > 0 {
+		return o.MaxManifestBytes
+	}
+	return DefaultMaxManifestBytes
+}
+
+func (o Options) maxBlob() int64 {
+	if o.MaxBlobBytes > 0 {
+		return o.MaxBlobBytes
+	}
+	return DefaultMaxBlobBytes
+}
+
+// Open returns the store ref names. An OCI layout directory is created if
+// it does not exist.
+func Open(ctx context.Context, ref Reference, o Options) (Store, error) {
+	if ref.IsLayout() {
+		s, err := oci.NewWithContext(ctx, ref.Layout)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", ref.Name(), err)
+		}
+		return s, nil
+	}
+	repo, err := remote.NewRepository(ref.Registry + "/" + ref.Repository)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", ref.Name(), err)
+	}
+	repo.PlainHTTP = isLoopback(ref.Registry) || o.PlainHTTP
+	repo.MaxMetadataBytes = o.maxManifest()
+	// Never delete a superseded referrers index: with two writers, one
+	// could delete the index the other just wrote. Old indexes are left
+	// for the registry's garbage collection.
+	repo.SkipReferrersGC = true
+	client, err := o.authClient(ref)
+	if err != nil {
+		return nil, err
+	}
+	repo.Client = client
+	return repo, nil
+}
+
+// authClient builds an oras auth client whose credentials come from the
+// go-containerregistry keychain and whose transport retries 5xx, 429 (with
+// Retry-After) and reset connections with backoff.
+func (o Options) authClient(ref Reference) (*auth.Client, error) {
+	base := o.HTTPClient
+	if base == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if o.CAFile != "" {
+			pem, err := os.ReadFile(o.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("--ca-file: %w", err)
+			}
+			pool, err := x509.SystemCertPool()
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--ca-file %s: no PEM certificates in it", o.CAFile)
+			}
+			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		base = &http.Client{Transport: tr}
+	}
+	transport := base.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	keychain := o.Keychain
+	if keychain == nil {
+		keychain = authn.DefaultKeychain
+	}
+	return &auth.Client{
+		Client: &http.Client{Transport: retry.NewTransport(transport), Timeout: base.Timeout},
+		Cache:  auth.NewCache(),
+		Credential: func(ctx context.Context, hostport string) (auth.Credential, error) {
+			reg, err := name.NewRegistry(hostport)
+			if err != nil {
+				return auth.EmptyCredential, nil
+			}
+			a, err := keychain.Resolve(reg)
+			if err != nil || a == authn.Anonymous {
+				return auth.EmptyCredential, nil
+			}
+			cfg, err := a.Authorization()
+			if err != nil {
+				return auth.EmptyCredential, fmt.Errorf("credentials for %s: %w", hostport, err)
+			}
+			return auth.Credential{Username: cfg.Username, Password: cfg.Password, AccessToken: cfg.RegistryToken, RefreshToken: cfg.IdentityToken}, nil
+		},
+	}, nil
+}
+
+// Resolve resolves ref to a descriptor once: a reference that is already a
+// digest is fetched by digest (never re-resolved through a tag).
+func Resolve(ctx context.Context, s Store, ref Reference) (ocispec.Descriptor, error) {
+	target := ref.Tag
+	if ref.Digest != "" {
+		target = ref.Digest.String()
+	}
+	desc, err := s.Resolve(ctx, target)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
+	}
+	if ref.Digest != "" && desc.Digest != ref.Digest {
+		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: the store answered with %s", ref, desc.Digest)
+	}
+	return desc, nil
+}
+
+// OpenResolved opens the store of a reference string and resolves it:
+// the entry point of every command that takes an image.
+func OpenResolved(ctx context.Context, ref string, o Options) (Store, Reference, ocispec.Descriptor, error) {
+	r, err := ParseReference(ref)
+	if err != nil {
+		return nil, Reference{}, ocispec.Descriptor{}, err
+	}
+	s, err := Open(ctx, r, o)
+	if err != nil {
+		return nil, Reference{}, ocispec.Descriptor{}, err
+	}
+	desc, err := Resolve(ctx, s, r)
+	if err != nil {
+		return nil, Reference{}, ocispec.Descriptor{}, err
+	}
+	return s, r.WithDigest(desc.Digest), desc, nil
+}
+
+// fetchAll fetches desc and checks it against its digest and size, refusing
+// anything larger than limit before reading it.
+func fetchAll(ctx context.Context, s content.Fetcher, desc ocispec.Descriptor, limit int64) ([]byte, error) {
+	if desc.Size > limit {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed", desc.Digest, desc.Size, limit)
+	}
+	if desc.Size < 0 {
+		return nil, fmt.Errorf("%s has a negative size", desc.Digest)
+	}
+	rc, err := s.Fetch(ctx, desc)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", desc.Digest, err)
+	}
+	defer rc.Close()
+	data, err := content.ReadAll(rc, desc)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", desc.Digest, err)
+	}
+	return data, nil
+}
