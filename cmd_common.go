@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/referee-dev/referee/attest"
@@ -53,13 +55,30 @@ func loadKeys(c *cli.Context, flag string) ([]*attest.Key, error) {
 	return out, nil
 }
 
-// writeEnvelope encodes env and writes it atomically.
-func writeEnvelope(path string, env *attest.Envelope, force bool) error {
+// writeEnvelope encodes env and writes it atomically; it returns the bytes
+// written.
+func writeEnvelope(path string, env *attest.Envelope, force bool) ([]byte, error) {
 	data, err := env.Marshal()
 	if err != nil {
+		return nil, err
+	}
+	return data, attest.WriteFileAtomic(path, data, 0o644, force)
+}
+
+// attachFlag lets the commands that write a layout or link push it too.
+var attachFlag = &cli.StringFlag{Name: "attach", Usage: "also attach what is written to this image as an OCI referrer (its digest is then what stdout shows)"}
+
+// published reports a written file: with --attach, it is attached to the
+// image and the referrer digest goes to stdout (the path to stderr);
+// otherwise the path goes to stdout.
+func published(c *cli.Context, path string, data []byte) error {
+	image := c.String("attach")
+	if image == "" {
+		_, err := fmt.Fprintln(c.App.Writer, path)
 		return err
 	}
-	return attest.WriteFileAtomic(path, data, 0o644, force)
+	fmt.Fprintf(c.App.ErrWriter, "wrote %s\n", path)
+	return attachTo(c, image, []string{path}, [][]byte{data})
 }
 
 // requireFlags reports a missing required flag as a one-line usage error.

@@ -23,13 +23,14 @@ func layoutCommand() *cli.Command {
 the steps with their rules, and inspections. See docs/layout-spec.md.
 
 Example:
-   referee layout create --spec layout.yaml --key keys/owner --out root.layout`,
-				Flags: []cli.Flag{
+   referee layout create --spec layout.yaml --key keys/owner --out root.layout
+   referee layout create --spec layout.yaml --key keys/owner --attach localhost:5000/app:v1`,
+				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "spec", Usage: "layout spec (YAML; required)"},
 					&cli.StringSliceFlag{Name: "key", Usage: "owner private key; repeat to sign with several"},
 					&cli.StringFlag{Name: "out", Value: "root.layout", Usage: "where to write the signed layout"},
-					metablockFlag, forceFlag,
-				},
+					metablockFlag, forceFlag, attachFlag,
+				}, registryFlags()...),
 				Action: layoutCreate,
 			},
 			{
@@ -92,12 +93,12 @@ func layoutCreate(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
-	if err := writeEnvelope(out, env, c.Bool("force")); err != nil {
+	written, err := writeEnvelope(out, env, c.Bool("force"))
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.ErrWriter, "wrote %s (%d steps, %d inspections, expires %s)\n", out, len(layout.Steps), len(layout.Inspect), layout.Expires)
-	_, err = fmt.Fprintln(c.App.Writer, out)
-	return err
+	fmt.Fprintf(c.App.ErrWriter, "layout: %d steps, %d inspections, expires %s\n", len(layout.Steps), len(layout.Inspect), layout.Expires)
+	return published(c, out, written)
 }
 
 func layoutShow(c *cli.Context) error {

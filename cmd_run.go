@@ -57,11 +57,13 @@ command's stdout, stderr and exit code, and writes STEP.KEYID8.link into --out.
 The path of the link is printed on stdout.
 
 Example:
-   referee run --step-name build --key keys/bob --materials src --products app.tar -- tar -cf app.tar src`,
-		Flags: append(recordFlags(),
+   referee run --step-name build --key keys/bob --materials src --products app.tar -- tar -cf app.tar src
+   referee run --step-name build --key keys/bob -m src -p app.tar --attach localhost:5000/app:v1 -- tar -cf app.tar src`,
+		Flags: append(append(recordFlags(),
 			&cli.StringSliceFlag{Name: "materials", Aliases: []string{"m"}, Usage: "file or directory to record before the command (repeatable)"},
 			&cli.StringSliceFlag{Name: "products", Aliases: []string{"p"}, Usage: "file or directory to record after the command (repeatable)"},
-		),
+			attachFlag,
+		), registryFlags()...),
 		Action: func(c *cli.Context) error {
 			signer, err := loadStepSigner(c)
 			if err != nil {
@@ -79,14 +81,14 @@ Example:
 			if rv, _ := link.Byproducts["return-value"].(int); rv != 0 {
 				fmt.Fprintf(c.App.ErrWriter, "warning: %q exited with %d; recorded in the link\n", o.Command[0], rv)
 			}
-			return writeLink(c, link, signer, "")
+			return writeLink(c, link, signer, "", true)
 		},
 	}
 }
 
 // writeLink signs link and writes it to path, by default STEP.KEYID8.link
 // in --out; it prints the path.
-func writeLink(c *cli.Context, link *attest.Link, signer *attest.Signer, path string) error {
+func writeLink(c *cli.Context, link *attest.Link, signer *attest.Signer, path string, publish bool) error {
 	payload, err := link.Marshal()
 	if err != nil {
 		return err
@@ -98,8 +100,12 @@ func writeLink(c *cli.Context, link *attest.Link, signer *attest.Signer, path st
 	if path == "" {
 		path = filepath.Join(c.String("out"), attest.LinkFileName(link.Name, signer.Key().KeyID))
 	}
-	if err := writeEnvelope(path, env, true); err != nil {
+	data, err := writeEnvelope(path, env, true)
+	if err != nil {
 		return err
+	}
+	if publish {
+		return published(c, path, data)
 	}
 	_, err = fmt.Fprintln(c.App.Writer, path)
 	return err
@@ -135,14 +141,15 @@ Example:
 					if err != nil {
 						return err
 					}
-					return writeLink(c, link, signer, unfinishedPath(c, signer))
+					return writeLink(c, link, signer, unfinishedPath(c, signer), false)
 				},
 			},
 			{
 				Name:  "stop",
 				Usage: "record the products of a started step and write its link",
-				Flags: append(recordFlags(),
-					&cli.StringSliceFlag{Name: "products", Aliases: []string{"p"}, Usage: "file or directory to record (repeatable)"}),
+				Flags: append(append(recordFlags(),
+					&cli.StringSliceFlag{Name: "products", Aliases: []string{"p"}, Usage: "file or directory to record (repeatable)"},
+					attachFlag), registryFlags()...),
 				Action: func(c *cli.Context) error {
 					signer, err := loadStepSigner(c)
 					if err != nil {
@@ -163,7 +170,7 @@ Example:
 					if err := attest.StopStep(c.Context, link, attest.RunOptions{Products: c.StringSlice("products"), Record: recordOptions(c)}); err != nil {
 						return err
 					}
-					if err := writeLink(c, link, signer, ""); err != nil {
+					if err := writeLink(c, link, signer, "", true); err != nil {
 						return err
 					}
 					return os.Remove(path)
@@ -241,7 +248,7 @@ func signFile(c *cli.Context, want string) error {
 	if out == "" {
 		out = in
 	}
-	if err := writeEnvelope(out, env, true); err != nil {
+	if _, err := writeEnvelope(out, env, true); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(c.App.Writer, out)

@@ -77,7 +77,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			recordCommand(),
 			signCommand(),
 			verifyCommand(),
+			attachCommand(),
+			discoverCommand(),
+			pullCommand(),
+			copyCommand(),
 			demoCommand(),
+			registryCommand(),
 			versionCommand(),
 		},
 	}

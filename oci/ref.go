@@ -100,10 +100,10 @@ func (r Reference) String() string {
 }
 
 // WithDigest returns the reference pinned to d, which is how every
-// reference is used after it is resolved once.
+// reference is used after it is resolved once. The tag it was resolved from
+// is kept for display and for copying, never for fetching.
 func (r Reference) WithDigest(d digest.Digest) Reference {
 	r.Digest = d
-	r.Tag = ""
 	return r
 }
 

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/referee-dev/referee/oci"
+)
+
+// registryFlags reach registries and bound what they may send.
+func registryFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "plain-http", Usage: "use plain HTTP for a registry that is not on a loopback address (loopback registries always may)"},
+		&cli.StringFlag{Name: "ca-file", Usage: "PEM file of extra certificate authorities for the registry's TLS"},
+		&cli.Int64Flag{Name: "max-manifest-size", Value: oci.DefaultMaxManifestBytes, Usage: "refuse manifests larger than this many bytes"},
+		&cli.Int64Flag{Name: "max-blob-size", Value: oci.DefaultMaxBlobBytes, Usage: "refuse envelope blobs larger than this many bytes"},
+	}
+}
+
+func ociOptions(c *cli.Context) oci.Options {
+	return oci.Options{
+		PlainHTTP:        c.Bool("plain-http"),
+		CAFile:           c.String("ca-file"),
+		MaxManifestBytes: c.Int64("max-manifest-size"),
+		MaxBlobBytes:     c.Int64("max-blob-size"),
+	}
+}
+
+func discoverOptions(c *cli.Context) oci.DiscoverOptions {
+	return oci.DiscoverOptions{MaxManifestBytes: c.Int64("max-manifest-size")}
+}
+
+func attachCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "attach",
+		Usage:     "attach signed layout and link files to an image as OCI referrers",
+		ArgsUsage: "IMAGE FILE...",
+		Description: `Each FILE (DSSE or Metablock, made by referee or the in-toto references) becomes a referrer
+of IMAGE's digest. IMAGE is resolved once. The digest of each referrer is printed on stdout,
+one per line; attaching a file that is already attached prints the existing referrer.
+
+Example:
+   referee attach localhost:5000/app:v1 root.layout build.3cedfa21.link`,
+		Flags: append(registryFlags(),
+			&cli.StringFlag{Name: "step", Usage: "attach a layout as the sublayout standing for this step"}),
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 2 {
+				return usagef("attach takes IMAGE and one or more FILEs")
+			}
+			files := c.Args().Slice()[1:]
+			datas := make([][]byte, len(files))
+			for i, f := range files {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				datas[i] = data
+			}
+			return attachTo(c, c.Args().First(), files, datas)
+		},
+	}
+}
+
+// attachTo attaches each document to image and prints the referrer digests.
+func attachTo(c *cli.Context, image string, names []string, docs [][]byte) error {
+	s, ref, desc, err := oci.OpenResolved(c.Context, image, ociOptions(c))
+	if err != nil {
+		return err
+	}
+	for i, doc := range docs {
+		a, err := oci.Attach(c.Context, s, desc, doc, oci.AttachOptions{Step: c.String("step")})
+		if err != nil {
+			return fmt.Errorf("attaching %s to %s: %w", names[i], ref, err)
+		}
+		verb := "attached"
+		if a.Existed {
+			verb = "already attached"
+		}
+		fmt.Fprintf(c.App.ErrWriter, "%s %s to %s as %s\n", verb, names[i], ref, a.Manifest.Digest)
+		if _, err := fmt.Fprintln(c.App.Writer, a.Manifest.Digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func discoverCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "discover",
+		Usage:     "show the referrer graph of an image, recursively",
+		ArgsUsage: "IMAGE",
+		Description: `Like oras discover: every referrer, read from its own manifest, and their referrers in turn
+(a sublayout's links hang under the sublayout). Referrers that name another subject are shown
+with the problem and not followed.
+
+Example:
+   referee discover localhost:5000/app:v1 --format json`,
+		Flags: append(registryFlags(),
+			&cli.StringFlag{Name: "format", Value: "tree", Usage: "tree or json"},
+			&cli.StringFlag{Name: "artifact-type", Usage: "show only referrers of this artifact type"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("discover takes one IMAGE")
+			}
+			format := c.String("format")
+			if format != "tree" && format != "json" {
+				return usagef("--format %q: want tree or json", format)
+			}
+			s, ref, desc, err := oci.OpenResolved(c.Context, c.Args().First(), ociOptions(c))
+			if err != nil {
+				return err
+			}
+			o := discoverOptions(c)
+			o.ArtifactType = c.String("artifact-type")
+			graph, err := oci.Discover(c.Context, s, desc, o)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					Reference string `json:"reference"`
+					*oci.Node
+				}{ref.String(), graph})
+			}
+			return writeTree(c.App.Writer, ref.String(), graph)
+		},
+	}
+}
+
+// writeTree prints a referrer graph as a tree.
+func writeTree(w io.Writer, root string, n *oci.Node) error {
+	var b strings.Builder
+	b.WriteString(root + "\n")
+	var walk func(n *oci.Node, indent string)
+	walk = func(n *oci.Node, indent string) {
+		for i, c := range n.Referrers {
+			branch, next := "├── ", "│   "
+			if i == len(n.Referrers)-1 {
+				branch, next = "└── ", "    "
+			}
+			fmt.Fprintf(&b, "%s%s%s %s%s\n", indent, branch, c.Digest, c.ArtifactType, describe(c))
+			walk(c, indent+next)
+		}
+	}
+	walk(n, "")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func describe(n *oci.Node) string {
+	if n.Problem != "" {
+		return "  PROBLEM: " + n.Problem
+	}
+	var parts []string
+	a := n.Annotations
+	if k := a[oci.AnnotationKind]; k != "" {
+		parts = append(parts, k)
+	}
+	if s := a[oci.AnnotationStep]; s != "" {
+		parts = append(parts, "step "+s)
+	}
+	if ids := a[oci.AnnotationKeyIDs]; ids != "" {
+		var short []string
+		for _, id := range strings.Split(ids, ",") {
+			if len(id) > 8 {
+				id = id[:8]
+			}
+			short = append(short, id)
+		}
+		parts = append(parts, "keys "+strings.Join(short, ","))
+	}
+	if e := a[oci.AnnotationExpires]; e != "" {
+		parts = append(parts, "expires "+e)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "  (" + strings.Join(parts, ", ") + ")"
+}
+
+func pullCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "write an image's layout and links as files that in-toto-verify reads",
+		ArgsUsage: "IMAGE",
+		Description: `Writes root.layout (root.DIGEST12.layout for each of several layouts) and STEP.KEYID8.link
+files into --out, a sublayout's links into STEP.KEYID8/. The paths written are printed on stdout.
+
+Example:
+   referee pull localhost:5000/app:v1 --out evidence/
+   in-toto-verify -l evidence/root.layout -k owner.pub --link-dir evidence/`,
+		Flags: append(registryFlags(),
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "directory to write into (required)"}),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("pull takes one IMAGE")
+			}
+			if err := requireFlags(c, "out"); err != nil {
+				return err
+			}
+			s, ref, desc, err := oci.OpenResolved(c.Context, c.Args().First(), ociOptions(c))
+			if err != nil {
+				return err
+			}
+			graph, err := oci.Discover(c.Context, s, desc, discoverOptions(c))
+			if err != nil {
+				return err
+			}
+			b, err := oci.Gather(c.Context, s, graph, c.Int64("max-blob-size"), 0)
+			if err != nil {
+				return err
+			}
+			res, err := oci.WriteBundle(b, c.String("out"))
+			if err != nil {
+				return err
+			}
+			for _, sk := range res.Skipped {
+				fmt.Fprintf(c.App.ErrWriter, "skipped %s: %s\n", sk.Digest, sk.Reason)
+			}
+			fmt.Fprintf(c.App.ErrWriter, "pulled %d files from %s\n", len(res.Files), ref)
+			for _, f := range res.Files {
+				if _, err := fmt.Fprintln(c.App.Writer, f.Path); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func copyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "copy",
+		Usage:     "copy an image with its whole referrer graph",
+		ArgsUsage: "SRC DST",
+		Description: `Copies the image and every referrer (layouts, links, sublayouts' links, other tools'
+referrers) between registries or to and from an OCI layout directory (oci-layout:PATH[:TAG]).
+DST's tag (or SRC's, when DST has none) is set. The digest is printed on stdout.
+
+Example:
+   referee copy localhost:5000/app:v1 oci-layout:./airgap:v1`,
+		Flags: registryFlags(),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return usagef("copy takes SRC and DST")
+			}
+			src, srcRef, desc, err := oci.OpenResolved(c.Context, c.Args().Get(0), ociOptions(c))
+			if err != nil {
+				return err
+			}
+			dstRef, err := oci.ParseReference(c.Args().Get(1))
+			if err != nil {
+				return err
+			}
+			if dstRef.Digest != "" && dstRef.Digest != desc.Digest {
+				return usagef("DST names digest %s but SRC is %s", dstRef.Digest, desc.Digest)
+			}
+			dst, err := oci.Open(c.Context, dstRef, ociOptions(c))
+			if err != nil {
+				return err
+			}
+			tag := dstRef.Tag
+			if tag == "" && dstRef.Digest == "" {
+				tag = srcRef.Tag
+			}
+			if err := oci.Copy(c.Context, src, dst, desc, tag, discoverOptions(c)); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.ErrWriter, "copied %s to %s\n", srcRef.WithDigest(desc.Digest), dstRef)
+			_, err = fmt.Fprintln(c.App.Writer, desc.Digest)
+			return err
+		},
+	}
+}
