@@ -83,7 +83,12 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 		o.MaxManifestBytes = DefaultMaxManifestBytes
 	}
 	root := &Node{Digest: subject.Digest.String(), MediaType: subject.MediaType, Size: subject.Size, desc: subject}
-	seen := map[string]bool{root.Digest: true}
+	// followed holds the manifests whose subject is the parent they were
+	// listed under. Only those are walked, once each: a manifest names one
+	// subject, so they form a tree (a cycle would need a hash collision).
+	// A manifest listed under the wrong parent is reported there as a
+	// problem and may still be followed under the parent it names.
+	followed := map[string]bool{root.Digest: true}
 	count := 1
 	level := []*Node{root}
 	for depth := 1; len(level) > 0; depth++ {
@@ -101,10 +106,9 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 			}
 			sort.Slice(list, func(i, j int) bool { return list[i].Digest < list[j].Digest })
 			for _, d := range list {
-				if seen[d.Digest.String()] {
+				if followed[d.Digest.String()] {
 					continue // a cycle, or one manifest listed under two parents
 				}
-				seen[d.Digest.String()] = true
 				if count++; count > o.MaxNodes {
 					return nil, fmt.Errorf("referrer graph of %s has more than %d manifests", subject.Digest, o.MaxNodes)
 				}
@@ -122,6 +126,9 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 		}
 		if err := g.Wait(); err != nil {
 			return nil, err
+		}
+		for _, n := range next {
+			followed[n.Digest] = true
 		}
 		if o.ArtifactType != "" {
 			for _, n := range level {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
@@ -87,27 +88,69 @@ func referrersTag(subject ocispec.Descriptor) string {
 // update. So after a push, referee re-reads the list and, while its
 // referrer is missing, adds it to the current index again, with jittered
 // backoff, until it is listed (or attempts run out).
+//
+// Seeing the referrer listed once is not enough: a writer that read the
+// index before it was added and writes after the check would drop it,
+// after this writer has returned. So where a referrers tag exists, the
+// referrer must stay listed while the tag's index stays unchanged for a
+// quiet period longer than this writer's own read-modify-write takes
+// (within settleMin and settleMax), which outlasts such a stale write.
 func ensureListed(ctx context.Context, s Store, subject, desc ocispec.Descriptor) error {
-	const attempts = 12
-	for i := 0; ; i++ {
+	const (
+		attempts    = 12
+		settleMin   = 150 * time.Millisecond
+		settleMax   = time.Second
+		maxSettling = 40
+	)
+	var (
+		repairs, settling int
+		lastIndex         digest.Digest
+		quietSince        time.Time
+		roundTrip         time.Duration
+	)
+	for {
+		start := time.Now()
 		list, err := ListReferrers(ctx, s, subject, "", 0)
 		if err != nil {
 			return err
 		}
+		var wait time.Duration
 		if slices.ContainsFunc(list, func(d ocispec.Descriptor) bool { return d.Digest == desc.Digest }) {
-			return nil
+			cur, err := s.Resolve(ctx, referrersTag(subject))
+			if errors.Is(err, errdef.ErrNotFound) {
+				return nil // the referrers API or an OCI layout: nobody rewrites a list
+			}
+			if err != nil {
+				return fmt.Errorf("reading referrers index %s: %w", referrersTag(subject), err)
+			}
+			roundTrip = max(roundTrip, time.Since(start))
+			quiet := min(max(settleMin, 4*roundTrip), settleMax)
+			switch {
+			case cur.Digest != lastIndex:
+				lastIndex, quietSince = cur.Digest, time.Now()
+			case time.Since(quietSince) >= quiet:
+				return nil
+			}
+			if settling++; settling > maxSettling {
+				return nil // listed, though other writers keep the index busy
+			}
+			wait = quiet/2 + time.Duration(rand.Int64N(int64(quiet/2)))
+		} else {
+			if repairs == attempts {
+				return fmt.Errorf("referrer %s of %s is still not listed after %d attempts (concurrent writers?)", desc.Digest, subject.Digest, attempts)
+			}
+			if err := addToTagIndex(ctx, s, subject, desc); err != nil {
+				return err
+			}
+			roundTrip = max(roundTrip, time.Since(start))
+			lastIndex = ""
+			wait = time.Duration(20+rand.IntN(80)) * time.Millisecond << min(repairs, 4)
+			repairs++
 		}
-		if i == attempts {
-			return fmt.Errorf("referrer %s of %s is still not listed after %d attempts (concurrent writers?)", desc.Digest, subject.Digest, attempts)
-		}
-		if err := addToTagIndex(ctx, s, subject, desc); err != nil {
-			return err
-		}
-		backoff := time.Duration(20+rand.IntN(80)) * time.Millisecond << min(i, 4)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -129,6 +172,9 @@ func addToTagIndex(ctx context.Context, s Store, subject, desc ocispec.Descripto
 		if err := unmarshalStrict(data, &index); err != nil {
 			return fmt.Errorf("referrers index %s: %w", tag, err)
 		}
+	}
+	if slices.ContainsFunc(index.Manifests, func(d ocispec.Descriptor) bool { return d.Digest == desc.Digest }) {
+		return nil // another writer's update, read before ours was lost, brought it back
 	}
 	entry := desc
 	entry.Data = nil

@@ -30,8 +30,8 @@ type Store interface {
 }
 
 var (
-	_ Store = (*remote.Repository)(nil)
-	_ Store = (*oci.Store)(nil)
+	_ Store                   = (*remote.Repository)(nil)
+	_ Store                   = (*oci.Store)(nil)
 	_ registry.ReferrerLister = (*remote.Repository)(nil)
 )
 
