@@ -68,17 +68,16 @@ func writeEnvelope(path string, env *attest.Envelope, force bool) ([]byte, error
 // attachFlag lets the commands that write a layout or link push it too.
 var attachFlag = &cli.StringFlag{Name: "attach", Usage: "also attach what is written to this image as an OCI referrer (its digest is then what stdout shows)"}
 
-// published reports a written file: with --attach, it is attached to the
-// image and the referrer digest goes to stdout (the path to stderr);
-// otherwise the path goes to stdout.
-func published(c *cli.Context, path string, data []byte) error {
-	image := c.String("attach")
-	if image == "" {
+// published reports a written file: with a target (--attach), it is
+// attached to the image and the referrer digest goes to stdout (the path
+// to stderr); otherwise the path goes to stdout.
+func published(c *cli.Context, t *target, path string, data []byte) error {
+	if t == nil {
 		_, err := fmt.Fprintln(c.App.Writer, path)
 		return err
 	}
 	fmt.Fprintf(c.App.ErrWriter, "wrote %s\n", path)
-	return attachTo(c, image, []string{path}, [][]byte{data})
+	return t.attach(c, []string{path}, [][]byte{data})
 }
 
 // requireFlags reports a missing required flag as a one-line usage error.

@@ -92,13 +92,17 @@ func layoutCreate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	t, err := openTarget(c, c.String("attach"))
+	if err != nil {
+		return err
+	}
 	out := c.String("out")
 	written, err := writeEnvelope(out, env, c.Bool("force"))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.ErrWriter, "layout: %d steps, %d inspections, expires %s\n", len(layout.Steps), len(layout.Inspect), layout.Expires)
-	return published(c, out, written)
+	return published(c, t, out, written)
 }
 
 func layoutShow(c *cli.Context) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
 
 	"github.com/referee-dev/referee/oci"
@@ -61,17 +62,37 @@ Example:
 				}
 				datas[i] = data
 			}
-			return attachTo(c, c.Args().First(), files, datas)
+			t, err := openTarget(c, c.Args().First())
+			if err != nil {
+				return err
+			}
+			return t.attach(c, files, datas)
 		},
 	}
 }
 
-// attachTo attaches each document to image and prints the referrer digests.
-func attachTo(c *cli.Context, image string, names []string, docs [][]byte) error {
+// target is an image resolved once, to attach to.
+type target struct {
+	s    oci.Store
+	ref  oci.Reference
+	desc ocispec.Descriptor
+}
+
+// openTarget resolves image; nil when image is empty.
+func openTarget(c *cli.Context, image string) (*target, error) {
+	if image == "" {
+		return nil, nil
+	}
 	s, ref, desc, err := oci.OpenResolved(c.Context, image, ociOptions(c))
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return &target{s, ref, desc}, nil
+}
+
+// attach attaches each document and prints the referrer digests.
+func (t *target) attach(c *cli.Context, names []string, docs [][]byte) error {
+	s, ref, desc := t.s, t.ref, t.desc
 	for i, doc := range docs {
 		a, err := oci.Attach(c.Context, s, desc, doc, oci.AttachOptions{Step: c.String("step")})
 		if err != nil {

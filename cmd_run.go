@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -62,7 +63,7 @@ Example:
 		Flags: append(append(recordFlags(),
 			&cli.StringSliceFlag{Name: "materials", Aliases: []string{"m"}, Usage: "file or directory to record before the command (repeatable)"},
 			&cli.StringSliceFlag{Name: "products", Aliases: []string{"p"}, Usage: "file or directory to record after the command (repeatable)"},
-			attachFlag,
+			attachFlag, bindImageFlag,
 		), registryFlags()...),
 		Action: func(c *cli.Context) error {
 			signer, err := loadStepSigner(c)
@@ -81,14 +82,18 @@ Example:
 			if rv, _ := link.Byproducts["return-value"].(int); rv != 0 {
 				fmt.Fprintf(c.App.ErrWriter, "warning: %q exited with %d; recorded in the link\n", o.Command[0], rv)
 			}
-			return writeLink(c, link, signer, "", true)
+			t, err := bindTarget(c, link)
+			if err != nil {
+				return err
+			}
+			return writeLink(c, link, signer, "", t)
 		},
 	}
 }
 
 // writeLink signs link and writes it to path, by default STEP.KEYID8.link
 // in --out; it prints the path.
-func writeLink(c *cli.Context, link *attest.Link, signer *attest.Signer, path string, publish bool) error {
+func writeLink(c *cli.Context, link *attest.Link, signer *attest.Signer, path string, t *target) error {
 	payload, err := link.Marshal()
 	if err != nil {
 		return err
@@ -104,11 +109,32 @@ func writeLink(c *cli.Context, link *attest.Link, signer *attest.Signer, path st
 	if err != nil {
 		return err
 	}
-	if publish {
-		return published(c, path, data)
+	return published(c, t, path, data)
+}
+
+// bindImageFlag records the image being attached to as a product.
+var bindImageFlag = &cli.BoolFlag{Name: "bind-image", Usage: "record the --attach image's manifest as the product " + attest.ImageArtifact + " (binds the link to that image; the layout names it in the step's expected_products)"}
+
+// bindTarget resolves --attach once, after the step's command ran (it may
+// have pushed the image), and with --bind-image records the image in the
+// link's products.
+func bindTarget(c *cli.Context, link *attest.Link) (*target, error) {
+	if c.Bool("bind-image") && c.String("attach") == "" {
+		return nil, usagef("--bind-image needs --attach IMAGE")
 	}
-	_, err = fmt.Fprintln(c.App.Writer, path)
-	return err
+	t, err := openTarget(c, c.String("attach"))
+	if err != nil || t == nil || !c.Bool("bind-image") {
+		return t, err
+	}
+	alg, hex, _ := strings.Cut(t.desc.Digest.String(), ":")
+	if alg != "sha256" {
+		return nil, fmt.Errorf("%s: only sha256 image digests can be recorded", t.ref)
+	}
+	if link.Products == nil {
+		link.Products = map[string]attest.HashObj{}
+	}
+	link.Products[attest.ImageArtifact] = attest.HashObj{"sha256": hex}
+	return t, nil
 }
 
 func unfinishedPath(c *cli.Context, signer *attest.Signer) string {
@@ -141,7 +167,7 @@ Example:
 					if err != nil {
 						return err
 					}
-					return writeLink(c, link, signer, unfinishedPath(c, signer), false)
+					return writeLink(c, link, signer, unfinishedPath(c, signer), nil)
 				},
 			},
 			{
@@ -149,7 +175,7 @@ Example:
 				Usage: "record the products of a started step and write its link",
 				Flags: append(append(recordFlags(),
 					&cli.StringSliceFlag{Name: "products", Aliases: []string{"p"}, Usage: "file or directory to record (repeatable)"},
-					attachFlag), registryFlags()...),
+					attachFlag, bindImageFlag), registryFlags()...),
 				Action: func(c *cli.Context) error {
 					signer, err := loadStepSigner(c)
 					if err != nil {
@@ -170,7 +196,11 @@ Example:
 					if err := attest.StopStep(c.Context, link, attest.RunOptions{Products: c.StringSlice("products"), Record: recordOptions(c)}); err != nil {
 						return err
 					}
-					if err := writeLink(c, link, signer, "", true); err != nil {
+					t, err := bindTarget(c, link)
+					if err != nil {
+						return err
+					}
+					if err := writeLink(c, link, signer, "", t); err != nil {
 						return err
 					}
 					return os.Remove(path)

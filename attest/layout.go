@@ -91,6 +91,9 @@ func (l *Layout) Validate() error {
 	if _, err := l.ExpiresAt(); err != nil {
 		return err
 	}
+	if _, err := l.Version(); err != nil {
+		return err
+	}
 	names := map[string]string{}
 	for i, s := range l.Steps {
 		if s.Type != "step" {

@@ -18,7 +18,10 @@ import (
 // Sublayouts are steps whose functionary signs a layout instead of a link;
 // they are listed apart for the reader and become ordinary layout steps.
 type Spec struct {
-	Expires       string            `yaml:"expires"`
+	Expires string `yaml:"expires"`
+	// Version orders the layouts of one supply chain: verification from a
+	// registry uses the highest (see Layout.Version).
+	Version       int               `yaml:"version"`
 	Readme        string            `yaml:"readme"`
 	Functionaries map[string]string `yaml:"functionaries"`
 	Steps         []SpecStep        `yaml:"steps"`
@@ -168,6 +171,12 @@ func (s *Spec) Layout(loadKey func(path string) (*Key, error), now time.Time) (*
 		return nil, err
 	}
 	l := &Layout{Type: "layout", Expires: exp.Format(TimeFormat), Readme: s.Readme, Keys: map[string]*Key{}}
+	if s.Version < 0 {
+		return nil, fmt.Errorf("version %d is negative", s.Version)
+	}
+	if s.Version > 0 {
+		l.SetVersion(s.Version)
+	}
 	ids := map[string]string{}
 	for name, path := range s.Functionaries {
 		k, err := loadKey(path)

@@ -49,9 +49,19 @@ type DiscoverOptions struct {
 	MaxReferrers int
 	// MaxManifestBytes refuses larger manifests; zero means the default.
 	MaxManifestBytes int64
-	// Parallel bounds concurrent requests; zero means 8.
+	// Parallel bounds concurrent requests; zero means DefaultParallel.
 	Parallel int
+	// Follow, when set, decides which referrers' own referrers are listed
+	// (verification lists them only under layouts, where a sublayout's
+	// links hang, saving a round trip); nil lists everyone's.
+	Follow func(*Node) bool
 }
+
+// DefaultParallel bounds concurrent requests to one store: wide enough that
+// an image's referrers are fetched in one round whatever their number in
+// practice, bounded so that a huge listing cannot open unbounded
+// connections.
+const DefaultParallel = 64
 
 // manifestHead is what referee reads of any manifest or index.
 type manifestHead struct {
@@ -77,7 +87,7 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 		o.MaxNodes = 10000
 	}
 	if o.Parallel <= 0 {
-		o.Parallel = 8
+		o.Parallel = DefaultParallel
 	}
 	if o.MaxManifestBytes <= 0 {
 		o.MaxManifestBytes = DefaultMaxManifestBytes
@@ -95,20 +105,40 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 		if depth > o.MaxDepth {
 			return nil, fmt.Errorf("referrer graph of %s is deeper than %d", subject.Digest, o.MaxDepth)
 		}
-		var mu sync.Mutex
-		var next []*Node
+		// Two rounds per level, each in parallel: list the referrers of
+		// every node of the level, then fetch every listed manifest. The
+		// number of sequential round trips depends on the depth of the
+		// graph, not on its width.
+		lists := make([][]ocispec.Descriptor, len(level))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(o.Parallel)
-		for _, parent := range level {
-			list, err := ListReferrers(ctx, s, parent.desc, "", o.MaxReferrers)
-			if err != nil {
-				return nil, err
+		for i, parent := range level {
+			if depth > 1 && o.Follow != nil && !o.Follow(parent) {
+				continue
 			}
+			g.Go(func() error {
+				list, err := ListReferrers(gctx, s, parent.desc, "", o.MaxReferrers)
+				lists[i] = list
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		var mu sync.Mutex
+		var next []*Node
+		listed := map[string]bool{}
+		g, gctx = errgroup.WithContext(ctx)
+		g.SetLimit(o.Parallel)
+		for i, parent := range level {
+			list := lists[i]
 			sort.Slice(list, func(i, j int) bool { return list[i].Digest < list[j].Digest })
 			for _, d := range list {
-				if followed[d.Digest.String()] {
-					continue // a cycle, or one manifest listed under two parents
+				key := parent.Digest + ">" + d.Digest.String()
+				if followed[d.Digest.String()] || listed[key] {
+					continue // a cycle, or one manifest listed twice
 				}
+				listed[key] = true
 				if count++; count > o.MaxNodes {
 					return nil, fmt.Errorf("referrer graph of %s has more than %d manifests", subject.Digest, o.MaxNodes)
 				}

@@ -54,7 +54,7 @@ func Gather(ctx context.Context, s content.ReadOnlyGraphStorage, graph *Node, ma
 		maxBlob = DefaultMaxBlobBytes
 	}
 	if parallel <= 0 {
-		parallel = 8
+		parallel = DefaultParallel
 	}
 	docs := map[*Node][]*Document{}
 	var problems = map[*Node]string{}

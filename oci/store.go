@@ -208,3 +208,9 @@ func fetchAll(ctx context.Context, s content.Fetcher, desc ocispec.Descriptor, l
 	}
 	return data, nil
 }
+
+// FetchBlob fetches a blob, checked against its descriptor's digest and
+// size and refused above limit.
+func FetchBlob(ctx context.Context, s content.Fetcher, desc ocispec.Descriptor, limit int64) ([]byte, error) {
+	return fetchAll(ctx, s, desc, limit)
+}

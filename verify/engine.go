@@ -54,6 +54,12 @@ type Options struct {
 	Inspector Inspector
 	// MaxSublayoutDepth bounds nested sublayouts; zero means 8.
 	MaxSublayoutDepth int
+	// ImageDigest, when set ("sha256:<hex>"), is the image the evidence
+	// must be about: the layout must name attest.ImageArtifact in some
+	// step's expected products, and those steps' links must record this
+	// digest. Verification from a registry always sets it, since a
+	// referrer's subject field binds nothing.
+	ImageDigest string
 }
 
 // maxCombinations bounds the search over alternative link sets when steps
@@ -118,6 +124,7 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 		return fail(Failure{Source: layoutEv.Source, Reason: "invalid layout: " + err.Error()})
 	}
 	r.Layout.Expires = layout.Expires
+	r.Layout.Version, _ = layout.Version()
 	exp, _ := layout.ExpiresAt()
 	if !o.Now.Before(exp) {
 		return fail(Failure{Source: layoutEv.Source, Reason: fmt.Sprintf("layout expired at %s", layout.Expires)})
@@ -149,7 +156,7 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 		return r, nil
 	}
 
-	chosen, rules, failures, inspections := chooseAndApply(ctx, layout, groups, o)
+	chosen, rules, failures, inspections := chooseAndApply(ctx, layout, groups, o, depth)
 	r.Failures = append(r.Failures, failures...)
 	r.Inspections = inspections
 	for i := range r.Steps {
@@ -455,7 +462,7 @@ type choice struct {
 // chooseAndApply tries the combinations of eligible link groups (largest
 // first, bounded by maxCombinations) and returns the first under which
 // every rule holds, or else the first combination with its failures.
-func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[string][]*group, o Options) (choice, map[string][]RuleResult, []Failure, []StepReport) {
+func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[string][]*group, o Options, depth int) (choice, map[string][]RuleResult, []Failure, []StepReport) {
 	idx := make([]int, len(layout.Steps))
 	inspected := map[string]*attest.Link{}
 	var inspections []StepReport
@@ -480,6 +487,9 @@ func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[strin
 			c.links[name] = l
 		}
 		rules, fails := applyAll(layout, c.links)
+		if depth == 0 {
+			fails = append(fails, checkBinding(layout, c.links, o.ImageDigest)...)
+		}
 		for _, ins := range inspections {
 			rules[ins.Name] = nil
 		}
@@ -510,6 +520,33 @@ func attachInspectionRules(inspections []StepReport, rules map[string][]RuleResu
 			}
 		}
 	}
+}
+
+// checkBinding requires, when an image digest is given, that the layout
+// binds its evidence to an image and that the binding steps' links record
+// exactly this image.
+func checkBinding(layout *attest.Layout, links map[string]*attest.Link, image string) []Failure {
+	if image == "" {
+		return nil
+	}
+	steps := layout.BindingSteps()
+	if len(steps) == 0 {
+		return []Failure{{Artifact: attest.ImageArtifact, Reason: fmt.Sprintf("the layout binds no step to the image (no step's expected_products names %q), so links copied from another image would verify this one; refusing", attest.ImageArtifact)}}
+	}
+	alg, hexDigest, ok := strings.Cut(image, ":")
+	var fails []Failure
+	for _, name := range steps {
+		got, recorded := links[name].Products[attest.ImageArtifact]
+		switch {
+		case !ok || alg != "sha256":
+			fails = append(fails, Failure{Step: name, Artifact: attest.ImageArtifact, Reason: fmt.Sprintf("image digest %q is not a sha256 digest", image)})
+		case !recorded:
+			fails = append(fails, Failure{Step: name, Artifact: attest.ImageArtifact, Reason: fmt.Sprintf("the step's link records no image, so it is not bound to %s", image)})
+		case !sameHashes(got, attest.HashObj{"sha256": hexDigest}):
+			fails = append(fails, Failure{Step: name, Artifact: attest.ImageArtifact, Reason: fmt.Sprintf("the step's link is about image %s, not %s (evidence copied from another image?)", hashSummary(got), image)})
+		}
+	}
+	return fails
 }
 
 // advance moves idx to the next combination, odometer-style.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/referee-dev/referee/layoutref"
 )
 
 // Failure is one reason verification failed: which step (or inspection),
@@ -71,7 +73,9 @@ func IsNotVerified(err error) bool {
 
 // Report is the outcome of a verification, step by step.
 type Report struct {
-	Verified    bool         `json:"verified"`
+	Verified bool `json:"verified"`
+	// Image is the digest verified, when verifying from a registry.
+	Image       string       `json:"image,omitempty"`
 	Layout      LayoutReport `json:"layout"`
 	Steps       []StepReport `json:"steps"`
 	Inspections []StepReport `json:"inspections,omitempty"`
@@ -83,7 +87,11 @@ type Report struct {
 type LayoutReport struct {
 	Source  string   `json:"source"`
 	Expires string   `json:"expires"`
+	Version int      `json:"version,omitempty"`
 	Signers []string `json:"signers"`
+	// NotUsed lists the other layouts found beside it, and why they were
+	// not used.
+	NotUsed []layoutref.Rejected `json:"notUsed,omitempty"`
 }
 
 // StepReport is the outcome for one step or inspection.
@@ -115,7 +123,19 @@ func (r *Report) WriteText(w io.Writer) error {
 }
 
 func (r *Report) writeText(b *strings.Builder, indent string) {
-	fmt.Fprintf(b, "%slayout %s: signed by %s, expires %s\n", indent, r.Layout.Source, shortList(r.Layout.Signers), r.Layout.Expires)
+	if r.Image != "" {
+		fmt.Fprintf(b, "%simage %s\n", indent, r.Image)
+	}
+	if r.Layout.Source != "" {
+		fmt.Fprintf(b, "%slayout %s: signed by %s, expires %s", indent, r.Layout.Source, shortList(r.Layout.Signers), r.Layout.Expires)
+		if r.Layout.Version > 0 {
+			fmt.Fprintf(b, ", version %d", r.Layout.Version)
+		}
+		b.WriteString("\n")
+	}
+	for _, n := range r.Layout.NotUsed {
+		fmt.Fprintf(b, "%s  layout %s not used: %s\n", indent, n.Source, n.Reason)
+	}
 	for _, group := range [][]StepReport{r.Steps, r.Inspections} {
 		for _, s := range group {
 			state := "ok"

@@ -1,0 +1,108 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/referee-dev/referee/layoutref"
+	"github.com/referee-dev/referee/oci"
+)
+
+// ImageOptions controls Image.
+type ImageOptions struct {
+	Options
+	// Layout is the layout to use (from --layout); nil chooses the current
+	// one among the layouts attached to the image (layoutref.Select).
+	Layout *layoutref.Candidate
+	// Discover bounds the walk of the referrer graph.
+	Discover oci.DiscoverOptions
+	// MaxBlobBytes refuses larger envelope blobs; zero means the default.
+	MaxBlobBytes int64
+}
+
+// Image verifies an image from its store alone: it walks the image's
+// referrer graph (reading every referrer's own manifest; sublayouts'
+// links hang under the sublayout), picks the layout, and evaluates it with
+// the engine on the evidence found, requiring that the evidence is bound to
+// this image's digest by signed content (Options.ImageDigest). It returns
+// the report and a *NotVerifiedError when verification fails; any other
+// error is a problem reaching or reading the store. image must be the
+// descriptor the reference was resolved to, once.
+func Image(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOptions) (*Report, error) {
+	d := o.Discover
+	if d.Follow == nil {
+		// Only a sublayout (a layout attached for a step) has referrers
+		// that matter; not listing the others saves a round trip.
+		d.Follow = func(n *oci.Node) bool {
+			return n.Annotations[oci.AnnotationKind] == "layout" && n.Annotations[oci.AnnotationStep] != ""
+		}
+	}
+	graph, err := oci.Discover(ctx, s, image, d)
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := oci.Gather(ctx, s, graph, o.MaxBlobBytes, d.Parallel)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	var walk func(n *oci.Node)
+	walk = func(n *oci.Node) {
+		for _, c := range n.Referrers {
+			if c.Problem != "" {
+				warnings = append(warnings, fmt.Sprintf("referrer %s ignored: %s", c.Digest, c.Problem))
+			}
+			walk(c)
+		}
+	}
+	walk(graph)
+	for _, sk := range bundle.Skipped {
+		warnings = append(warnings, fmt.Sprintf("referrer %s ignored: %s", sk.Digest, sk.Reason))
+	}
+
+	layout := o.Layout
+	var sel *layoutref.Selection
+	if layout == nil {
+		cands := make([]layoutref.Candidate, len(bundle.Layouts))
+		for i, l := range bundle.Layouts {
+			cands[i] = layoutref.Candidate{Source: "referrer " + l.Referrer.Digest, Envelope: l.Envelope}
+		}
+		sel, err = layoutref.Select(cands, o.LayoutKeys)
+		if err != nil {
+			r := &Report{Image: image.Digest.String(), Warnings: warnings, Failures: []Failure{{Reason: err.Error()}}}
+			if sel != nil {
+				r.Layout.NotUsed = sel.Rejected
+			}
+			return r, &NotVerifiedError{Failures: r.Failures}
+		}
+		layout = &sel.Chosen
+	}
+	eo := o.Options
+	eo.ImageDigest = image.Digest.String()
+	r, verr := Verify(ctx, Evidence{Source: layout.Source, Envelope: layout.Envelope}, evidence(bundle.Links), eo)
+	if r == nil {
+		return nil, verr
+	}
+	r.Image = image.Digest.String()
+	r.Warnings = append(warnings, r.Warnings...)
+	if sel != nil {
+		r.Layout.NotUsed = sel.Rejected
+	}
+	return r, verr
+}
+
+// evidence turns documents found in a store into engine evidence.
+func evidence(docs []*oci.Document) []Evidence {
+	out := make([]Evidence, 0, len(docs))
+	for _, d := range docs {
+		out = append(out, Evidence{
+			Source:   fmt.Sprintf("referrer %s (%s)", d.Referrer.Digest, d.FileName),
+			Envelope: d.Envelope,
+			StepHint: d.Step,
+			Sub:      evidence(d.Sub),
+		})
+	}
+	return out
+}
