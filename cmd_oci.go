@@ -3,9 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
@@ -151,60 +149,9 @@ Example:
 					*oci.Node
 				}{ref.String(), graph})
 			}
-			return writeTree(c.App.Writer, ref.String(), graph)
+			return graph.WriteTree(c.App.Writer, ref.String())
 		},
 	}
-}
-
-// writeTree prints a referrer graph as a tree.
-func writeTree(w io.Writer, root string, n *oci.Node) error {
-	var b strings.Builder
-	b.WriteString(root + "\n")
-	var walk func(n *oci.Node, indent string)
-	walk = func(n *oci.Node, indent string) {
-		for i, c := range n.Referrers {
-			branch, next := "├── ", "│   "
-			if i == len(n.Referrers)-1 {
-				branch, next = "└── ", "    "
-			}
-			fmt.Fprintf(&b, "%s%s%s %s%s\n", indent, branch, c.Digest, c.ArtifactType, describe(c))
-			walk(c, indent+next)
-		}
-	}
-	walk(n, "")
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func describe(n *oci.Node) string {
-	if n.Problem != "" {
-		return "  PROBLEM: " + n.Problem
-	}
-	var parts []string
-	a := n.Annotations
-	if k := a[oci.AnnotationKind]; k != "" {
-		parts = append(parts, k)
-	}
-	if s := a[oci.AnnotationStep]; s != "" {
-		parts = append(parts, "step "+s)
-	}
-	if ids := a[oci.AnnotationKeyIDs]; ids != "" {
-		var short []string
-		for _, id := range strings.Split(ids, ",") {
-			if len(id) > 8 {
-				id = id[:8]
-			}
-			short = append(short, id)
-		}
-		parts = append(parts, "keys "+strings.Join(short, ","))
-	}
-	if e := a[oci.AnnotationExpires]; e != "" {
-		parts = append(parts, "expires "+e)
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "  (" + strings.Join(parts, ", ") + ")"
 }
 
 func pullCommand() *cli.Command {

@@ -40,6 +40,9 @@ func (f *Failure) Error() string {
 	if f.KeyID != "" {
 		parts = append(parts, "key "+short(f.KeyID))
 	}
+	if f.Artifact != "" && !strings.Contains(f.Reason, fmt.Sprintf("%q", f.Artifact)) {
+		parts = append(parts, fmt.Sprintf("artifact %q", f.Artifact))
+	}
 	if len(parts) == 0 {
 		return f.Reason
 	}
