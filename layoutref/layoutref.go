@@ -93,7 +93,7 @@ func checkSigned(env *attest.Envelope, keys []*attest.Key) string {
 	}
 	for _, k := range keys {
 		if err := env.VerifyKey(k); err != nil {
-			return "layout " + err.Error()
+			return err.Error()
 		}
 	}
 	return ""
