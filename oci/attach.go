@@ -227,3 +227,6 @@ func unmarshalStrict(data []byte, v any) error {
 	}
 	return nil
 }
+
+// zeroTime asks createdTime for the current time.
+var zeroTime time.Time

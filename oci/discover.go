@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -102,6 +103,12 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 	count := 1
 	level := []*Node{root}
 	for depth := 1; len(level) > 0; depth++ {
+		if depth > 1 && o.Follow != nil {
+			level = slices.DeleteFunc(level, func(n *Node) bool { return !o.Follow(n) })
+			if len(level) == 0 {
+				break
+			}
+		}
 		if depth > o.MaxDepth {
 			return nil, fmt.Errorf("referrer graph of %s is deeper than %d", subject.Digest, o.MaxDepth)
 		}
@@ -113,9 +120,6 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(o.Parallel)
 		for i, parent := range level {
-			if depth > 1 && o.Follow != nil && !o.Follow(parent) {
-				continue
-			}
 			g.Go(func() error {
 				list, err := ListReferrers(gctx, s, parent.desc, "", o.MaxReferrers)
 				lists[i] = list

@@ -124,6 +124,8 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 		return fail(Failure{Source: layoutEv.Source, Reason: "invalid layout: " + err.Error()})
 	}
 	r.Layout.Expires = layout.Expires
+	sum := sha256.Sum256(layoutEv.Envelope.Payload)
+	r.Layout.Digest = "sha256:" + hex.EncodeToString(sum[:])
 	r.Layout.Version, _ = layout.Version()
 	exp, _ := layout.ExpiresAt()
 	if !o.Now.Before(exp) {

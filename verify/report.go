@@ -88,7 +88,9 @@ type Report struct {
 
 // LayoutReport says which layout was verified and who signed it.
 type LayoutReport struct {
-	Source  string   `json:"source"`
+	Source string `json:"source"`
+	// Digest is the sha256 of the layout's signed payload.
+	Digest  string   `json:"digest,omitempty"`
 	Expires string   `json:"expires"`
 	Version int      `json:"version,omitempty"`
 	Signers []string `json:"signers"`

@@ -1,0 +1,83 @@
+package oci
+
+import (
+	"context"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+)
+
+// Artifact types of the other in-toto documents referee attaches.
+const (
+	// ArtifactTypeStatementDSSE is an in-toto Statement v1 in DSSE, such as
+	// the SLSA Verification Summary Attestations that referee promote
+	// signs. The Statement's predicate type is in AnnotationPredicateType.
+	ArtifactTypeStatementDSSE = "application/vnd.referee.in-toto.statement.v1.dsse+json"
+	// AnnotationPredicateType is in-toto's annotation for a Statement's
+	// predicate type, as BuildKit writes it on its attestation layers.
+	AnnotationPredicateType = "in-toto.io/predicate-type"
+)
+
+// Referrer is an artifact to attach to a subject: one layer of data.
+type Referrer struct {
+	ArtifactType   string
+	LayerMediaType string
+	Data           []byte
+	// Title names the layer's file.
+	Title       string
+	Annotations map[string]string
+}
+
+// AttachReferrer pushes r as a referrer of subject (config {} typed with
+// the artifact type, one layer, the annotations), the same way Attach
+// stores layouts and links. An identical layer already attached to subject
+// with the same artifact type is reused and nothing is pushed.
+func AttachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r Referrer) (Attached, error) {
+	layer := content.NewDescriptorFromBytes(r.LayerMediaType, r.Data)
+	if r.Title != "" {
+		layer.Annotations = map[string]string{AnnotationTitle: r.Title}
+	}
+	ann := map[string]string{}
+	for k, v := range r.Annotations {
+		ann[k] = v
+	}
+	if ann[AnnotationCreated] == "" {
+		ann[AnnotationCreated] = createdTime(zeroTime)
+	}
+	ann[AnnotationEnvelopeDigest] = layer.Digest.String()
+	if existing, ok, err := findAttached(ctx, s, subject, r.ArtifactType, layer.Digest); err != nil {
+		return Attached{}, err
+	} else if ok {
+		return Attached{Manifest: existing, Existed: true}, nil
+	}
+	config := content.NewDescriptorFromBytes(r.ArtifactType, emptyConfig)
+	if err := pushIfAbsent(ctx, s, config, emptyConfig); err != nil {
+		return Attached{}, err
+	}
+	if err := pushIfAbsent(ctx, s, layer, r.Data); err != nil {
+		return Attached{}, err
+	}
+	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	manifest := ocispec.Manifest{
+		Versioned:    specsVersioned(),
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: r.ArtifactType,
+		Config:       config,
+		Layers:       []ocispec.Descriptor{layer},
+		Subject:      &subj,
+		Annotations:  ann,
+	}
+	data, err := marshalJSON(manifest)
+	if err != nil {
+		return Attached{}, err
+	}
+	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, data)
+	desc.ArtifactType, desc.Annotations = r.ArtifactType, ann
+	if err := pushIfAbsent(ctx, s, desc, data); err != nil {
+		return Attached{}, err
+	}
+	if err := ensureListed(ctx, s, subject, desc); err != nil {
+		return Attached{}, err
+	}
+	return Attached{Manifest: desc}, nil
+}

@@ -1,0 +1,196 @@
+// Package promote moves an image to another repository only if its supply
+// chain verifies, and leaves there a signed SLSA Verification Summary
+// Attestation (VSA) that later consumers can check cheaply.
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/oci"
+	"github.com/referee-dev/referee/verify"
+)
+
+// Options controls Promote.
+type Options struct {
+	// Verify is how the source is verified, exactly as `referee verify`.
+	Verify verify.ImageOptions
+	// Signer signs the VSA (the promoter's key).
+	Signer *attest.Signer
+	// Levels are the verified levels the VSA records; empty means
+	// DefaultLevels.
+	Levels []string
+	// DryRun verifies and reports what would be copied, copying nothing.
+	DryRun bool
+	// Now is the verification time recorded; zero means the current time.
+	Now time.Time
+}
+
+// DefaultLevels is what a VSA records when no level is given: the in-toto
+// layout was verified by referee.
+var DefaultLevels = []string{"IN_TOTO_LAYOUT_VERIFIED"}
+
+// Result is what Promote did.
+type Result struct {
+	Report *verify.Report
+	// Graph is the referrer graph that was (or, with DryRun, would be)
+	// copied.
+	Graph *oci.Node
+	// VSA is the referrer that holds the summary in the destination;
+	// VSAExisted is true when an equivalent one was already there.
+	VSA        ocispec.Descriptor
+	VSAExisted bool
+}
+
+// Promote verifies src's image (desc) from src alone; only if it verifies,
+// copies the image and its whole referrer graph to dst (tagged dstTag when
+// not empty), then attaches to the copy a VSA signed by o.Signer naming the
+// layout and the result. On failure nothing is copied and the returned
+// report says why (with a *verify.NotVerifiedError). Promoting again to
+// the same destination copies nothing new and adds no second VSA for the
+// same layout and promoter.
+func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.Descriptor, dst oci.Store, dstName, dstTag string, o Options) (*Result, error) {
+	if o.Signer == nil && !o.DryRun {
+		return nil, errors.New("promote needs the promoter's key to sign the verification summary")
+	}
+	report, err := verify.Image(ctx, src, desc, o.Verify)
+	res := &Result{Report: report}
+	if err != nil {
+		return res, err
+	}
+	res.Graph, err = oci.Discover(ctx, src, desc, o.Verify.Discover)
+	if err != nil {
+		return res, err
+	}
+	if o.DryRun {
+		return res, nil
+	}
+	if err := oci.Copy(ctx, src, dst, desc, dstTag, o.Verify.Discover); err != nil {
+		return res, err
+	}
+	if prior, ok, err := findVSA(ctx, dst, desc, []*attest.Key{o.Signer.Key()}, report.Layout.Digest); err != nil {
+		return res, err
+	} else if ok {
+		res.VSA, res.VSAExisted = prior.Referrer, true
+		return res, nil
+	}
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	levels := o.Levels
+	if len(levels) == 0 {
+		levels = DefaultLevels
+	}
+	sum := Summary{
+		Image:       desc.Digest.String(),
+		ResourceURI: dstName + "@" + desc.Digest.String(),
+		Layout:      report.Layout.Digest,
+		LayoutURI:   srcName + " " + report.Layout.Source,
+		Result:      "PASSED",
+		Levels:      levels,
+		Time:        now,
+		Verifier:    VerifierID,
+	}
+	payload, err := sum.Statement()
+	if err != nil {
+		return res, err
+	}
+	env, err := attest.SignPayload(attest.FormDSSE, payload, o.Signer)
+	if err != nil {
+		return res, err
+	}
+	data, err := env.Marshal()
+	if err != nil {
+		return res, err
+	}
+	a, err := oci.AttachReferrer(ctx, dst, desc, oci.Referrer{
+		ArtifactType:   oci.ArtifactTypeStatementDSSE,
+		LayerMediaType: oci.MediaTypeDSSE,
+		Data:           data,
+		Title:          "vsa.intoto.jsonl",
+		Annotations: map[string]string{
+			oci.AnnotationPredicateType: PredicateTypeVSA,
+			oci.AnnotationKeyIDs:        o.Signer.Key().KeyID,
+		},
+	})
+	if err != nil {
+		return res, fmt.Errorf("attaching the verification summary: %w", err)
+	}
+	res.VSA = a.Manifest
+	return res, nil
+}
+
+// Accepted is a VSA that passed CheckVSA.
+type Accepted struct {
+	Summary  *Summary
+	Referrer ocispec.Descriptor
+	KeyID    string
+}
+
+// ErrNoVSA is returned when no acceptable VSA is attached.
+var ErrNoVSA = errors.New("no acceptable verification summary")
+
+// CheckVSA looks among desc's referrers for a VSA signed by one of keys,
+// about exactly this digest, whose result is PASSED. It needs a fixed
+// number of requests: one listing, then the manifests and envelopes of the
+// statement referrers, in parallel. The listing's word on types is only
+// used to skip referrers; everything accepted is read from the manifest and
+// the signed statement.
+func CheckVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, keys []*attest.Key) (*Accepted, error) {
+	a, ok, err := findVSA(ctx, s, desc, keys, "")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w for %s signed by %s", ErrNoVSA, desc.Digest, keyList(keys))
+	}
+	return a, nil
+}
+
+// findVSA finds a passing VSA by one of keys for desc; with layout set, only
+// one that names that layout digest.
+func findVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, keys []*attest.Key, layout string) (*Accepted, bool, error) {
+	graph, err := oci.Discover(ctx, s, desc, oci.DiscoverOptions{MaxDepth: 1, Follow: func(*oci.Node) bool { return false }})
+	if err != nil {
+		return nil, false, err
+	}
+	for _, n := range graph.Referrers {
+		if n.Problem != "" || n.ArtifactType != oci.ArtifactTypeStatementDSSE || len(n.Layers()) != 1 {
+			continue
+		}
+		data, err := oci.FetchBlob(ctx, s, n.Layers()[0], oci.DefaultMaxBlobBytes)
+		if err != nil {
+			continue
+		}
+		env, err := attest.ParseEnvelope(data)
+		if err != nil || env.Form != attest.FormDSSE {
+			continue
+		}
+		for _, k := range keys {
+			if env.VerifyKey(k) != nil {
+				continue
+			}
+			sum, err := ParseSummary(env.Payload, desc.Digest.String())
+			if err != nil || sum.Result != "PASSED" || (layout != "" && sum.Layout != layout) {
+				continue
+			}
+			return &Accepted{Summary: sum, Referrer: n.Descriptor(), KeyID: k.KeyID}, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+func keyList(keys []*attest.Key) string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ShortID()
+	}
+	return strings.Join(ids, ", ")
+}
