@@ -81,6 +81,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			discoverCommand(),
 			pullCommand(),
 			copyCommand(),
+			promoteCommand(),
 			demoCommand(),
 			registryCommand(),
 			versionCommand(),

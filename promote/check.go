@@ -1,0 +1,101 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/oci"
+	"github.com/referee-dev/referee/verify"
+)
+
+// CheckOptions says how an image is accepted: by a verification summary
+// from a trusted promoter (VSAKeys), by full verification (Full, when it
+// has layout keys), or the first of these that succeeds.
+type CheckOptions struct {
+	VSAKeys []*attest.Key
+	Full    verify.ImageOptions
+	OCI     oci.Options
+}
+
+// Outcome is the result for one image.
+type Outcome struct {
+	// Ref is the reference as given; Image the digest it resolved to.
+	Ref, Image string
+	// VSA is set when a verification summary was accepted.
+	VSA *Accepted
+	// Report is set when the image was verified in full.
+	Report *verify.Report
+	// Err is nil when the image is accepted, a *verify.NotVerifiedError
+	// when it is not, or another error when it could not be checked.
+	Err error
+}
+
+// Verified reports whether the image was accepted.
+func (o Outcome) Verified() bool { return o.Err == nil }
+
+// Check resolves ref once and accepts the image by a VSA signed by one of
+// o.VSAKeys, falling back to full verification when o.Full has layout keys.
+func Check(ctx context.Context, ref string, o CheckOptions) Outcome {
+	out := Outcome{Ref: ref}
+	s, _, desc, err := oci.OpenResolved(ctx, ref, o.OCI)
+	if err != nil {
+		out.Err = err
+		return out
+	}
+	out.Image = desc.Digest.String()
+	var vsaErr error
+	if len(o.VSAKeys) > 0 {
+		out.VSA, vsaErr = CheckVSA(ctx, s, desc, o.VSAKeys)
+		if vsaErr == nil {
+			return out
+		}
+		if !errors.Is(vsaErr, ErrNoVSA) {
+			out.Err = vsaErr
+			return out
+		}
+	}
+	if len(o.Full.LayoutKeys) == 0 {
+		out.Err = &verify.NotVerifiedError{Failures: []verify.Failure{{Reason: fmt.Sprintf("%v; no --layout-key to fall back to full verification", vsaErr)}}}
+		return out
+	}
+	out.Report, out.Err = verify.Image(ctx, s, desc, o.Full)
+	return out
+}
+
+// CheckMany checks refs with at most parallel at once (1 means one after
+// the other) and calls report for each outcome in the order of refs, as
+// soon as it and all before it are done.
+func CheckMany(ctx context.Context, refs []string, o CheckOptions, parallel int, report func(Outcome) error) error {
+	if parallel < 1 {
+		parallel = 1
+	}
+	outs := make([]chan Outcome, len(refs))
+	for i := range outs {
+		outs[i] = make(chan Outcome, 1)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	go func() {
+		for i, r := range refs {
+			g.Go(func() error {
+				outs[i] <- Check(gctx, r, o)
+				return nil
+			})
+		}
+	}()
+	for i := range refs {
+		select {
+		case out := <-outs[i]:
+			if err := report(out); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return g.Wait()
+}
