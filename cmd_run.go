@@ -33,6 +33,10 @@ func loadStepSigner(c *cli.Context) (*attest.Signer, error) {
 	if err := requireFlags(c, "step-name", "key"); err != nil {
 		return nil, err
 	}
+	// Before the step's command runs: its link must have somewhere to go.
+	if err := os.MkdirAll(c.String("out"), 0o755); err != nil {
+		return nil, fmt.Errorf("--out: %w", err)
+	}
 	return attest.LoadSigner(c.String("key"))
 }
 

@@ -59,9 +59,15 @@ func New(opts Options) (http.Handler, error) {
 		ggcr.Logger(log.New(reqlog, logger.Prefix(), logger.Flags())),
 		ggcr.WithReferrersSupport(!opts.NoReferrers),
 	}
+	fix := func(h http.Handler) http.Handler {
+		if opts.NoReferrers {
+			return h
+		}
+		return &specFixes{inner: h}
+	}
 	if opts.Root == "" {
 		// No journal, but the same checks on manifest writes.
-		return &journaled{inner: ggcr.New(gopts...), log: logger}, nil
+		return fix(&journaled{inner: ggcr.New(gopts...), log: logger}), nil
 	}
 	blobs := filepath.Join(opts.Root, "blobs")
 	// The disk blob handler creates its temporary files in this directory
@@ -84,7 +90,7 @@ func New(opts Options) (http.Handler, error) {
 	if n > 0 {
 		logger.Printf("registry: replayed %d manifest changes from %s", n, j.path)
 	}
-	return j, nil
+	return fix(j), nil
 }
 
 // gatedWriter forwards writes to w unless muted.
