@@ -239,7 +239,10 @@ Example:
 			if tag == "" && dstRef.Digest == "" {
 				tag = srcRef.Tag
 			}
-			if err := oci.Copy(c.Context, src, dst, desc, tag, discoverOptions(c)); err != nil {
+			progress := progressLine(c, "copying", "items")
+			err = oci.Copy(c.Context, src, dst, desc, tag, oci.CopyOptions{Discover: discoverOptions(c), Progress: progress})
+			endProgress(c, progress)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.ErrWriter, "copied %s to %s\n", srcRef.WithDigest(desc.Digest), dstRef)

@@ -88,7 +88,9 @@ func promoteAction(c *cli.Context) error {
 	if tag == "" && dstRef.Digest == "" {
 		tag = srcRef.Tag
 	}
+	o.Progress = progressLine(c, "copying", "items")
 	res, perr := promote.Promote(c.Context, src, srcRef.Name(), desc, dst, dstRef.Name(), tag, o)
+	endProgress(c, o.Progress)
 	if res != nil && res.Report != nil && (perr != nil || format == "json" || o.DryRun) {
 		if err := printReport(c, res.Report, format); err != nil {
 			return err

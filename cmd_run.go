@@ -49,6 +49,11 @@ func recordOptions(c *cli.Context) attest.RecordOptions {
 	if c.IsSet("exclude") {
 		o.ExcludePatterns = c.StringSlice("exclude")
 	}
+	if p := progressLine(c, "hashing", "files"); p != nil {
+		o.Progress = p
+		// The line is cleared at the end of the command (see endProgress).
+		c.App.After = func(c *cli.Context) error { endProgress(c, p); return nil }
+	}
 	return o
 }
 

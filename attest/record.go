@@ -45,6 +45,9 @@ type RecordOptions struct {
 	RefuseSymlinks bool
 	// Workers is how many files are hashed at once; 0 means every core.
 	Workers int
+	// Progress, when set, is called after each file is hashed with the
+	// running totals (from the hashing goroutines, one call at a time).
+	Progress func(files int, bytes int64)
 }
 
 // RecordArtifacts hashes the files at paths (directories recursively) with
@@ -179,6 +182,8 @@ type walker struct {
 	busy    int
 	err     error
 	results []hashed
+	files   int
+	bytes   int64
 }
 
 func (w *walker) run(ctx context.Context, roots []job) ([]hashed, error) {
@@ -280,9 +285,15 @@ func (w *walker) visit(j job, buf []byte) ([]job, *hashed, error) {
 	}
 	switch {
 	case mode.IsRegular():
-		sum, err := hashFile(j.abs, buf)
+		sum, n, err := hashFile(j.abs, buf)
 		if err != nil {
 			return nil, nil, fmt.Errorf("hashing %q: %w", j.rel, err)
+		}
+		if w.o.Progress != nil {
+			w.mu.Lock()
+			w.files, w.bytes = w.files+1, w.bytes+n
+			w.o.Progress(w.files, w.bytes)
+			w.mu.Unlock()
 		}
 		return nil, &hashed{abs: j.abs, rel: j.rel, sum: sum}, nil
 	case !mode.IsDir():
@@ -299,16 +310,17 @@ func (w *walker) visit(j job, buf []byte) ([]job, *hashed, error) {
 	return more, nil, nil
 }
 
-func hashFile(path string, buf []byte) (string, error) {
+func hashFile(path string, buf []byte) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	// The wrapper keeps our buffer: *os.File.WriteTo would allocate its own.
-	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf); err != nil {
-		return "", err
+	n, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf)
+	if err != nil {
+		return "", 0, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

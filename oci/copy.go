@@ -3,11 +3,21 @@ package oci
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 )
+
+// CopyOptions controls Copy.
+type CopyOptions struct {
+	// Discover bounds the walk of the referrer graph.
+	Discover DiscoverOptions
+	// Progress, when set, is called after each blob or manifest is copied
+	// (or found already there) with the running totals.
+	Progress func(items int, bytes int64)
+}
 
 // Copy copies the manifest desc from src to dst with everything it refers
 // to and its whole referrer graph (layouts, links, a sublayout's links,
@@ -15,7 +25,8 @@ import (
 // tag in dst when tag is not empty. Referrers are found as Discover finds
 // them, within the same bounds.
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pushing-manifests-with-subject
-func Copy(ctx context.Context, src, dst Store, desc ocispec.Descriptor, tag string, o DiscoverOptions) error {
+func Copy(ctx context.Context, src, dst Store, desc ocispec.Descriptor, tag string, co CopyOptions) error {
+	o := co.Discover
 	graph, err := Discover(ctx, src, desc, o)
 	if err != nil {
 		return err
@@ -33,8 +44,21 @@ func Copy(ctx context.Context, src, dst Store, desc ocispec.Descriptor, tag stri
 		}
 	}
 	walk(graph)
+	var mu sync.Mutex
+	var items int
+	var bytes int64
+	done := func(_ context.Context, d ocispec.Descriptor) error {
+		if co.Progress != nil {
+			mu.Lock()
+			items, bytes = items+1, bytes+d.Size
+			co.Progress(items, bytes)
+			mu.Unlock()
+		}
+		return nil
+	}
 	opts := oras.ExtendedCopyGraphOptions{
-		Depth: o.MaxDepth,
+		CopyGraphOptions: oras.CopyGraphOptions{PostCopy: done, OnCopySkipped: done},
+		Depth:            o.MaxDepth,
 		FindPredecessors: func(ctx context.Context, _ content.ReadOnlyGraphStorage, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 			return children[d.Digest.String()], nil
 		},

@@ -45,7 +45,7 @@ func TestCopyWithReferrers(t *testing.T) {
 		name     string
 		from, to oci.Store
 	}{{"registry to tag-schema registry", src, tagSchema}, {"registry to oci-layout", src, layout}, {"oci-layout to registry", layout, back}} {
-		if err := oci.Copy(ctx, c.from, c.to, image, "copied", oci.DiscoverOptions{}); err != nil {
+		if err := oci.Copy(ctx, c.from, c.to, image, "copied", oci.CopyOptions{}); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		got, err := c.to.Resolve(ctx, "copied")

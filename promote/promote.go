@@ -30,6 +30,8 @@ type Options struct {
 	DryRun bool
 	// Now is the verification time recorded; zero means the current time.
 	Now time.Time
+	// Progress is called as the copy goes (see oci.CopyOptions).
+	Progress func(items int, bytes int64)
 }
 
 // DefaultLevels is what a VSA records when no level is given: the in-toto
@@ -71,7 +73,7 @@ func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.De
 	if o.DryRun {
 		return res, nil
 	}
-	if err := oci.Copy(ctx, src, dst, desc, dstTag, o.Verify.Discover); err != nil {
+	if err := oci.Copy(ctx, src, dst, desc, dstTag, oci.CopyOptions{Discover: o.Verify.Discover, Progress: o.Progress}); err != nil {
 		return res, err
 	}
 	if prior, ok, err := findVSA(ctx, dst, desc, []*attest.Key{o.Signer.Key()}, report.Layout.Digest); err != nil {

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+// progressLine returns a progress callback that keeps one line on stderr up
+// to date, at most ten times a second, and only when stderr is a terminal
+// (scripts and CI logs get no progress noise); nil otherwise.
+func progressLine(c *cli.Context, verb, unit string) func(n int, bytes int64) {
+	f, ok := c.App.ErrWriter.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) || c.Bool("quiet") {
+		return nil
+	}
+	var mu sync.Mutex
+	var last time.Time
+	return func(n int, bytes int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(f, "\r\033[K%s: %d %s, %.1f MB", verb, n, unit, float64(bytes)/1e6)
+	}
+}
+
+// endProgress clears the progress line, if one was drawn.
+func endProgress(c *cli.Context, p func(int, int64)) {
+	if p != nil {
+		fmt.Fprint(c.App.ErrWriter, "\r\033[K")
+	}
+}
