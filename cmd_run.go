@@ -49,11 +49,7 @@ func recordOptions(c *cli.Context) attest.RecordOptions {
 	if c.IsSet("exclude") {
 		o.ExcludePatterns = c.StringSlice("exclude")
 	}
-	if p := progressLine(c, "hashing", "files"); p != nil {
-		o.Progress = p
-		// The line is cleared at the end of the command (see endProgress).
-		c.App.After = func(c *cli.Context) error { endProgress(c, p); return nil }
-	}
+	o.Progress = progressLine(c, "hashing", "files")
 	return o
 }
 
@@ -85,6 +81,7 @@ Example:
 				Record: recordOptions(c), Stdout: c.App.ErrWriter, Stderr: c.App.ErrWriter,
 			}
 			link, err := attest.RunStep(c.Context, o)
+			endProgress(c, o.Record.Progress)
 			if err != nil {
 				return fmt.Errorf("step %q: %w", o.StepName, err)
 			}
@@ -172,7 +169,9 @@ Example:
 					if err != nil {
 						return err
 					}
-					link, err := attest.StartStep(c.Context, attest.RunOptions{StepName: c.String("step-name"), Materials: c.StringSlice("materials"), Record: recordOptions(c)})
+					ro := recordOptions(c)
+					link, err := attest.StartStep(c.Context, attest.RunOptions{StepName: c.String("step-name"), Materials: c.StringSlice("materials"), Record: ro})
+					endProgress(c, ro.Progress)
 					if err != nil {
 						return err
 					}
@@ -202,7 +201,10 @@ Example:
 					if err != nil {
 						return fmt.Errorf("%s: %w", path, err)
 					}
-					if err := attest.StopStep(c.Context, link, attest.RunOptions{Products: c.StringSlice("products"), Record: recordOptions(c)}); err != nil {
+					ro := recordOptions(c)
+					err = attest.StopStep(c.Context, link, attest.RunOptions{Products: c.StringSlice("products"), Record: ro})
+					endProgress(c, ro.Progress)
+					if err != nil {
 						return err
 					}
 					t, err := bindTarget(c, link)
