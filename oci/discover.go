@@ -2,6 +2,7 @@ package oci
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
 )
 
 // Node is one manifest of a referrer graph, described from the manifest
@@ -27,6 +29,9 @@ type Node struct {
 
 	desc   ocispec.Descriptor
 	layers []ocispec.Descriptor
+	// err is why the manifest could not be read, when that is not the
+	// referrer's fault (see read).
+	err error
 }
 
 // Descriptor returns the node's descriptor.
@@ -56,6 +61,17 @@ type DiscoverOptions struct {
 	// (verification lists them only under layouts, where a sublayout's
 	// links hang, saving a round trip); nil lists everyone's.
 	Follow func(*Node) bool
+
+	// onListed, when set, is called with every listed referrer and its
+	// descriptor as the listing gave it, before its manifest is fetched;
+	// onRead with every referrer whose manifest was read, names its
+	// parent as subject and is of ArtifactType if one is set, from the
+	// goroutine that read it. DiscoverAndGather fetches envelopes there.
+	// gate, when set, is taken around every request, so that Parallel
+	// bounds those fetches too.
+	onListed func(*Node, ocispec.Descriptor)
+	onRead   func(*Node)
+	gate     chan struct{}
 }
 
 // DefaultParallel bounds concurrent requests to one store: wide enough that
@@ -121,6 +137,10 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 		g.SetLimit(o.Parallel)
 		for i, parent := range level {
 			g.Go(func() error {
+				if err := o.acquire(gctx); err != nil {
+					return err
+				}
+				defer o.release()
 				list, err := ListReferrers(gctx, s, parent.desc, "", o.MaxReferrers)
 				lists[i] = list
 				return err
@@ -149,7 +169,21 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 				child := &Node{Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size, desc: d}
 				parent.Referrers = append(parent.Referrers, child)
 				g.Go(func() error {
-					if child.read(gctx, s, parent.desc, o) {
+					if o.onListed != nil {
+						o.onListed(child, d)
+					}
+					if err := o.acquire(gctx); err != nil {
+						return err
+					}
+					ok := child.read(gctx, s, parent.desc, o)
+					o.release()
+					if child.err != nil {
+						return child.err
+					}
+					if ok {
+						if o.onRead != nil && (o.ArtifactType == "" || child.ArtifactType == o.ArtifactType) {
+							o.onRead(child)
+						}
 						mu.Lock()
 						next = append(next, child)
 						mu.Unlock()
@@ -176,12 +210,39 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 	return root, nil
 }
 
+// acquire takes a place at the gate, if there is one.
+func (o DiscoverOptions) acquire(ctx context.Context) error {
+	if o.gate == nil {
+		return nil
+	}
+	select {
+	case o.gate <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (o DiscoverOptions) release() {
+	if o.gate != nil {
+		<-o.gate
+	}
+}
+
 // read fetches the node's manifest and fills the node from it; it reports
 // whether the node is sound enough to follow.
 func (n *Node) read(ctx context.Context, s content.Fetcher, parent ocispec.Descriptor, o DiscoverOptions) bool {
 	data, err := fetchAll(ctx, s, n.desc, o.MaxManifestBytes)
-	if err != nil {
+	var tooLarge *tooLargeError
+	switch {
+	case errors.As(err, &tooLarge) || errors.Is(err, errdef.ErrNotFound):
 		n.Problem = err.Error()
+		return false
+	case err != nil:
+		// Bytes that do not match the listed digest, or a store that
+		// fails: ignoring the referrer would let the store choose the
+		// evidence (hide the current layout), so it is an error.
+		n.err = fmt.Errorf("referrer %s of %s: %w", n.Digest, parent.Digest, err)
 		return false
 	}
 	var m manifestHead

@@ -192,7 +192,7 @@ func OpenResolved(ctx context.Context, ref string, o Options) (Store, Reference,
 // anything larger than limit before reading it.
 func fetchAll(ctx context.Context, s content.Fetcher, desc ocispec.Descriptor, limit int64) ([]byte, error) {
 	if desc.Size > limit {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed", desc.Digest, desc.Size, limit)
+		return nil, &tooLargeError{desc, limit}
 	}
 	if desc.Size < 0 {
 		return nil, fmt.Errorf("%s has a negative size", desc.Digest)
@@ -213,4 +213,14 @@ func fetchAll(ctx context.Context, s content.Fetcher, desc ocispec.Descriptor, l
 // size and refused above limit.
 func FetchBlob(ctx context.Context, s content.Fetcher, desc ocispec.Descriptor, limit int64) ([]byte, error) {
 	return fetchAll(ctx, s, desc, limit)
+}
+
+// tooLargeError refuses content larger than a limit without fetching it.
+type tooLargeError struct {
+	desc  ocispec.Descriptor
+	limit int64
+}
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("%s is %d bytes, more than the %d allowed", e.desc.Digest, e.desc.Size, e.limit)
 }

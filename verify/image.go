@@ -39,11 +39,10 @@ func Image(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOp
 			return n.Annotations[oci.AnnotationKind] == "layout" && n.Annotations[oci.AnnotationStep] != ""
 		}
 	}
-	graph, err := oci.Discover(ctx, s, image, d)
-	if err != nil {
-		return nil, err
-	}
-	bundle, err := oci.Gather(ctx, s, graph, o.MaxBlobBytes, d.Parallel)
+	// Envelopes are fetched as soon as their referrer's manifest is read:
+	// on a distant registry, waiting for the whole graph first costs the
+	// slowest manifest fetch again.
+	graph, bundle, err := oci.DiscoverAndGather(ctx, s, image, d, o.MaxBlobBytes)
 	if err != nil {
 		return nil, err
 	}
