@@ -68,6 +68,23 @@ func writeEnvelope(path string, env *attest.Envelope, force bool) ([]byte, error
 // attachFlag lets the commands that write a layout or link push it too.
 var attachFlag = &cli.StringFlag{Name: "attach", Usage: "also attach what is written to this image as an OCI referrer (its digest is then what stdout shows)"}
 
+// metadataFlag names the image by the metadata file of `docker buildx
+// build --push --metadata-file`, instead of a reference.
+var metadataFlag = &cli.StringFlag{Name: "metadata-file", Usage: "the image is the one a 'docker buildx build --push --metadata-file FILE' pushed (image.name@containerimage.digest)"}
+
+// attachImage returns the image named by --attach or --metadata-file
+// (at most one of them), or "".
+func attachImage(c *cli.Context) (string, error) {
+	image, meta := c.String("attach"), c.String("metadata-file")
+	switch {
+	case image != "" && meta != "":
+		return "", usagef("give --attach or --metadata-file, not both")
+	case meta != "":
+		return imageFromMetadata(meta)
+	}
+	return image, nil
+}
+
 // published reports a written file: with a target (--attach), it is
 // attached to the image and the referrer digest goes to stdout (the path
 // to stderr); otherwise the path goes to stdout.

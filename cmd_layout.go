@@ -29,7 +29,7 @@ Example:
 					&cli.StringFlag{Name: "spec", Usage: "layout spec (YAML; required)"},
 					&cli.StringSliceFlag{Name: "key", Usage: "owner private key; repeat to sign with several"},
 					&cli.StringFlag{Name: "out", Value: "root.layout", Usage: "where to write the signed layout"},
-					metablockFlag, forceFlag, attachFlag,
+					metablockFlag, forceFlag, attachFlag, metadataFlag,
 				}, registryFlags()...),
 				Action: layoutCreate,
 			},
@@ -92,7 +92,11 @@ func layoutCreate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := openTarget(c, c.String("attach"))
+	image, err := attachImage(c)
+	if err != nil {
+		return err
+	}
+	t, err := openTarget(c, image)
 	if err != nil {
 		return err
 	}

@@ -44,14 +44,27 @@ of IMAGE's digest. IMAGE is resolved once. The digest of each referrer is printe
 one per line; attaching a file that is already attached prints the existing referrer.
 
 Example:
-   referee attach localhost:5000/app:v1 root.layout build.3cedfa21.link`,
+   referee attach localhost:5000/app:v1 root.layout build.3cedfa21.link
+   docker buildx build --push -t localhost:5000/app:v1 --metadata-file meta.json .
+   referee attach --metadata-file meta.json root.layout build.3cedfa21.link`,
 		Flags: append(registryFlags(),
-			&cli.StringFlag{Name: "step", Usage: "attach a layout as the sublayout standing for this step"}),
+			&cli.StringFlag{Name: "step", Usage: "attach a layout as the sublayout standing for this step"},
+			&cli.StringFlag{Name: "metadata-file", Usage: "attach to the image a 'docker buildx build --push --metadata-file FILE' pushed; then every argument is a FILE"}),
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 2 {
-				return usagef("attach takes IMAGE and one or more FILEs")
+			args := c.Args().Slice()
+			image := ""
+			if meta := c.String("metadata-file"); meta != "" {
+				var err error
+				if image, err = imageFromMetadata(meta); err != nil {
+					return err
+				}
+			} else if len(args) > 0 {
+				image, args = args[0], args[1:]
 			}
-			files := c.Args().Slice()[1:]
+			if image == "" || len(args) == 0 {
+				return usagef("attach takes IMAGE (or --metadata-file) and one or more FILEs")
+			}
+			files := args
 			datas := make([][]byte, len(files))
 			for i, f := range files {
 				data, err := os.ReadFile(f)
@@ -60,7 +73,7 @@ Example:
 				}
 				datas[i] = data
 			}
-			t, err := openTarget(c, c.Args().First())
+			t, err := openTarget(c, image)
 			if err != nil {
 				return err
 			}
@@ -115,7 +128,8 @@ func discoverCommand() *cli.Command {
 		ArgsUsage: "IMAGE",
 		Description: `Like oras discover: every referrer, read from its own manifest, and their referrers in turn
 (a sublayout's links hang under the sublayout). Referrers that name another subject are shown
-with the problem and not followed.
+with the problem and not followed. When IMAGE is an index built by BuildKit, its attestation
+manifests (SLSA provenance, SPDX SBOM, stored in the index, not as referrers) are shown too.
 
 Example:
    referee discover localhost:5000/app:v1 --format json`,
@@ -137,7 +151,7 @@ Example:
 			}
 			o := discoverOptions(c)
 			o.ArtifactType = c.String("artifact-type")
-			graph, err := oci.Discover(c.Context, s, desc, o)
+			graph, err := oci.DiscoverBuildKit(c.Context, s, desc, o)
 			if err != nil {
 				return err
 			}
@@ -192,6 +206,13 @@ Example:
 			}
 			for _, sk := range res.Skipped {
 				fmt.Fprintf(c.App.ErrWriter, "skipped %s: %s\n", sk.Digest, sk.Reason)
+			}
+			atts, err := oci.BuildKitAttestations(c.Context, s, desc, c.Int64("max-manifest-size"))
+			if err != nil {
+				return err
+			}
+			for _, a := range atts {
+				fmt.Fprintf(c.App.ErrWriter, "not written: %s (an unsigned BuildKit statement, not in-toto layout evidence)\n", a.Describe())
 			}
 			fmt.Fprintf(c.App.ErrWriter, "pulled %d files from %s\n", len(res.Files), ref)
 			for _, f := range res.Files {

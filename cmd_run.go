@@ -68,7 +68,7 @@ Example:
 		Flags: append(append(recordFlags(),
 			&cli.StringSliceFlag{Name: "materials", Aliases: []string{"m"}, Usage: "file or directory to record before the command (repeatable)"},
 			&cli.StringSliceFlag{Name: "products", Aliases: []string{"p"}, Usage: "file or directory to record after the command (repeatable)"},
-			attachFlag, bindImageFlag,
+			attachFlag, metadataFlag, bindImageFlag,
 		), registryFlags()...),
 		Action: func(c *cli.Context) error {
 			signer, err := loadStepSigner(c)
@@ -125,10 +125,14 @@ var bindImageFlag = &cli.BoolFlag{Name: "bind-image", Usage: "record the --attac
 // have pushed the image), and with --bind-image records the image in the
 // link's products.
 func bindTarget(c *cli.Context, link *attest.Link) (*target, error) {
-	if c.Bool("bind-image") && c.String("attach") == "" {
-		return nil, usagef("--bind-image needs --attach IMAGE")
+	image, err := attachImage(c)
+	if err != nil {
+		return nil, err
 	}
-	t, err := openTarget(c, c.String("attach"))
+	if c.Bool("bind-image") && image == "" {
+		return nil, usagef("--bind-image needs --attach IMAGE or --metadata-file FILE")
+	}
+	t, err := openTarget(c, image)
 	if err != nil || t == nil || !c.Bool("bind-image") {
 		return t, err
 	}
@@ -183,7 +187,7 @@ Example:
 				Usage: "record the products of a started step and write its link",
 				Flags: append(append(recordFlags(),
 					&cli.StringSliceFlag{Name: "products", Aliases: []string{"p"}, Usage: "file or directory to record (repeatable)"},
-					attachFlag, bindImageFlag), registryFlags()...),
+					attachFlag, metadataFlag, bindImageFlag), registryFlags()...),
 				Action: func(c *cli.Context) error {
 					signer, err := loadStepSigner(c)
 					if err != nil {
