@@ -155,6 +155,17 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 		groups[s.Name] = g
 	}
 	if len(r.Failures) > 0 {
+		// Rules compare steps with each other, so they are not evaluated
+		// while a step has no acceptable links; say so for the others.
+		for i := range r.Steps {
+			sr := &r.Steps[i]
+			if g := groups[sr.Name]; len(g) > 0 {
+				for _, c := range g[0].members {
+					sr.Used = append(sr.Used, LinkUse{Source: c.ev.Source, KeyIDs: c.keyIDs})
+				}
+				sr.NotEvaluated = "rules not evaluated: another step has no acceptable links"
+			}
+		}
 		return r, nil
 	}
 

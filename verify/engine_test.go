@@ -214,3 +214,13 @@ func TestCommandMismatchWarns(t *testing.T) {
 		t.Fatalf("warnings %q", r.Warnings)
 	}
 }
+
+func TestOtherStepsSayWhyNotEvaluated(t *testing.T) {
+	c := twoSteps(t)
+	r, err := c.verify(c.link("checkout", "alice", nil, arts{"src/a": "1"}))
+	wantFail(t, r, err, `step "build"`, "no link")
+	checkout := r.Steps[0]
+	if checkout.NotEvaluated == "" || len(checkout.Used) != 1 || !strings.Contains(reportText(r), "step checkout: not evaluated (another step has no acceptable links)") {
+		t.Fatalf("checkout: %+v\n%s", checkout, reportText(r))
+	}
+}

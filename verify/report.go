@@ -108,6 +108,8 @@ type StepReport struct {
 	Rejected  []LinkUse    `json:"rejected,omitempty"`
 	Rules     []RuleResult `json:"rules,omitempty"`
 	Sublayout *Report      `json:"sublayout,omitempty"`
+	// NotEvaluated says why the step's rules were not evaluated.
+	NotEvaluated string `json:"notEvaluated,omitempty"`
 }
 
 // LinkUse names one candidate link, the keys it counted for and, when it
@@ -144,7 +146,10 @@ func (r *Report) writeText(b *strings.Builder, indent string) {
 	for _, group := range [][]StepReport{r.Steps, r.Inspections} {
 		for _, s := range group {
 			state := "ok"
-			if !s.Passed {
+			switch {
+			case s.NotEvaluated != "":
+				state = "not evaluated (" + strings.TrimPrefix(s.NotEvaluated, "rules not evaluated: ") + ")"
+			case !s.Passed:
 				state = "FAILED"
 			}
 			kind := "step"
