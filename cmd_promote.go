@@ -34,6 +34,7 @@ Example:
 			&cli.StringFlag{Name: "key", Usage: "promoter private key that signs the verification summary (required unless --dry-run)"},
 			&cli.StringSliceFlag{Name: "level", Usage: "verified level to record in the summary (repeatable; default IN_TOTO_LAYOUT_VERIFIED)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "verify and print what would be copied; copy nothing"},
+			&cli.IntFlag{Name: "min-layout-version", Usage: "refuse attached layouts below this version"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "report format: text or json"},
 		}, registryFlags()...),
 		Action: promoteAction,
@@ -61,7 +62,7 @@ func promoteAction(c *cli.Context) error {
 			return err
 		}
 	}
-	o.Verify = verify.ImageOptions{Options: verify.Options{LayoutKeys: keys}, Discover: discoverOptions(c), MaxBlobBytes: c.Int64("max-blob-size")}
+	o.Verify = verify.ImageOptions{Options: verify.Options{LayoutKeys: keys}, Discover: discoverOptions(c), MaxBlobBytes: c.Int64("max-blob-size"), MinLayoutVersion: c.Int("min-layout-version")}
 	if l := c.String("layout"); l != "" {
 		cand, err := layoutref.Load(c.Context, l, ociOptions(c))
 		if err != nil {

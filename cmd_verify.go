@@ -58,6 +58,7 @@ Examples:
 			&cli.StringFlag{Name: "inspection-dir", Value: ".", Usage: "working directory of inspections"},
 			&cli.StringSliceFlag{Name: "vsa-key", Usage: "accept a verification summary signed by this promoter key (repeatable)"},
 			&cli.IntFlag{Name: "parallel", Value: 8, Usage: "images checked at once when several are given"},
+			&cli.IntFlag{Name: "min-layout-version", Usage: "refuse attached layouts below this version (so deleting the current layout cannot bring back an older one)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing; the exit status says it all"},
 		}, registryFlags()...),
 		Action: verifyAction,
@@ -119,7 +120,7 @@ func checkOptions(c *cli.Context, o verify.Options) (promote.CheckOptions, error
 	if c.IsSet("link-dir") {
 		return co, usagef("--link-dir is for local verification; with IMAGE the links come from the registry")
 	}
-	co.Full = verify.ImageOptions{Options: o, Discover: discoverOptions(c), MaxBlobBytes: c.Int64("max-blob-size")}
+	co.Full = verify.ImageOptions{Options: o, Discover: discoverOptions(c), MaxBlobBytes: c.Int64("max-blob-size"), MinLayoutVersion: c.Int("min-layout-version")}
 	if l := c.String("layout"); l != "" {
 		cand, err := layoutref.Load(c.Context, l, ociOptions(c))
 		if err != nil {

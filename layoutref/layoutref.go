@@ -41,8 +41,11 @@ var ErrNoLayout = errors.New("no acceptable layout")
 // an image): only those signed by every key count; of those, the highest
 // version (attest.Layout.Version) wins, so an older layout attached beside
 // the current one is never used (rollback). Two different layouts with the
-// highest version make the choice ambiguous, which is refused.
-func Select(cands []Candidate, keys []*attest.Key) (*Selection, error) {
+// highest version make the choice ambiguous, which is refused. Layouts
+// below minVersion are not used at all: whoever can delete referrers can
+// delete the current layout, and a minimum (kept by the verifier) stops the
+// older one from taking its place.
+func Select(cands []Candidate, keys []*attest.Key, minVersion int) (*Selection, error) {
 	sel := &Selection{}
 	best := -1
 	var tied []Candidate
@@ -57,6 +60,10 @@ func Select(cands []Candidate, keys []*attest.Key) (*Selection, error) {
 			continue
 		}
 		v, _ := l.Version() // ParseLayout validated it
+		if v < minVersion {
+			sel.Rejected = append(sel.Rejected, Rejected{c.Source, fmt.Sprintf("version %d is below the minimum %d", v, minVersion)})
+			continue
+		}
 		switch {
 		case v > best:
 			for _, t := range tied {
@@ -72,6 +79,9 @@ func Select(cands []Candidate, keys []*attest.Key) (*Selection, error) {
 	switch {
 	case len(tied) == 0:
 		why := fmt.Sprintf("%s: none of the %d layouts found is signed by every layout key", ErrNoLayout, len(cands))
+		if minVersion > 0 {
+			why = fmt.Sprintf("%s: none of the %d layouts found is signed by every layout key with version %d or higher", ErrNoLayout, len(cands), minVersion)
+		}
 		if len(cands) == 0 {
 			why = fmt.Sprintf("%s: no layout is attached to the image (give one with --layout)", ErrNoLayout)
 		}

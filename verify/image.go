@@ -20,6 +20,8 @@ type ImageOptions struct {
 	Discover oci.DiscoverOptions
 	// MaxBlobBytes refuses larger envelope blobs; zero means the default.
 	MaxBlobBytes int64
+	// MinLayoutVersion refuses attached layouts of a lower version.
+	MinLayoutVersion int
 }
 
 // Image verifies an image from its store alone: it walks the image's
@@ -68,7 +70,7 @@ func Image(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOp
 		for i, l := range bundle.Layouts {
 			cands[i] = layoutref.Candidate{Source: "referrer " + l.Referrer.Digest, Envelope: l.Envelope}
 		}
-		sel, err = layoutref.Select(cands, o.LayoutKeys)
+		sel, err = layoutref.Select(cands, o.LayoutKeys, o.MinLayoutVersion)
 		if err != nil {
 			r := &Report{Image: image.Digest.String(), Warnings: warnings, Failures: []Failure{{Reason: err.Error()}}}
 			if sel != nil {

@@ -536,3 +536,21 @@ func TestThreatLayoutReferenceWithoutLayout(t *testing.T) {
 		t.Error("--layout naming a missing tag loaded")
 	}
 }
+
+// 2d. Whoever can delete referrers can delete the current layout (v2) so
+// that the older v1 becomes the highest left. A verifier that keeps the
+// minimum version it has seen (--min-layout-version) refuses v1.
+func TestThreatCurrentLayoutDeleted(t *testing.T) {
+	c := newTMChain(t)
+	s := tmOpen(t, tmRegistry(t, true)+"/app")
+	image := tmPushImage(t, s, "tar")
+	v1 := tmAttach(t, s, image, c.signLayout(c.layout(), 1), oci.AttachOptions{}) // v2 was deleted
+	tmAttach(t, s, image, c.buildLink("bob", "tar"), oci.AttachOptions{})
+	tmAttach(t, s, image, c.pushLink("alice", "tar", image), oci.AttachOptions{})
+
+	r, err := c.verify(s, image, verify.ImageOptions{MinLayoutVersion: 2})
+	wantImageFail(t, r, err, "no acceptable layout", "version 2 or higher")
+	if len(r.Layout.NotUsed) != 1 || !strings.Contains(r.Layout.NotUsed[0].Source, v1.Digest.String()) || !strings.Contains(r.Layout.NotUsed[0].Reason, "below the minimum 2") {
+		t.Errorf("layouts not used: %+v", r.Layout.NotUsed)
+	}
+}
