@@ -125,9 +125,6 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 				break
 			}
 		}
-		if depth > o.MaxDepth {
-			return nil, fmt.Errorf("referrer graph of %s is deeper than %d", subject.Digest, o.MaxDepth)
-		}
 		// Two rounds per level, each in parallel: list the referrers of
 		// every node of the level, then fetch every listed manifest. The
 		// number of sequential round trips depends on the depth of the
@@ -148,6 +145,11 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 		}
 		if err := g.Wait(); err != nil {
 			return nil, err
+		}
+		// Nodes at the deepest allowed level are still listed, so a graph
+		// exactly MaxDepth deep passes; referrers below it are an error.
+		if depth > o.MaxDepth && slices.ContainsFunc(lists, func(l []ocispec.Descriptor) bool { return len(l) > 0 }) {
+			return nil, fmt.Errorf("referrer graph of %s is deeper than %d", subject.Digest, o.MaxDepth)
 		}
 		var mu sync.Mutex
 		var next []*Node

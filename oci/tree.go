@@ -37,6 +37,9 @@ func (n *Node) describe() string {
 	if k := a[AnnotationKind]; k != "" {
 		parts = append(parts, k)
 	}
+	if p := a[AnnotationPredicateType]; p != "" {
+		parts = append(parts, "predicate "+p)
+	}
 	if s := a[AnnotationStep]; s != "" {
 		parts = append(parts, "step "+s)
 	}

@@ -26,8 +26,9 @@ type Summary struct {
 	Image string
 	// ResourceURI is where the image was verified.
 	ResourceURI string
-	// Layout is the digest of the layout envelope the verification used,
-	// and LayoutURI where it came from.
+	// Layout is the sha256 of the signed payload of the layout the
+	// verification used (the same whatever envelope carried it), and
+	// LayoutURI where it came from.
 	Layout, LayoutURI string
 	// Result is PASSED or FAILED.
 	Result string
