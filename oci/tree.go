@@ -37,7 +37,7 @@ func (n *Node) describe() string {
 	if k := a[AnnotationKind]; k != "" {
 		parts = append(parts, k)
 	}
-	if p := a[AnnotationPredicateType]; p != "" {
+	if p := a[AnnotationPredicateType]; p != "" && a[AnnotationKind] == "" {
 		parts = append(parts, "predicate "+p)
 	}
 	if s := a[AnnotationStep]; s != "" {
