@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
@@ -241,24 +242,9 @@ Example:
 			if c.NArg() != 2 {
 				return usagef("copy takes SRC and DST")
 			}
-			src, srcRef, desc, err := oci.OpenResolved(c.Context, c.Args().Get(0), ociOptions(c))
+			src, srcRef, desc, dst, dstRef, tag, err := openSrcDst(c)
 			if err != nil {
 				return err
-			}
-			dstRef, err := oci.ParseReference(c.Args().Get(1))
-			if err != nil {
-				return err
-			}
-			if dstRef.Digest != "" && dstRef.Digest != desc.Digest {
-				return usagef("DST names digest %s but SRC is %s", dstRef.Digest, desc.Digest)
-			}
-			dst, err := oci.Open(c.Context, dstRef, ociOptions(c))
-			if err != nil {
-				return err
-			}
-			tag := dstRef.Tag
-			if tag == "" && dstRef.Digest == "" {
-				tag = srcRef.Tag
 			}
 			progress := progressLine(c, "copying", "items")
 			err = oci.Copy(c.Context, src, dst, desc, tag, oci.CopyOptions{Discover: discoverOptions(c), Progress: progress})
@@ -271,4 +257,33 @@ Example:
 			return err
 		},
 	}
+}
+
+// openSrcDst resolves SRC once and opens DST for copy and promote. DST may
+// not name another digest; its tag is DST's, or SRC's when DST has none.
+func openSrcDst(c *cli.Context) (src oci.Store, srcRef oci.Reference, desc ocispec.Descriptor, dst oci.Store, dstRef oci.Reference, tag string, err error) {
+	src, srcRef, desc, err = oci.OpenResolved(c.Context, c.Args().Get(0), ociOptions(c))
+	if err != nil {
+		return
+	}
+	dstArg := c.Args().Get(1)
+	if dstRef, err = oci.ParseReference(dstArg); err != nil {
+		return
+	}
+	if dstRef.Digest != "" && dstRef.Digest != desc.Digest {
+		err = usagef("DST names digest %s but SRC is %s", dstRef.Digest, desc.Digest)
+		return
+	}
+	if dst, err = oci.Open(c.Context, dstRef, ociOptions(c)); err != nil {
+		return
+	}
+	rest := strings.TrimPrefix(dstArg, oci.LayoutPrefix)
+	switch last := rest[strings.LastIndex(rest, "/")+1:]; {
+	case dstRef.Digest != "":
+	case strings.Contains(last, ":"):
+		tag = dstRef.Tag
+	default:
+		tag = srcRef.Tag // DST names no tag: keep SRC's
+	}
+	return
 }

@@ -70,24 +70,9 @@ func promoteAction(c *cli.Context) error {
 		}
 		o.Verify.Layout = &cand
 	}
-	src, srcRef, desc, err := oci.OpenResolved(c.Context, c.Args().Get(0), ociOptions(c))
+	src, srcRef, desc, dst, dstRef, tag, err := openSrcDst(c)
 	if err != nil {
 		return err
-	}
-	dstRef, err := oci.ParseReference(c.Args().Get(1))
-	if err != nil {
-		return err
-	}
-	if dstRef.Digest != "" && dstRef.Digest != desc.Digest {
-		return usagef("DST names digest %s but SRC is %s", dstRef.Digest, desc.Digest)
-	}
-	dst, err := oci.Open(c.Context, dstRef, ociOptions(c))
-	if err != nil {
-		return err
-	}
-	tag := dstRef.Tag
-	if tag == "" && dstRef.Digest == "" {
-		tag = srcRef.Tag
 	}
 	o.Progress = progressLine(c, "copying", "items")
 	res, perr := promote.Promote(c.Context, src, srcRef.Name(), desc, dst, dstRef.Name(), tag, o)
