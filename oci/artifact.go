@@ -2,6 +2,7 @@ package oci
 
 import (
 	"context"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -42,7 +43,7 @@ func AttachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r 
 		ann[k] = v
 	}
 	if ann[AnnotationCreated] == "" {
-		ann[AnnotationCreated] = createdTime(zeroTime)
+		ann[AnnotationCreated] = createdTime(time.Time{})
 	}
 	ann[AnnotationEnvelopeDigest] = layer.Digest.String()
 	if existing, ok, err := findAttached(ctx, s, subject, r.ArtifactType, layer.Digest); err != nil {

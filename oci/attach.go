@@ -89,47 +89,13 @@ func Attach(ctx context.Context, s Store, subject ocispec.Descriptor, file []byt
 	if len(env.Signatures) == 0 {
 		return Attached{}, errors.New("the document is not signed")
 	}
-	artifactType := ArtifactType(kind, env.Form)
-	layer := content.NewDescriptorFromBytes(LayerMediaType(env.Form), file)
-	layer.Annotations = map[string]string{AnnotationTitle: title}
-	ann[AnnotationEnvelopeDigest] = layer.Digest.String()
-
-	if existing, ok, err := findAttached(ctx, s, subject, artifactType, layer.Digest); err != nil {
-		return Attached{}, err
-	} else if ok {
-		return Attached{Manifest: existing, Existed: true}, nil
-	}
-
-	config := content.NewDescriptorFromBytes(artifactType, emptyConfig)
-	if err := pushIfAbsent(ctx, s, config, emptyConfig); err != nil {
-		return Attached{}, err
-	}
-	if err := pushIfAbsent(ctx, s, layer, file); err != nil {
-		return Attached{}, err
-	}
-	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-	manifest := ocispec.Manifest{
-		Versioned:    specsVersioned(),
-		MediaType:    ocispec.MediaTypeImageManifest,
-		ArtifactType: artifactType,
-		Config:       config,
-		Layers:       []ocispec.Descriptor{layer},
-		Subject:      &subj,
-		Annotations:  ann,
-	}
-	data, err := marshalJSON(manifest)
-	if err != nil {
-		return Attached{}, err
-	}
-	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, data)
-	desc.ArtifactType, desc.Annotations = artifactType, ann
-	if err := pushIfAbsent(ctx, s, desc, data); err != nil {
-		return Attached{}, err
-	}
-	if err := ensureListed(ctx, s, subject, desc); err != nil {
-		return Attached{}, err
-	}
-	return Attached{Manifest: desc}, nil
+	return AttachReferrer(ctx, s, subject, Referrer{
+		ArtifactType:   ArtifactType(kind, env.Form),
+		LayerMediaType: LayerMediaType(env.Form),
+		Data:           file,
+		Title:          title,
+		Annotations:    ann,
+	})
 }
 
 // findAttached looks among subject's referrers for one that already holds
@@ -228,5 +194,3 @@ func unmarshalStrict(data []byte, v any) error {
 	return nil
 }
 
-// zeroTime asks createdTime for the current time.
-var zeroTime time.Time
