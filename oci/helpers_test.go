@@ -3,31 +3,24 @@ package oci_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"log"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 )
 
-// newRegistry starts go-containerregistry's registry in-process, with the
-// OCI 1.1 referrers API or without it (tag-schema fallback), and returns
-// its host:port.
-func newRegistry(t testing.TB, referrersAPI bool) string {
-	t.Helper()
-	srv := httptest.NewServer(ggcr.New(ggcr.WithReferrersSupport(referrersAPI), ggcr.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
+// newRegistry, open and pushImage are shared with the verify tests.
+var (
+	newRegistry = testenv.Registry
+	open        = testenv.Open
+	pushImage   = testenv.PushImage
+)
 
 // storeKinds are the kinds of store every oci test runs on: a registry
 // with the referrers API, one with only the tag schema, an OCI layout.
@@ -42,44 +35,6 @@ func newStore(t testing.TB, kind string) string {
 		return newRegistry(t, false) + "/app"
 	}
 	return oci.LayoutPrefix + t.TempDir()
-}
-
-func open(t testing.TB, name string) oci.Store {
-	t.Helper()
-	ref, err := oci.ParseReference(name + ":v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := oci.Open(context.Background(), ref, oci.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// pushImage pushes a small OCI image tagged v1 and returns its descriptor.
-func pushImage(t testing.TB, s oci.Store, layerContent string) ocispec.Descriptor {
-	t.Helper()
-	ctx := context.Background()
-	layer, err := oras.PushBytes(ctx, s, ocispec.MediaTypeImageLayer, []byte(layerContent))
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, err := oras.PushBytes(ctx, s, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := oras.PackManifest(ctx, s, oras.PackManifestVersion1_1, "", oras.PackManifestOptions{
-		ConfigDescriptor: &config, Layers: []ocispec.Descriptor{layer},
-		ManifestAnnotations: map[string]string{ocispec.AnnotationCreated: "2026-01-01T00:00:00Z"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Tag(ctx, desc, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	return desc
 }
 
 // supplyChain is a signed layout of two steps and their links, bound to

@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -27,59 +26,23 @@ import (
 	"testing"
 	"time"
 
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/verify"
 )
 
-// tmRegistry starts go-containerregistry's registry on httptest, with the
-// OCI 1.1 referrers API or with only the referrers tag schema, and returns
-// its host:port.
-func tmRegistry(t testing.TB, referrersAPI bool) string {
-	t.Helper()
-	srv := httptest.NewServer(ggcr.New(ggcr.WithReferrersSupport(referrersAPI), ggcr.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
-
-// tmOpen opens the repository HOST/REPO.
-func tmOpen(t testing.TB, repo string) oci.Store {
-	t.Helper()
-	ref, err := oci.ParseReference(repo + ":latest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := oci.Open(context.Background(), ref, oci.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// tmPushImage pushes a one-layer OCI image whose layer is layerContent.
-func tmPushImage(t testing.TB, s oci.Store, layerContent string) ocispec.Descriptor {
-	t.Helper()
-	ctx := context.Background()
-	layer, err := oras.PushBytes(ctx, s, ocispec.MediaTypeImageLayer, []byte(layerContent))
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, err := oras.PushBytes(ctx, s, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := oras.PackManifest(ctx, s, oras.PackManifestVersion1_1, "", oras.PackManifestOptions{ConfigDescriptor: &config, Layers: []ocispec.Descriptor{layer}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return desc
-}
+// The registry, store and image helpers are shared with the oci tests.
+var (
+	tmRegistry  = testenv.Registry
+	tmOpen      = testenv.Open
+	tmPushImage = testenv.PushImage
+)
 
 // tmChain is a supply chain with real keys: bob builds app.tar, alice
 // pushes it as the image, and the push step binds the evidence to the
