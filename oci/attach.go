@@ -193,4 +193,3 @@ func unmarshalStrict(data []byte, v any) error {
 	}
 	return nil
 }
-

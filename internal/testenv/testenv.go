@@ -75,4 +75,3 @@ func PushImage(t testing.TB, s oci.Store, layerContent string) ocispec.Descripto
 	}
 	return desc
 }
-
