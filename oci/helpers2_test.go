@@ -14,8 +14,8 @@ import (
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 )
 
@@ -119,25 +119,8 @@ func tagIndex(t testing.TB, s oci.Store, subject ocispec.Descriptor) ocispec.Ind
 	return idx
 }
 
-// forgeTagIndex replaces subject's referrers tag-schema index by an index
-// listing entries, as a lying registry (or another client) could.
-func forgeTagIndex(t testing.TB, s oci.Store, subject ocispec.Descriptor, entries []ocispec.Descriptor) {
-	t.Helper()
-	ctx := context.Background()
-	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: entries}
-	idx.SchemaVersion = 2
-	data, err := json.Marshal(idx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageIndex, data)
-	if err := s.Push(ctx, desc, strings.NewReader(string(data))); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Tag(ctx, desc, strings.Replace(subject.Digest.String(), ":", "-", 1)); err != nil {
-		t.Fatal(err)
-	}
-}
+// forgeTagIndex is shared with the verify tests.
+var forgeTagIndex = testenv.ForgeTagIndex
 
 func digestsOf(ds []ocispec.Descriptor) []string {
 	var out []string

@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -29,7 +28,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/internal/testenv"
@@ -39,9 +37,10 @@ import (
 
 // The registry, store and image helpers are shared with the oci tests.
 var (
-	tmRegistry  = testenv.Registry
-	tmOpen      = testenv.Open
-	tmPushImage = testenv.PushImage
+	tmRegistry      = testenv.Registry
+	tmOpen          = testenv.Open
+	tmPushImage     = testenv.PushImage
+	tmForgeTagIndex = testenv.ForgeTagIndex
 )
 
 // tmChain is a supply chain with real keys: bob builds app.tar, alice
@@ -180,26 +179,6 @@ func tmAttachRaw(t testing.TB, s oci.Store, subject ocispec.Descriptor, artifact
 		t.Fatal(err)
 	}
 	return desc
-}
-
-// tmForgeTagIndex replaces subject's referrers tag-schema index by one
-// listing entries, as anyone who can push can.
-func tmForgeTagIndex(t testing.TB, s oci.Store, subject ocispec.Descriptor, entries []ocispec.Descriptor) {
-	t.Helper()
-	ctx := context.Background()
-	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: entries}
-	idx.SchemaVersion = 2
-	data, err := json.Marshal(idx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageIndex, data)
-	if err := s.Push(ctx, desc, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Tag(ctx, desc, strings.Replace(subject.Digest.String(), ":", "-", 1)); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // tmVerify verifies image from s with the owner's key.

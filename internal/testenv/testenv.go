@@ -6,6 +6,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -74,4 +75,24 @@ func PushImage(t testing.TB, s oci.Store, layerContent string) ocispec.Descripto
 		t.Fatal(err)
 	}
 	return desc
+}
+
+// ForgeTagIndex replaces subject's referrers tag-schema index with one
+// listing entries, as anyone who can push to the repository can.
+func ForgeTagIndex(t testing.TB, s oci.Store, subject ocispec.Descriptor, entries []ocispec.Descriptor) {
+	t.Helper()
+	ctx := context.Background()
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: entries}
+	idx.SchemaVersion = 2
+	data, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageIndex, data)
+	if err := s.Push(ctx, desc, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tag(ctx, desc, strings.Replace(subject.Digest.String(), ":", "-", 1)); err != nil {
+		t.Fatal(err)
+	}
 }
