@@ -284,6 +284,9 @@ func (e *Envelope) Marshal() ([]byte, error) {
 // PayloadKind returns the "_type" of the payload ("layout", "link", or
 // another type, which referee refuses to use as either).
 func (e *Envelope) PayloadKind() (string, error) {
+	if err := checkJSON(e.Payload); err != nil {
+		return "", fmt.Errorf("payload: %w", err)
+	}
 	var t struct {
 		Type string `json:"_type"`
 	}

@@ -57,7 +57,7 @@ func (l *Layout) ExpiresAt() (time.Time, error) {
 // and validates it: types, keys whose keyids match their material, unique
 // names, thresholds, and every artifact rule.
 func ParseLayout(payload []byte) (*Layout, error) {
-	if err := checkDepth(payload); err != nil {
+	if err := checkJSON(payload); err != nil {
 		return nil, err
 	}
 	var aux struct {

@@ -37,7 +37,7 @@ func LinkFileName(step, keyID string) string {
 // to be clean relative paths, so that rules cannot be evaded by spelling one
 // file two ways (dir/../foo, ./foo): in-toto-golang's GHSA-vrxp-mg9f-hwf3.
 func ParseLink(payload []byte) (*Link, error) {
-	if err := checkDepth(payload); err != nil {
+	if err := checkJSON(payload); err != nil {
 		return nil, err
 	}
 	var l Link
