@@ -60,6 +60,10 @@ type Options struct {
 	// digest. Verification from a registry always sets it, since a
 	// referrer's subject field binds nothing.
 	ImageDigest string
+
+	// sublayoutSigner is set while verifying a sublayout: its inspections
+	// are not run, since a functionary, not the owner, chose them.
+	sublayoutSigner string
 }
 
 // maxCombinations bounds the search over alternative link sets when steps
@@ -356,6 +360,7 @@ func (c *candidate) verifySublayout(ctx context.Context, layout *attest.Layout, 
 	}
 	so := o
 	so.LayoutKeys = []*attest.Key{layout.Keys[c.keyIDs[0]]}
+	so.Inspector, so.sublayoutSigner = nil, c.keyIDs[0]
 	sub, chosen := verifyLayout(ctx, c.ev, c.ev.Sub, so, depth+1)
 	c.sub = sub
 	if !sub.Verified {
@@ -613,6 +618,12 @@ func runInspections(ctx context.Context, layout *attest.Layout, o Options, into 
 	var fails []Failure
 	for _, in := range layout.Inspect {
 		sr := StepReport{Name: in.Name, Passed: true}
+		if o.sublayoutSigner != "" {
+			sr.Passed = false
+			fails = append(fails, Failure{Inspection: in.Name, KeyID: o.sublayoutSigner, Reason: fmt.Sprintf("a sublayout's inspection (%q) is never run: the sublayout is signed by a functionary, not by the layout owner, so its commands are not trusted", strings.Join(in.Run, " "))})
+			reports = append(reports, sr)
+			continue
+		}
 		if o.Inspector == nil {
 			sr.Passed = false
 			fails = append(fails, Failure{Inspection: in.Name, Reason: fmt.Sprintf("the layout's inspection runs %q; referee runs inspection commands only when asked (--run-inspections)", strings.Join(in.Run, " "))})

