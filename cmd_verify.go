@@ -57,6 +57,7 @@ Examples:
 			&cli.BoolFlag{Name: "run-inspections", Usage: "run the layout's inspection commands (in --inspection-dir)"},
 			&cli.StringFlag{Name: "inspection-dir", Value: ".", Usage: "working directory of inspections"},
 			&cli.StringSliceFlag{Name: "vsa-key", Usage: "accept a verification summary signed by this promoter key (repeatable)"},
+			&cli.DurationFlag{Name: "vsa-max-age", Usage: "refuse verification summaries older than this (e.g. 720h)"},
 			&cli.IntFlag{Name: "parallel", Value: 8, Usage: "images checked at once when several are given"},
 			&cli.IntFlag{Name: "min-layout-version", Usage: "refuse attached layouts below this version (so deleting the current layout cannot bring back an older one)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing; the exit status says it all"},
@@ -109,7 +110,7 @@ func verifyAction(c *cli.Context) error {
 
 // checkOptions turns the flags into promote.CheckOptions.
 func checkOptions(c *cli.Context, o verify.Options) (promote.CheckOptions, error) {
-	co := promote.CheckOptions{OCI: ociOptions(c)}
+	co := promote.CheckOptions{OCI: ociOptions(c), VSAMaxAge: c.Duration("vsa-max-age")}
 	for _, p := range c.StringSlice("vsa-key") {
 		k, err := attest.LoadPublicKey(p)
 		if err != nil {

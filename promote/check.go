@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -17,8 +18,10 @@ import (
 // has layout keys), or the first of these that succeeds.
 type CheckOptions struct {
 	VSAKeys []*attest.Key
-	Full    verify.ImageOptions
-	OCI     oci.Options
+	// VSAMaxAge refuses summaries verified longer ago; zero means any age.
+	VSAMaxAge time.Duration
+	Full      verify.ImageOptions
+	OCI       oci.Options
 }
 
 // Outcome is the result for one image.
@@ -48,8 +51,16 @@ func Check(ctx context.Context, ref string, o CheckOptions) Outcome {
 	}
 	out.Image = desc.Digest.String()
 	var vsaErr error
-	if len(o.VSAKeys) > 0 {
-		out.VSA, vsaErr = CheckVSA(ctx, s, desc, o.VSAKeys)
+	switch {
+	case len(o.VSAKeys) > 0 && o.Full.MinLayoutVersion > 0:
+		// A summary does not say which layout version it verified against.
+		vsaErr = fmt.Errorf("%w: a minimum layout version asks for full verification", ErrNoVSA)
+	case len(o.VSAKeys) > 0:
+		policy := VSAPolicy{Keys: o.VSAKeys, MaxAge: o.VSAMaxAge}
+		if o.Full.Layout != nil {
+			policy.Layout = verify.PayloadDigest(o.Full.Layout.Envelope)
+		}
+		out.VSA, vsaErr = CheckVSA(ctx, s, desc, policy)
 		if vsaErr == nil {
 			return out
 		}

@@ -76,7 +76,7 @@ func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.De
 	if err := oci.Copy(ctx, src, dst, desc, dstTag, oci.CopyOptions{Discover: o.Verify.Discover, Progress: o.Progress}); err != nil {
 		return res, err
 	}
-	if prior, ok, err := findVSA(ctx, dst, desc, []*attest.Key{o.Signer.Key()}, report.Layout.Digest); err != nil {
+	if prior, ok, err := findVSA(ctx, dst, desc, VSAPolicy{Keys: []*attest.Key{o.Signer.Key()}, Layout: report.Layout.Digest}); err != nil {
 		return res, err
 	} else if ok {
 		res.VSA, res.VSAExisted = prior.Referrer, true
@@ -139,26 +139,37 @@ type Accepted struct {
 // ErrNoVSA is returned when no acceptable VSA is attached.
 var ErrNoVSA = errors.New("no acceptable verification summary")
 
-// CheckVSA looks among desc's referrers for a VSA signed by one of keys,
-// about exactly this digest, whose result is PASSED. It needs a fixed
+// VSAPolicy says which verification summaries are acceptable.
+type VSAPolicy struct {
+	// Keys are the trusted promoters.
+	Keys []*attest.Key
+	// Layout, when set, is the layout digest (see verify.PayloadDigest)
+	// the summary must name: a pinned layout.
+	Layout string
+	// MaxAge refuses summaries older than this; zero means any age.
+	MaxAge time.Duration
+}
+
+// CheckVSA looks among desc's referrers for a VSA signed by one of the
+// policy's keys, made by referee, about exactly this digest, whose result
+// is PASSED, and that meets the policy's layout and age. It needs a fixed
 // number of requests: one listing, then the manifests and envelopes of the
 // statement referrers, in parallel. The listing's word on types is only
 // used to skip referrers; everything accepted is read from the manifest and
 // the signed statement.
-func CheckVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, keys []*attest.Key) (*Accepted, error) {
-	a, ok, err := findVSA(ctx, s, desc, keys, "")
+func CheckVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPolicy) (*Accepted, error) {
+	a, ok, err := findVSA(ctx, s, desc, p)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w for %s signed by %s", ErrNoVSA, desc.Digest, keyList(keys))
+		return nil, fmt.Errorf("%w for %s signed by %s", ErrNoVSA, desc.Digest, keyList(p.Keys))
 	}
 	return a, nil
 }
 
-// findVSA finds a passing VSA by one of keys for desc; with layout set, only
-// one that names that layout digest.
-func findVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, keys []*attest.Key, layout string) (*Accepted, bool, error) {
+// findVSA finds a VSA for desc that p accepts.
+func findVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPolicy) (*Accepted, bool, error) {
 	graph, err := oci.Discover(ctx, s, desc, oci.DiscoverOptions{MaxDepth: 1, Follow: func(*oci.Node) bool { return false }})
 	if err != nil {
 		return nil, false, err
@@ -175,12 +186,17 @@ func findVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, keys []*
 		if err != nil || env.Form != attest.FormDSSE {
 			continue
 		}
-		for _, k := range keys {
+		for _, k := range p.Keys {
 			if env.VerifyKey(k) != nil {
 				continue
 			}
 			sum, err := ParseSummary(env.Payload, desc.Digest.String())
-			if err != nil || sum.Result != "PASSED" || (layout != "" && sum.Layout != layout) {
+			switch {
+			case err != nil, sum.Result != "PASSED", sum.Verifier != VerifierID:
+				continue
+			case p.Layout != "" && sum.Layout != p.Layout:
+				continue
+			case p.MaxAge > 0 && time.Since(sum.Time) > p.MaxAge:
 				continue
 			}
 			return &Accepted{Summary: sum, Referrer: n.Descriptor(), KeyID: k.KeyID}, true, nil

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/demo"
@@ -76,7 +77,7 @@ func TestPromote(t *testing.T) {
 	if len(list) != 5 {
 		t.Fatalf("destination has %d referrers, want 4 and the VSA", len(list))
 	}
-	acc, err := promote.CheckVSA(ctx, dst, desc, []*attest.Key{promoter.Key()})
+	acc, err := promote.CheckVSA(ctx, dst, desc, promote.VSAPolicy{Keys: []*attest.Key{promoter.Key()}})
 	if err != nil || acc.Summary.Result != "PASSED" || acc.Summary.Layout != res.Report.Layout.Digest || acc.Referrer.Digest != res.VSA.Digest {
 		t.Fatalf("CheckVSA: %+v %v", acc, err)
 	}
@@ -94,9 +95,18 @@ func TestPromote(t *testing.T) {
 		t.Fatalf("second promote left %d referrers", len(list))
 	}
 
+	// A pinned layout other than the one verified, or a maximum age the
+	// summary exceeds, refuses it.
+	if _, err := promote.CheckVSA(ctx, dst, desc, promote.VSAPolicy{Keys: []*attest.Key{promoter.Key()}, Layout: "sha256:" + strings.Repeat("0", 64)}); err == nil {
+		t.Fatal("a VSA accepted for another layout")
+	}
+	if _, err := promote.CheckVSA(ctx, dst, desc, promote.VSAPolicy{Keys: []*attest.Key{promoter.Key()}, MaxAge: time.Nanosecond}); err == nil {
+		t.Fatal("a VSA accepted beyond its maximum age")
+	}
+
 	// Another promoter's key does not accept it.
 	other, _ := attest.GenerateKey("")
-	if _, err := promote.CheckVSA(ctx, dst, desc, []*attest.Key{other.Key()}); err == nil {
+	if _, err := promote.CheckVSA(ctx, dst, desc, promote.VSAPolicy{Keys: []*attest.Key{other.Key()}}); err == nil {
 		t.Fatal("a VSA accepted for a key that did not sign it")
 	}
 
@@ -113,7 +123,7 @@ func TestPromote(t *testing.T) {
 	if ok, _ := dst.Exists(ctx, evil); ok {
 		t.Fatal("a tampered image was copied")
 	}
-	if _, err := promote.CheckVSA(ctx, dst, evil, []*attest.Key{promoter.Key()}); err == nil {
+	if _, err := promote.CheckVSA(ctx, dst, evil, promote.VSAPolicy{Keys: []*attest.Key{promoter.Key()}}); err == nil {
 		t.Fatal("a VSA for the tampered image")
 	}
 }

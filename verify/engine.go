@@ -128,8 +128,7 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 		return fail(Failure{Source: layoutEv.Source, Reason: "invalid layout: " + err.Error()})
 	}
 	r.Layout.Expires = layout.Expires
-	sum := sha256.Sum256(layoutEv.Envelope.Payload)
-	r.Layout.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	r.Layout.Digest = PayloadDigest(layoutEv.Envelope)
 	r.Layout.Version, _ = layout.Version()
 	exp, _ := layout.ExpiresAt()
 	if !o.Now.Before(exp) {
@@ -204,6 +203,14 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 	}
 	r.Verified = len(r.Failures) == 0
 	return r, chosen.links
+}
+
+// PayloadDigest identifies a signed document by the sha256 of its signed
+// payload, the same whichever envelope carries it (the layout digest a
+// verification summary names).
+func PayloadDigest(e *attest.Envelope) string {
+	sum := sha256.Sum256(e.Payload)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 func sameCommand(a, b []string) bool {
