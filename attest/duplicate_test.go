@@ -51,3 +51,13 @@ func mustB(b []byte, err error) []byte {
 	}
 	return b
 }
+
+func TestURIArtifactNeedsAScheme(t *testing.T) {
+	h := `{"sha256":"` + strings.Repeat("a", 64) + `"}`
+	for p, ok := range map[string]bool{"git+https://example.com/x": true, "a/../b://x": false, "://x": false, "oci://r/app": true} {
+		_, err := attest.ParseLink([]byte(`{"_type":"link","name":"s","materials":{"` + p + `":` + h + `},"products":{}}`))
+		if (err == nil) != ok {
+			t.Errorf("%q: %v", p, err)
+		}
+	}
+}

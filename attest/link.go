@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 )
 
@@ -74,6 +75,10 @@ func ParseLink(payload []byte) (*Link, error) {
 	return &l, nil
 }
 
+// uriArtifact matches artifact names that are URIs (scheme://…), which
+// resolvers record as they are.
+var uriArtifact = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
 // checkArtifactPath refuses artifact paths that name a file in more than
 // one way. in-toto records paths relative and normalised; URIs such as
 // "git+https://…" recorded by resolvers pass as they are.
@@ -84,7 +89,7 @@ func checkArtifactPath(p string) error {
 	if strings.ContainsRune(p, 0) || strings.Contains(p, "\\") {
 		return fmt.Errorf("artifact path %q has a NUL or backslash", p)
 	}
-	if strings.Contains(p, "://") {
+	if uriArtifact.MatchString(p) {
 		return nil
 	}
 	if path.Clean(p) != p || strings.HasPrefix(p, "../") || p == ".." {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -56,7 +57,7 @@ type Bundle struct {
 // Envelope blobs are checked against digest and size and refused above
 // maxBlob. Nothing here verifies signatures: that is verify's job.
 func Gather(ctx context.Context, s content.ReadOnlyGraphStorage, graph *Node, maxBlob int64, parallel int) (*Bundle, error) {
-	return gather(ctx, s, graph, maxBlob, parallel, nil)
+	return gather(ctx, s, graph, maxBlob, parallel, nil, newBudget())
 }
 
 // fetched is what readDocuments found for one referrer.
@@ -95,6 +96,7 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 	)
 	o.gate = make(chan struct{}, o.Parallel)
 	envelopes := DiscoverOptions{gate: make(chan struct{}, o.Parallel)}
+	bud := newBudget()
 	if bs, ok := s.(blobStorer); ok {
 		o.onListed = func(n *Node, listed ocispec.Descriptor) {
 			dg, err := digest.Parse(listed.Annotations[AnnotationEnvelopeDigest])
@@ -114,6 +116,9 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 				}
 				defer envelopes.release()
 				sp.data, sp.err = fetchByDigest(pctx, bs, dg, maxBlob)
+				if sp.err == nil {
+					sp.err = bud.spend(len(sp.data))
+				}
 			}()
 		}
 	}
@@ -136,7 +141,7 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 			if envelopes.acquire(pctx) != nil {
 				return // cancelled: gather reads it again, if it gets there
 			}
-			docs, problem, err := readDocuments(pctx, s, n, maxBlob, sp)
+			docs, problem, err := readDocuments(pctx, s, n, maxBlob, sp, bud)
 			envelopes.release()
 			mu.Lock()
 			pre[n] = fetched{docs, problem, err}
@@ -150,7 +155,7 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 		return nil, nil, err
 	}
 	wg.Wait()
-	b, err := gather(ctx, s, graph, maxBlob, o.Parallel, pre)
+	b, err := gather(ctx, s, graph, maxBlob, o.Parallel, pre, bud)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -161,6 +166,32 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 // digest alone.
 type blobStorer interface {
 	Blobs() registry.BlobStore
+}
+
+// DefaultMaxTotalBytes bounds all the envelope bytes read for one image,
+// so that many referrers, or one listing a blob many times, cannot exhaust
+// memory.
+const DefaultMaxTotalBytes = 256 << 20
+
+// maxLayersPerReferrer bounds the layers of one referrer that are read
+// (referee writes one).
+const maxLayersPerReferrer = 8
+
+// budget is what is left of DefaultMaxTotalBytes in one gather.
+type budget struct{ left atomic.Int64 }
+
+func newBudget() *budget {
+	b := &budget{}
+	b.left.Store(DefaultMaxTotalBytes)
+	return b
+}
+
+// spend takes n bytes from the budget, or fails once it is exhausted.
+func (b *budget) spend(n int) error {
+	if b.left.Add(-int64(n)) < 0 {
+		return fmt.Errorf("the evidence attached to this image is more than %d bytes", DefaultMaxTotalBytes)
+	}
+	return nil
 }
 
 // speculated is an envelope blob fetched by the digest a referrers listing
@@ -192,7 +223,7 @@ func fetchByDigest(ctx context.Context, bs blobStorer, dg digest.Digest, limit i
 
 // fetchLayer fetches a layer as fetchAll does, unless a speculative fetch
 // got exactly this digest and size; a failed speculation changes nothing.
-func fetchLayer(ctx context.Context, s content.Fetcher, l ocispec.Descriptor, maxBlob int64, sp *speculated) ([]byte, error) {
+func fetchLayer(ctx context.Context, s content.Fetcher, l ocispec.Descriptor, maxBlob int64, sp *speculated, bud *budget) ([]byte, error) {
 	if sp != nil && l.Digest == sp.digest && l.Size >= 0 && l.Size <= maxBlob {
 		select {
 		case <-sp.done:
@@ -202,11 +233,15 @@ func fetchLayer(ctx context.Context, s content.Fetcher, l ocispec.Descriptor, ma
 		case <-ctx.Done():
 		}
 	}
-	return fetchAll(ctx, s, l, maxBlob)
+	data, err := fetchAll(ctx, s, l, maxBlob)
+	if err != nil {
+		return nil, err
+	}
+	return data, bud.spend(len(data))
 }
 
 // gather is Gather, with the documents of some referrers already read.
-func gather(ctx context.Context, s content.ReadOnlyGraphStorage, graph *Node, maxBlob int64, parallel int, pre map[*Node]fetched) (*Bundle, error) {
+func gather(ctx context.Context, s content.ReadOnlyGraphStorage, graph *Node, maxBlob int64, parallel int, pre map[*Node]fetched, bud *budget) (*Bundle, error) {
 	if maxBlob <= 0 {
 		maxBlob = DefaultMaxBlobBytes
 	}
@@ -240,7 +275,7 @@ func gather(ctx context.Context, s content.ReadOnlyGraphStorage, graph *Node, ma
 		}
 		g.Go(func() error {
 			var err error
-			results[i], errs[i], err = readDocuments(gctx, s, n, maxBlob, nil)
+			results[i], errs[i], err = readDocuments(gctx, s, n, maxBlob, nil, bud)
 			return err
 		})
 	}
@@ -293,13 +328,18 @@ func gather(ctx context.Context, s content.ReadOnlyGraphStorage, graph *Node, ma
 // bytes that do not match the descriptor, is an error: skipping the
 // referrer would let a lying or failing store choose the evidence (drop
 // the current layout so that an older one is used).
-func readDocuments(ctx context.Context, s content.Fetcher, n *Node, maxBlob int64, sp *speculated) ([]*Document, string, error) {
+func readDocuments(ctx context.Context, s content.Fetcher, n *Node, maxBlob int64, sp *speculated, bud *budget) ([]*Document, string, error) {
 	var out []*Document
+	if len(n.layers) > maxLayersPerReferrer {
+		return nil, fmt.Sprintf("has %d layers; referee reads referrers of at most %d", len(n.layers), maxLayersPerReferrer), nil
+	}
+	seen := map[digest.Digest]bool{}
 	for _, l := range n.layers {
-		if !mayHoldInToto(n.ArtifactType, l.MediaType, l.Annotations[AnnotationTitle]) {
+		if !mayHoldInToto(n.ArtifactType, l.MediaType, l.Annotations[AnnotationTitle]) || seen[l.Digest] {
 			continue
 		}
-		raw, err := fetchLayer(ctx, s, l, maxBlob, sp)
+		seen[l.Digest] = true
+		raw, err := fetchLayer(ctx, s, l, maxBlob, sp, bud)
 		var tooLarge *tooLargeError
 		switch {
 		case errors.As(err, &tooLarge) || errors.Is(err, errdef.ErrNotFound):
