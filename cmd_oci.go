@@ -15,7 +15,7 @@ import (
 // registryFlags reach registries and bound what they may send.
 func registryFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "plain-http", Usage: "use plain HTTP for a registry that is not on a loopback address (loopback registries always may)"},
+		&cli.BoolFlag{Name: "plain-http", Usage: "use plain HTTP for a registry that is not on a loopback address (loopback registries use it unless --ca-file is given)"},
 		&cli.StringFlag{Name: "ca-file", Usage: "PEM file of extra certificate authorities for the registry's TLS"},
 		&cli.Int64Flag{Name: "max-manifest-size", Value: oci.DefaultMaxManifestBytes, Usage: "refuse manifests larger than this many bytes"},
 		&cli.Int64Flag{Name: "max-blob-size", Value: oci.DefaultMaxBlobBytes, Usage: "refuse envelope blobs larger than this many bytes"},

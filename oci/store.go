@@ -87,7 +87,9 @@ func Open(ctx context.Context, ref Reference, o Options) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", ref.Name(), err)
 	}
-	repo.PlainHTTP = isLoopback(ref.Registry) || o.PlainHTTP
+	// Loopback registries speak plain HTTP, as crane assumes, unless a CA
+	// file says this one has TLS.
+	repo.PlainHTTP = o.PlainHTTP || (isLoopback(ref.Registry) && o.CAFile == "")
 	repo.MaxMetadataBytes = o.maxManifest()
 	// Never delete a superseded referrers index: with two writers, one
 	// could delete the index the other just wrote. Old indexes are left
