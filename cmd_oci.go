@@ -176,6 +176,8 @@ func pullCommand() *cli.Command {
 		ArgsUsage: "IMAGE",
 		Description: `Writes root.layout (root.DIGEST12.layout for each of several layouts) and STEP.KEYID8.link
 files into --out, a sublayout's links into STEP.KEYID8/. The paths written are printed on stdout.
+Each file is written as it was attached: in-toto-verify (the Python reference) reads only
+Metablock, so for it attach files made with --metablock (and keys it can read, e.g. RSA PEM).
 
 Example:
    referee pull localhost:5000/app:v1 --out evidence/

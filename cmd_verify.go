@@ -34,7 +34,7 @@ when --layout-key is given.
 
 Several IMAGEs, or - to read references from stdin (one per line), are checked concurrently
 (--parallel); stdout then has one line per image in input order ("VERIFIED ref@digest",
-"NOT-VERIFIED ref: reason", "ERROR ref: reason"), or one JSON object per line with --format json.
+"NOT-VERIFIED ref@digest: reason", "ERROR ref: reason"), or one JSON object per line with --format json.
 
 Without IMAGE: the equivalent of in-toto-verify on --layout and the STEP.KEYID8.link files of
 --link-dir (sublayout links in STEP.KEYID8/).
