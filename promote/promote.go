@@ -153,10 +153,10 @@ type VSAPolicy struct {
 // CheckVSA looks among desc's referrers for a VSA signed by one of the
 // policy's keys, made by referee, about exactly this digest, whose result
 // is PASSED, and that meets the policy's layout and age. It needs a fixed
-// number of requests: one listing, then the manifests and envelopes of the
-// statement referrers, in parallel. The listing's word on types is only
-// used to skip referrers; everything accepted is read from the manifest and
-// the signed statement.
+// number of requests: one listing (filtered by artifact type), then the
+// manifest and envelope of each summary. The listing's word on types is
+// only used to skip referrers; everything accepted is read from the
+// manifest and the signed statement.
 func CheckVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPolicy) (*Accepted, error) {
 	a, ok, err := findVSA(ctx, s, desc, p)
 	if err != nil {
@@ -168,17 +168,24 @@ func CheckVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPo
 	return a, nil
 }
 
-// findVSA finds a VSA for desc that p accepts.
+// findVSA finds a VSA for desc that p accepts. The listing's artifact
+// type only chooses which referrers to read (a listing that lies can only
+// hide a summary, and then full verification or failure follows); each
+// candidate's manifest and statement are read and checked.
 func findVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPolicy) (*Accepted, bool, error) {
-	graph, err := oci.Discover(ctx, s, desc, oci.DiscoverOptions{MaxDepth: 1, Follow: func(*oci.Node) bool { return false }})
+	list, err := oci.ListReferrers(ctx, s, desc, oci.ArtifactTypeStatementDSSE, 0)
 	if err != nil {
 		return nil, false, err
 	}
-	for _, n := range graph.Referrers {
-		if n.Problem != "" || n.ArtifactType != oci.ArtifactTypeStatementDSSE || len(n.Layers()) != 1 {
+	for _, d := range list {
+		if d.ArtifactType != oci.ArtifactTypeStatementDSSE {
 			continue
 		}
-		data, err := oci.FetchBlob(ctx, s, n.Layers()[0], oci.DefaultMaxBlobBytes)
+		m, err := oci.FetchManifest(ctx, s, d, oci.DefaultMaxManifestBytes)
+		if err != nil || m.Subject == nil || m.Subject.Digest != desc.Digest || m.ArtifactType != oci.ArtifactTypeStatementDSSE || len(m.Layers) != 1 {
+			continue
+		}
+		data, err := oci.FetchBlob(ctx, s, m.Layers[0], oci.DefaultMaxBlobBytes)
 		if err != nil {
 			continue
 		}
@@ -199,7 +206,7 @@ func findVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPol
 			case p.MaxAge > 0 && time.Since(sum.Time) > p.MaxAge:
 				continue
 			}
-			return &Accepted{Summary: sum, Referrer: n.Descriptor(), KeyID: k.KeyID}, true, nil
+			return &Accepted{Summary: sum, Referrer: d, KeyID: k.KeyID}, true, nil
 		}
 	}
 	return nil, false, nil

@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
@@ -53,17 +52,20 @@ func New(opts Options) (http.Handler, error) {
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
 	}
-	// ggcr logs every request; the journal replay's requests are muted.
-	reqlog := &gatedWriter{w: logger.Writer()}
+	// Requests are logged at the door (logRequests), so that neither the
+	// journal replay nor the referrers fixes' own reads show in the log.
 	gopts := []ggcr.Option{
-		ggcr.Logger(log.New(reqlog, logger.Prefix(), logger.Flags())),
+		ggcr.Logger(log.New(io.Discard, "", 0)),
 		ggcr.WithReferrersSupport(!opts.NoReferrers),
 	}
 	fix := func(h http.Handler) http.Handler {
-		if opts.NoReferrers {
-			return h
+		if !opts.NoReferrers {
+			h = &specFixes{inner: h}
 		}
-		return &specFixes{inner: h}
+		if opts.Logger != nil {
+			h = logRequests(h, logger)
+		}
+		return h
 	}
 	if opts.Root == "" {
 		// No journal, but the same checks on manifest writes.
@@ -81,9 +83,7 @@ func New(opts Options) (http.Handler, error) {
 		path:  filepath.Join(opts.Root, journalName),
 		log:   logger,
 	}
-	reqlog.mute.Store(true)
 	n, err := j.replay()
-	reqlog.mute.Store(false)
 	if err != nil {
 		return nil, err
 	}
@@ -93,17 +93,24 @@ func New(opts Options) (http.Handler, error) {
 	return fix(j), nil
 }
 
-// gatedWriter forwards writes to w unless muted.
-type gatedWriter struct {
-	w    io.Writer
-	mute atomic.Bool
+// logRequests logs one line per request: method, path and status.
+func logRequests(h http.Handler, logger *log.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		logger.Printf("%s %s %d", r.Method, r.URL.RequestURI(), sw.status)
+	})
 }
 
-func (g *gatedWriter) Write(p []byte) (int, error) {
-	if g.mute.Load() {
-		return len(p), nil
-	}
-	return g.w.Write(p)
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
 }
 
 // Serve listens on addr (host:port; port 0 picks a free port), calls ready
