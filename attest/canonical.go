@@ -143,7 +143,6 @@ func (f *jsonFrame) add(key string) {
 	f.set[key] = struct{}{}
 }
 
-
 // CanonicalJSON returns the canonical JSON encoding (the OLPC form used by
 // securesystemslib and both in-toto references) of the JSON document data,
 // parsed generically so that fields referee does not model are kept exactly.
