@@ -2,7 +2,6 @@ package attest
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -258,6 +257,3 @@ func nonNilRules(s [][]string) [][]string {
 	}
 	return s
 }
-
-// ErrNotLayout is returned when a document that should be a layout is not.
-var ErrNotLayout = errors.New("not an in-toto layout")

@@ -66,13 +66,6 @@ func (o Options) maxManifest() int64 {
 	return DefaultMaxManifestBytes
 }
 
-func (o Options) maxBlob() int64 {
-	if o.MaxBlobBytes > 0 {
-		return o.MaxBlobBytes
-	}
-	return DefaultMaxBlobBytes
-}
-
 // Open returns the store ref names. An OCI layout directory is created if
 // it does not exist.
 func Open(ctx context.Context, ref Reference, o Options) (Store, error) {
