@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -166,11 +168,18 @@ func Resolve(ctx context.Context, s Store, ref Reference) (ocispec.Descriptor, e
 }
 
 // OpenResolved opens the store of a reference string and resolves it:
-// the entry point of every command that takes an image.
+// the entry point of every command that takes an image. Unlike Open, it
+// does not create an OCI layout directory that does not exist.
 func OpenResolved(ctx context.Context, ref string, o Options) (Store, Reference, ocispec.Descriptor, error) {
 	r, err := ParseReference(ref)
 	if err != nil {
 		return nil, Reference{}, ocispec.Descriptor{}, err
+	}
+	if r.IsLayout() {
+		// Reading must not create an empty layout where none is.
+		if _, err := os.Stat(filepath.Join(r.Layout, "index.json")); err != nil {
+			return nil, Reference{}, ocispec.Descriptor{}, fmt.Errorf("%s: no OCI image layout there (%w)", r.Name(), errors.Unwrap(err))
+		}
 	}
 	s, err := Open(ctx, r, o)
 	if err != nil {
