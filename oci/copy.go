@@ -14,6 +14,9 @@ import (
 type CopyOptions struct {
 	// Discover bounds the walk of the referrer graph.
 	Discover DiscoverOptions
+	// Graph, when set, is desc's referrer graph already discovered in src
+	// (as promote has it), which Copy then does not walk again.
+	Graph *Node
 	// Progress, when set, is called after each blob or manifest is copied
 	// (or found already there) with the running totals.
 	Progress func(items int, bytes int64)
@@ -27,9 +30,12 @@ type CopyOptions struct {
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pushing-manifests-with-subject
 func Copy(ctx context.Context, src, dst Store, desc ocispec.Descriptor, tag string, co CopyOptions) error {
 	o := co.Discover
-	graph, err := Discover(ctx, src, desc, o)
-	if err != nil {
-		return err
+	graph := co.Graph
+	if graph == nil {
+		var err error
+		if graph, err = Discover(ctx, src, desc, o); err != nil {
+			return err
+		}
 	}
 	// Only follow referrers whose manifests name their parent (the graph
 	// Discover checked), never a listing's word.
@@ -73,8 +79,8 @@ func Copy(ctx context.Context, src, dst Store, desc ocispec.Descriptor, tag stri
 	}
 	var ensure func(n *Node) error
 	ensure = func(n *Node) error {
-		for _, c := range children[n.Digest] {
-			if err := ensureListed(ctx, dst, n.desc, c); err != nil {
+		if kids := children[n.Digest]; len(kids) > 0 {
+			if err := ensureListed(ctx, dst, n.desc, kids...); err != nil {
 				return err
 			}
 		}

@@ -82,7 +82,8 @@ func referrersTag(subject ocispec.Descriptor) string {
 	return strings.Replace(subject.Digest.String(), ":", "-", 1)
 }
 
-// ensureListed makes sure desc is among subject's referrers. On a registry
+// ensureListed makes sure every one of descs is among subject's referrers
+// (all at once: one listing per round, however many). On a registry
 // with only the tag schema, the index behind the sha256-<hex> tag is a
 // read-modify-write: two writers at once can each replace the other's
 // update. So after a push, referee re-reads the list and, while its
@@ -95,7 +96,7 @@ func referrersTag(subject ocispec.Descriptor) string {
 // referrer must stay listed while the tag's index stays unchanged for a
 // quiet period longer than this writer's own read-modify-write takes
 // (within settleMin and settleMax), which outlasts such a stale write.
-func ensureListed(ctx context.Context, s Store, subject, desc ocispec.Descriptor) error {
+func ensureListed(ctx context.Context, s Store, subject ocispec.Descriptor, descs ...ocispec.Descriptor) error {
 	const (
 		attempts    = 12
 		settleMin   = 150 * time.Millisecond
@@ -115,7 +116,8 @@ func ensureListed(ctx context.Context, s Store, subject, desc ocispec.Descriptor
 			return err
 		}
 		var wait time.Duration
-		if slices.ContainsFunc(list, func(d ocispec.Descriptor) bool { return d.Digest == desc.Digest }) {
+		missing := notIn(descs, list)
+		if len(missing) == 0 {
 			cur, err := s.Resolve(ctx, referrersTag(subject))
 			if errors.Is(err, errdef.ErrNotFound) {
 				return nil // the referrers API or an OCI layout: nobody rewrites a list
@@ -137,9 +139,9 @@ func ensureListed(ctx context.Context, s Store, subject, desc ocispec.Descriptor
 			wait = quiet/2 + time.Duration(rand.Int64N(int64(quiet/2)))
 		} else {
 			if repairs == attempts {
-				return fmt.Errorf("referrer %s of %s is still not listed after %d attempts (concurrent writers?)", desc.Digest, subject.Digest, attempts)
+				return fmt.Errorf("referrer %s of %s is still not listed after %d attempts (concurrent writers?)", missing[0].Digest, subject.Digest, attempts)
 			}
-			if err := addToTagIndex(ctx, s, subject, desc); err != nil {
+			if err := addToTagIndex(ctx, s, subject, missing); err != nil {
 				return err
 			}
 			roundTrip = max(roundTrip, time.Since(start))
@@ -155,8 +157,20 @@ func ensureListed(ctx context.Context, s Store, subject, desc ocispec.Descriptor
 	}
 }
 
-// addToTagIndex adds desc to the referrers index of subject's tag-schema tag.
-func addToTagIndex(ctx context.Context, s Store, subject, desc ocispec.Descriptor) error {
+// notIn returns the descriptors of want whose digests list lacks.
+func notIn(want, list []ocispec.Descriptor) []ocispec.Descriptor {
+	var out []ocispec.Descriptor
+	for _, w := range want {
+		if !slices.ContainsFunc(list, func(d ocispec.Descriptor) bool { return d.Digest == w.Digest }) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// addToTagIndex adds descs to the referrers index of subject's tag-schema
+// tag.
+func addToTagIndex(ctx context.Context, s Store, subject ocispec.Descriptor, descs []ocispec.Descriptor) error {
 	tag := referrersTag(subject)
 	index := ocispec.Index{Versioned: specsVersioned(), MediaType: ocispec.MediaTypeImageIndex}
 	cur, err := s.Resolve(ctx, tag)
@@ -173,12 +187,14 @@ func addToTagIndex(ctx context.Context, s Store, subject, desc ocispec.Descripto
 			return fmt.Errorf("referrers index %s: %w", tag, err)
 		}
 	}
-	if slices.ContainsFunc(index.Manifests, func(d ocispec.Descriptor) bool { return d.Digest == desc.Digest }) {
+	add := notIn(descs, index.Manifests)
+	if len(add) == 0 {
 		return nil // another writer's update, read before ours was lost, brought it back
 	}
-	entry := desc
-	entry.Data = nil
-	index.Manifests = append(index.Manifests, entry)
+	for _, d := range add {
+		d.Data = nil
+		index.Manifests = append(index.Manifests, d)
+	}
 	data, err := marshalJSON(index)
 	if err != nil {
 		return err

@@ -73,7 +73,7 @@ func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.De
 	if o.DryRun {
 		return res, nil
 	}
-	if err := oci.Copy(ctx, src, dst, desc, dstTag, oci.CopyOptions{Discover: o.Verify.Discover, Progress: o.Progress}); err != nil {
+	if err := oci.Copy(ctx, src, dst, desc, dstTag, oci.CopyOptions{Discover: o.Verify.Discover, Graph: res.Graph, Progress: o.Progress}); err != nil {
 		return res, err
 	}
 	if prior, ok, err := findVSA(ctx, dst, desc, VSAPolicy{Keys: []*attest.Key{o.Signer.Key()}, Layout: report.Layout.Digest}); err != nil {
