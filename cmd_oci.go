@@ -195,11 +195,7 @@ Example:
 			if err != nil {
 				return err
 			}
-			graph, err := oci.Discover(c.Context, s, desc, discoverOptions(c))
-			if err != nil {
-				return err
-			}
-			b, err := oci.Gather(c.Context, s, graph, c.Int64("max-blob-size"), 0)
+			_, b, err := oci.DiscoverAndGather(c.Context, s, desc, discoverOptions(c), c.Int64("max-blob-size"))
 			if err != nil {
 				return err
 			}
