@@ -85,12 +85,9 @@ func verifyAction(c *cli.Context) error {
 	if len(images) > 1 {
 		return verifyMany(c, images, format)
 	}
-	var keys []*attest.Key
-	if c.IsSet("layout-key") || len(c.StringSlice("vsa-key")) == 0 {
-		var err error
-		if keys, err = loadKeys(c, "layout-key"); err != nil {
-			return err
-		}
+	keys, err := layoutKeys(c)
+	if err != nil {
+		return err
 	}
 	o := verify.Options{LayoutKeys: keys}
 	if c.Bool("run-inspections") {
@@ -106,6 +103,15 @@ func verifyAction(c *cli.Context) error {
 		}
 	}
 	return verr
+}
+
+// layoutKeys loads --layout-key; it may be absent only when --vsa-key is
+// given (a summary is then the only way to pass).
+func layoutKeys(c *cli.Context) ([]*attest.Key, error) {
+	if !c.IsSet("layout-key") && len(c.StringSlice("vsa-key")) > 0 {
+		return nil, nil
+	}
+	return loadKeys(c, "layout-key")
 }
 
 // checkOptions turns the flags into promote.CheckOptions.
@@ -169,12 +175,9 @@ func vsaJSON(out promote.Outcome) map[string]any {
 // line in input order. Exit status: 2 if any could not be checked, else 1
 // if any was not verified, else 0.
 func verifyMany(c *cli.Context, images []string, format string) error {
-	var keys []*attest.Key
-	if c.IsSet("layout-key") || len(c.StringSlice("vsa-key")) == 0 {
-		var err error
-		if keys, err = loadKeys(c, "layout-key"); err != nil {
-			return err
-		}
+	keys, err := layoutKeys(c)
+	if err != nil {
+		return err
 	}
 	co, err := checkOptions(c, verify.Options{LayoutKeys: keys})
 	if err != nil {
