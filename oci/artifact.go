@@ -1,11 +1,16 @@
 package oci
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // Artifact types of the other in-toto documents referee attaches.
@@ -75,10 +80,41 @@ func AttachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r 
 	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, data)
 	desc.ArtifactType, desc.Annotations = r.ArtifactType, ann
 	if err := pushIfAbsent(ctx, s, desc, data); err != nil {
-		return Attached{}, err
+		if !blobUnknown(err) {
+			return Attached{}, err
+		}
+		// The registry lost track of a blob it had said it holds (seen on
+		// distribution 2.8 with several clients pushing the same config at
+		// once): push both blobs outright and the manifest again.
+		for _, b := range []struct {
+			d    ocispec.Descriptor
+			data []byte
+		}{{config, emptyConfig}, {layer, r.Data}} {
+			if err := s.Push(ctx, b.d, bytes.NewReader(b.data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+				return Attached{}, fmt.Errorf("pushing %s: %w", b.d.Digest, err)
+			}
+		}
+		if err := s.Push(ctx, desc, bytes.NewReader(data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+			return Attached{}, fmt.Errorf("pushing %s: %w", desc.Digest, err)
+		}
 	}
 	if err := ensureListed(ctx, s, subject, desc); err != nil {
 		return Attached{}, err
 	}
 	return Attached{Manifest: desc}, nil
+}
+
+// blobUnknown reports whether a registry refused a manifest because it does
+// not know one of its blobs (MANIFEST_BLOB_UNKNOWN).
+func blobUnknown(err error) bool {
+	var er *errcode.ErrorResponse
+	if !errors.As(err, &er) {
+		return false
+	}
+	for _, e := range er.Errors {
+		if e.Code == errcode.ErrorCodeManifestBlobUnknown {
+			return true
+		}
+	}
+	return false
 }
