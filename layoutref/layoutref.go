@@ -21,10 +21,12 @@ type Candidate struct {
 	Envelope *attest.Envelope
 }
 
-// Rejected is a candidate layout that was not used, and why.
+// Rejected is a candidate layout that was not used, and why. When it was
+// rejected for its signatures, Unverified says who claims to have signed it.
 type Rejected struct {
-	Source string `json:"source"`
-	Reason string `json:"reason"`
+	Source     string  `json:"source"`
+	Reason     string  `json:"reason"`
+	Unverified *Claims `json:"unverified,omitempty"`
 }
 
 // Selection is the layout chosen among several, and the ones passed over.
@@ -50,30 +52,34 @@ func Select(cands []Candidate, keys []*attest.Key, minVersion int) (*Selection, 
 	best := -1
 	var tied []Candidate
 	for _, c := range cands {
-		if reason := checkSigned(c.Envelope, keys); reason != "" {
-			sel.Rejected = append(sel.Rejected, Rejected{c.Source, reason})
+		if reason, verified := checkSigned(c.Envelope, keys); reason != "" {
+			rej := Rejected{Source: c.Source, Reason: reason}
+			if reason != notALayout {
+				rej.Unverified = ReadClaims(c.Envelope, verified)
+			}
+			sel.Rejected = append(sel.Rejected, rej)
 			continue
 		}
 		l, err := attest.ParseLayout(c.Envelope.Payload)
 		if err != nil {
-			sel.Rejected = append(sel.Rejected, Rejected{c.Source, "invalid layout: " + err.Error()})
+			sel.Rejected = append(sel.Rejected, Rejected{Source: c.Source, Reason: "invalid layout: " + err.Error()})
 			continue
 		}
 		v, _ := l.Version() // ParseLayout validated it
 		if v < minVersion {
-			sel.Rejected = append(sel.Rejected, Rejected{c.Source, fmt.Sprintf("version %d is below the minimum %d", v, minVersion)})
+			sel.Rejected = append(sel.Rejected, Rejected{Source: c.Source, Reason: fmt.Sprintf("version %d is below the minimum %d", v, minVersion)})
 			continue
 		}
 		switch {
 		case v > best:
 			for _, t := range tied {
-				sel.Rejected = append(sel.Rejected, Rejected{t.Source, fmt.Sprintf("version %d is older than %d", best, v)})
+				sel.Rejected = append(sel.Rejected, Rejected{Source: t.Source, Reason: fmt.Sprintf("version %d is older than %d", best, v)})
 			}
 			best, tied = v, []Candidate{c}
 		case v == best:
 			tied = append(tied, c)
 		default:
-			sel.Rejected = append(sel.Rejected, Rejected{c.Source, fmt.Sprintf("version %d is older than the current layout's", v)})
+			sel.Rejected = append(sel.Rejected, Rejected{Source: c.Source, Reason: fmt.Sprintf("version %d is older than the current layout's", v)})
 		}
 	}
 	switch {
@@ -97,16 +103,23 @@ func Select(cands []Candidate, keys []*attest.Key, minVersion int) (*Selection, 
 	return sel, nil
 }
 
-func checkSigned(env *attest.Envelope, keys []*attest.Key) string {
+const notALayout = "not a layout"
+
+// checkSigned says why env is not a layout signed by every key, and which
+// keys did verify.
+func checkSigned(env *attest.Envelope, keys []*attest.Key) (reason string, verified []string) {
 	if kind, err := env.PayloadKind(); err != nil || kind != "layout" {
-		return "not a layout"
+		return notALayout, nil
 	}
+	var problems []string
 	for _, k := range keys {
 		if err := env.VerifyKey(k); err != nil {
-			return err.Error()
+			problems = append(problems, err.Error())
+			continue
 		}
+		verified = append(verified, k.KeyID)
 	}
-	return ""
+	return strings.Join(problems, "; "), verified
 }
 
 func samePayload(cs []Candidate) bool {

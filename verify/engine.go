@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/layoutref"
 )
 
 // Evidence is one signed document offered as the link of a step. A
@@ -111,14 +112,21 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 	if kind != "layout" {
 		return fail(Failure{Source: layoutEv.Source, Reason: fmt.Sprintf("is a %q document, not a layout", kind)})
 	}
+	var unsigned []Failure
 	for _, k := range o.LayoutKeys {
 		if err := layoutEv.Envelope.VerifyKey(k); err != nil {
-			r.Failures = append(r.Failures, Failure{Source: layoutEv.Source, KeyID: k.KeyID, Reason: "layout " + err.Error()})
+			unsigned = append(unsigned, Failure{Source: layoutEv.Source, KeyID: k.KeyID, Reason: "layout: " + err.Error()})
 			continue
 		}
 		r.Layout.Signers = append(r.Layout.Signers, k.KeyID)
 	}
-	if len(r.Failures) > 0 {
+	if len(unsigned) > 0 {
+		// Say who did sign it: a wrong --layout-key is the usual cause.
+		r.Layout.Unverified = layoutref.ReadClaims(layoutEv.Envelope, r.Layout.Signers)
+		for i := range unsigned {
+			unsigned[i].Reason += "; " + r.Layout.Unverified.String()
+		}
+		r.Failures = append(r.Failures, unsigned...)
 		return r, nil
 	}
 	// Only now, with the owner's signature checked, is the content trusted

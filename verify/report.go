@@ -94,6 +94,11 @@ type LayoutReport struct {
 	Expires string   `json:"expires"`
 	Version int      `json:"version,omitempty"`
 	Signers []string `json:"signers"`
+	// Unverified is set when the layout's signatures did not verify with
+	// every layout key: who its signatures claim signed it, and the expiry
+	// and version it gives itself, none of it vouched for. Expires and
+	// Version above are then empty: they are only ever verified content.
+	Unverified *layoutref.Claims `json:"unverified,omitempty"`
 	// NotUsed lists the other layouts found beside it, and why they were
 	// not used.
 	NotUsed []layoutref.Rejected `json:"notUsed,omitempty"`
@@ -134,14 +139,14 @@ func (r *Report) writeText(b *strings.Builder, indent string) {
 		fmt.Fprintf(b, "%simage %s\n", indent, r.Image)
 	}
 	if r.Layout.Source != "" {
-		fmt.Fprintf(b, "%slayout %s: signed by %s, expires %s", indent, r.Layout.Source, shortList(r.Layout.Signers), r.Layout.Expires)
-		if r.Layout.Version > 0 {
-			fmt.Fprintf(b, ", version %d", r.Layout.Version)
-		}
-		b.WriteString("\n")
+		fmt.Fprintf(b, "%slayout %s: %s\n", indent, r.Layout.Source, r.Layout.describe())
 	}
 	for _, n := range r.Layout.NotUsed {
-		fmt.Fprintf(b, "%s  layout %s not used: %s\n", indent, n.Source, n.Reason)
+		fmt.Fprintf(b, "%s  layout %s not used: %s", indent, n.Source, n.Reason)
+		if n.Unverified != nil {
+			b.WriteString("; " + n.Unverified.String())
+		}
+		b.WriteString("\n")
 	}
 	for _, group := range [][]StepReport{r.Steps, r.Inspections} {
 		for _, s := range group {
@@ -186,6 +191,27 @@ func (r *Report) writeText(b *strings.Builder, indent string) {
 			b.WriteString("NOT VERIFIED\n")
 		}
 	}
+}
+
+// describe says who signed the layout and when it expires: verified
+// facts, or, when the layout keys did not verify it, what it claims.
+func (l *LayoutReport) describe() string {
+	var parts []string
+	switch {
+	case l.Unverified != nil && len(l.Signers) == 0:
+		parts = append(parts, "NOT signed by the layout key; "+l.Unverified.String())
+	case l.Unverified != nil:
+		parts = append(parts, "signed by "+shortList(l.Signers)+" but not by every layout key; "+l.Unverified.String())
+	default:
+		parts = append(parts, "signed by "+shortList(l.Signers))
+	}
+	if l.Expires != "" {
+		parts = append(parts, "expires "+l.Expires)
+	}
+	if l.Version > 0 {
+		parts = append(parts, fmt.Sprintf("version %d", l.Version))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func short(id string) string {

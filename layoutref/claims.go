@@ -1,0 +1,104 @@
+package layoutref
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/referee-dev/referee/attest"
+)
+
+// Claims is what a layout says of itself when its signatures do not verify
+// with the layout keys: the keyids its signatures name, and its expiry and
+// version, read from content that no layout key vouches for. Reports show
+// them, marked unverified, so that a person given the wrong --layout-key
+// can tell which key did sign the layout and whether it is the one meant.
+type Claims struct {
+	// KeyIDs are the keyids the signatures name ("" for a DSSE signature
+	// without one), apart from those verified with a layout key.
+	KeyIDs  []string `json:"keyids"`
+	Expires string   `json:"expires,omitempty"`
+	Version int      `json:"version,omitempty"`
+}
+
+// maxClaimLen bounds a claimed string shown to a person: it is unverified
+// content.
+const maxClaimLen = 64
+
+// ReadClaims reads a layout's claims from env, verifying nothing. Keyids in
+// verified (the layout keys whose signatures did verify) are left out. It
+// reads only the keyids, "expires" and the version line of "readme", never
+// the whole layout, and makes them safe to print.
+func ReadClaims(env *attest.Envelope, verified []string) *Claims {
+	c := &Claims{KeyIDs: []string{}}
+	seen := map[string]bool{}
+	for _, id := range verified {
+		seen[id] = true
+	}
+	for _, id := range env.SignerKeyIDs() {
+		if !seen[id] {
+			seen[id] = true
+			c.KeyIDs = append(c.KeyIDs, printable(id))
+		}
+	}
+	var head struct {
+		Expires string `json:"expires"`
+		Readme  string `json:"readme"`
+	}
+	// PayloadKind checks the payload is JSON without repeated keys first.
+	if kind, err := env.PayloadKind(); err == nil && kind == "layout" && json.Unmarshal(env.Payload, &head) == nil {
+		c.Expires = printable(head.Expires)
+		c.Version, _ = (&attest.Layout{Readme: head.Readme}).Version()
+	}
+	return c
+}
+
+// String renders the claims for a person, as one clause: "its signatures
+// claim keys 1234abcd, expires 2030-01-01T00:00:00Z, version 2
+// (unverified)".
+func (c *Claims) String() string {
+	var parts []string
+	switch len(c.KeyIDs) {
+	case 0:
+		parts = append(parts, "no other signatures")
+	default:
+		ids := make([]string, len(c.KeyIDs))
+		for i, id := range c.KeyIDs {
+			ids[i] = shortKeyID(id)
+		}
+		parts = append(parts, "its signatures claim keys "+strings.Join(ids, ", "))
+	}
+	if c.Expires != "" {
+		parts = append(parts, "expires "+c.Expires)
+	}
+	if c.Version > 0 {
+		parts = append(parts, fmt.Sprintf("version %d", c.Version))
+	}
+	return strings.Join(parts, ", ") + " (unverified)"
+}
+
+func shortKeyID(id string) string {
+	switch {
+	case id == "":
+		return "(no keyid)"
+	case len(id) > 8:
+		return id[:8]
+	}
+	return id
+}
+
+// printable bounds s and quotes it if it holds anything but printable
+// characters, so that unverified content cannot break a report's lines or
+// send escape sequences to a terminal.
+func printable(s string) string {
+	if len(s) > maxClaimLen {
+		s = strings.ToValidUTF8(s[:maxClaimLen], "") + "…"
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return fmt.Sprintf("%+q", s)
+		}
+	}
+	return s
+}
