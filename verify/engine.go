@@ -206,7 +206,7 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 		}
 		step := layout.Step(sr.Name)
 		if link := chosen.links[sr.Name]; len(step.ExpectedCommand) > 0 && !sameCommand(step.ExpectedCommand, link.Command) {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("step %q: command %q differs from the expected %q", sr.Name, strings.Join(link.Command, " "), strings.Join(step.ExpectedCommand, " ")))
+			r.Warnings = append(r.Warnings, fmt.Sprintf("step %q: command `%s` differs from the expected `%s`", sr.Name, visible(shellJoin(link.Command), false), visible(shellJoin(step.ExpectedCommand), false)))
 		}
 	}
 	r.Verified = len(r.Failures) == 0
@@ -635,20 +635,22 @@ func runInspections(ctx context.Context, layout *attest.Layout, o Options, into 
 		sr := StepReport{Name: in.Name, Passed: true}
 		if o.sublayoutSigner != "" {
 			sr.Passed = false
-			fails = append(fails, Failure{Inspection: in.Name, KeyID: o.sublayoutSigner, Reason: fmt.Sprintf("a sublayout's inspection (%q) is never run: the sublayout is signed by a functionary, not by the layout owner, so its commands are not trusted", strings.Join(in.Run, " "))})
+			fails = append(fails, Failure{Inspection: in.Name, KeyID: o.sublayoutSigner, Reason: fmt.Sprintf("a sublayout's inspection (`%s`) is never run: the sublayout is signed by a functionary, not by the layout owner, so its commands are not trusted", visible(shellJoin(in.Run), false))})
 			reports = append(reports, sr)
 			continue
 		}
 		if o.Inspector == nil {
 			sr.Passed = false
-			fails = append(fails, Failure{Inspection: in.Name, Reason: fmt.Sprintf("the layout's inspection runs %q; referee runs inspection commands only when asked (--run-inspections)", strings.Join(in.Run, " "))})
+			fails = append(fails, Failure{Inspection: in.Name, Reason: fmt.Sprintf("the layout's inspection runs `%s`; referee runs inspection commands only when asked (--run-inspections)", visible(shellJoin(in.Run), false))})
 			reports = append(reports, sr)
 			continue
 		}
 		link, err := o.Inspector.Inspect(ctx, in)
 		if err != nil {
 			sr.Passed = false
-			fails = append(fails, Failure{Inspection: in.Name, Reason: "inspection failed: " + err.Error()})
+			f := Failure{Inspection: in.Name, Reason: "inspection failed: " + err.Error()}
+			errors.As(err, &f.Command)
+			fails = append(fails, f)
 			reports = append(reports, sr)
 			continue
 		}

@@ -210,7 +210,7 @@ func TestCommandMismatchWarns(t *testing.T) {
 	c.layout.Steps[0].ExpectedCommand = []string{"make", "all"}
 	r, err := c.verify(c.link("s", "alice", nil, nil))
 	wantPass(t, r, err)
-	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], `"make all"`) {
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "`make all`") {
 		t.Fatalf("warnings %q", r.Warnings)
 	}
 }

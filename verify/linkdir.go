@@ -1,13 +1,11 @@
 package verify
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strings"
 
 	"github.com/referee-dev/referee/attest"
 )
@@ -66,40 +64,4 @@ func loadLinkDir(dir string, depth int) ([]Evidence, error) {
 		out = append(out, ev)
 	}
 	return out, nil
-}
-
-// CommandInspector runs inspections as in-toto-verify does: in Dir, with
-// everything under Dir recorded as materials before and products after. A
-// command that exits non-zero fails the inspection.
-type CommandInspector struct {
-	Dir    string
-	Record attest.RecordOptions
-}
-
-var _ Inspector = (*CommandInspector)(nil)
-
-// Inspect runs one inspection.
-func (ci *CommandInspector) Inspect(ctx context.Context, in attest.Inspection) (*attest.Link, error) {
-	ro := ci.Record
-	ro.Dir = ci.Dir
-	link, err := attest.RunStep(ctx, attest.RunOptions{StepName: in.Name, Command: in.Run, Materials: []string{"."}, Products: []string{"."}, Record: ro})
-	if err != nil {
-		return nil, err
-	}
-	if rv, _ := link.Byproducts["return-value"].(int); rv != 0 {
-		return nil, fmt.Errorf("%q exited with %d: %s", in.Run[0], rv, firstLine(link.Byproducts["stderr"]))
-	}
-	return link, nil
-}
-
-// firstLine returns the first non-blank line of a byproduct, which is
-// where tools put their reason (tar starts its stderr with a blank line).
-func firstLine(v any) string {
-	s, _ := v.(string)
-	for _, line := range strings.Split(s, "\n") {
-		if t := strings.TrimSpace(line); t != "" {
-			return t
-		}
-	}
-	return "(no output on stderr)"
 }

@@ -20,6 +20,9 @@ type Failure struct {
 	KeyID      string `json:"keyid,omitempty"`
 	Source     string `json:"source,omitempty"`
 	Reason     string `json:"reason"`
+	// Command is the inspection command that failed, with its exit code
+	// and the end of its output, when that is the reason.
+	Command *CommandError `json:"command,omitempty"`
 }
 
 // Error renders the failure on one line.
@@ -183,6 +186,18 @@ func (r *Report) writeText(b *strings.Builder, indent string) {
 	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(b, "%sFAIL %s\n", indent, f.Error())
+		if c := f.Command; c != nil {
+			for _, out := range []struct{ name, text string }{{"stdout", c.Stdout}, {"stderr", c.Stderr}} {
+				if out.text == "" {
+					fmt.Fprintf(b, "%s  %s: (nothing)\n", indent, out.name)
+					continue
+				}
+				fmt.Fprintf(b, "%s  %s:\n", indent, out.name)
+				for _, line := range strings.Split(out.text, "\n") {
+					fmt.Fprintf(b, "%s    %s\n", indent, line)
+				}
+			}
+		}
 	}
 	if indent == "" {
 		if r.Verified {

@@ -1,0 +1,182 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/referee-dev/referee/attest"
+)
+
+// CommandInspector runs inspections as in-toto-verify does: in Dir, with
+// everything under Dir recorded as materials before and products after. A
+// command that exits non-zero fails the inspection with a *CommandError.
+// https://github.com/in-toto/docs/blob/v1.0/in-toto-spec.md#433-inspections
+type CommandInspector struct {
+	Dir    string
+	Record attest.RecordOptions
+}
+
+var _ Inspector = (*CommandInspector)(nil)
+
+// Inspect runs one inspection.
+func (ci *CommandInspector) Inspect(ctx context.Context, in attest.Inspection) (*attest.Link, error) {
+	ro := ci.Record
+	ro.Dir = ci.Dir
+	// The link keeps the first MiB of output; a failure is explained by
+	// its end, so the end is kept apart.
+	stdout, stderr := &tailWriter{}, &tailWriter{}
+	link, err := attest.RunStep(ctx, attest.RunOptions{StepName: in.Name, Command: in.Run, Materials: []string{"."}, Products: []string{"."}, Record: ro, Stdout: stdout, Stderr: stderr})
+	if err != nil {
+		return nil, err
+	}
+	if rv, _ := link.Byproducts["return-value"].(int); rv != 0 {
+		return nil, &CommandError{Command: shellJoin(in.Run), ExitCode: rv, Stdout: stdout.String(), Stderr: stderr.String()}
+	}
+	return link, nil
+}
+
+// CommandError is an inspection command that exited non-zero: the command
+// as a shell would write it, its exit code, and the end of what it wrote
+// (at most the last 10 lines and 2 KiB of each stream).
+type CommandError struct {
+	Command  string `json:"command"`
+	ExitCode int    `json:"exitCode"`
+	Stdout   string `json:"stdout,omitempty"`
+	Stderr   string `json:"stderr,omitempty"`
+}
+
+// Error says, on one line, which command failed, how, and the first line
+// of the end of its stderr (or stdout), which is where tools put their
+// reason; the report shows the rest.
+func (e *CommandError) Error() string {
+	how := fmt.Sprintf("exited with %d", e.ExitCode)
+	if e.ExitCode < 0 {
+		how = "was stopped by a signal"
+	}
+	msg := fmt.Sprintf("command `%s` %s", visible(e.Command, false), how)
+	for _, out := range []string{e.Stderr, e.Stdout} {
+		if line := firstLine(out); line != "" && line != "…" {
+			return msg + ": " + line
+		}
+	}
+	return msg + " and wrote nothing"
+}
+
+// firstLine returns the first non-blank line of s (tar starts its stderr
+// with a blank line).
+func firstLine(s string) string {
+	for _, line := range strings.Split(s, "\n") {
+		if t := strings.TrimSpace(line); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+// Bounds of the output a CommandError keeps.
+const (
+	tailLines = 10
+	tailBytes = 2 << 10
+)
+
+// tailWriter keeps the last tailBytes written to it.
+type tailWriter struct {
+	buf     []byte
+	dropped bool
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	if len(w.buf) > 2*tailBytes {
+		w.buf = append(w.buf[:0], w.buf[len(w.buf)-tailBytes:]...)
+		w.dropped = true
+	}
+	return len(p), nil
+}
+
+// String returns the last tailLines lines (within tailBytes) that were
+// written, starting with "…" when earlier output is left out.
+func (w *tailWriter) String() string {
+	b := w.buf
+	cut := w.dropped
+	if len(b) > tailBytes {
+		b, cut = b[len(b)-tailBytes:], true
+	}
+	for len(b) > 0 && !utf8.RuneStart(b[0]) {
+		b = b[1:] // a rune cut in two
+	}
+	s := strings.TrimRight(visible(string(b), true), "\n")
+	lines := strings.Split(s, "\n")
+	if len(lines) > tailLines {
+		lines, cut = lines[len(lines)-tailLines:], true
+	}
+	s = strings.Join(lines, "\n")
+	if cut && s != "" {
+		s = "…\n" + s
+	}
+	return s
+}
+
+// visible replaces what a terminal would act on rather than show (escape
+// sequences, carriage returns, invalid UTF-8) by Go-style escapes, so that
+// a command's output cannot rewrite the report around it; newlines are
+// kept when lines is set.
+func visible(s string, lines bool) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r == '\n' && lines, r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// shellJoin writes argv as a POSIX shell command line that runs it: each
+// word as it is when it holds only characters no shell treats specially,
+// otherwise in single quotes, a single quote itself written as quote,
+// backslash, quote, quote; the empty word is two single quotes. It is for
+// showing commands to a person, who may paste them into sh. (The modules
+// github.com/kballard/go-shellquote and al.essio.dev/pkg/shellescape do
+// this, but neither is among those this project can fetch, and it is a
+// dozen lines.)
+func shellJoin(argv []string) string {
+	words := make([]string, len(argv))
+	for i, a := range argv {
+		words[i] = shellQuote(a)
+	}
+	return strings.Join(words, " ")
+}
+
+func shellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	for _, r := range s {
+		if !shellSafe(r) {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
+}
+
+// shellSafe reports whether r means nothing special to sh anywhere in a
+// word: letters, digits and a few punctuation marks. '=' and '~' are left
+// out, since "a=b" first on a line and "~" first in a word are expanded.
+func shellSafe(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return true
+	}
+	return strings.ContainsRune("-_./:,+@%", r)
+}
