@@ -144,8 +144,11 @@ func Load(ctx context.Context, name string, o oci.Options) (Candidate, error) {
 		}
 		return Candidate{Source: name, Envelope: env}, nil
 	}
-	if !strings.HasPrefix(name, oci.LayoutPrefix) && !strings.Contains(name, "/") {
-		return Candidate{}, fmt.Errorf("--layout %s: no such file", name)
+	isPath := strings.HasPrefix(name, "/") || strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../")
+	if !strings.HasPrefix(name, oci.LayoutPrefix) && (!strings.Contains(name, "/") || isPath) {
+		if _, err := os.Stat(name); errors.Is(err, os.ErrNotExist) {
+			return Candidate{}, fmt.Errorf("--layout %s: no such file", name)
+		}
 	}
 	s, ref, desc, err := oci.OpenResolved(ctx, name, o)
 	if err != nil {

@@ -86,3 +86,23 @@ func TestLoadFile(t *testing.T) {
 		t.Fatalf("a missing file: %v", err)
 	}
 }
+
+// TestLoadBadNames: --layout values that name neither a file nor a usable
+// reference say which, on one line.
+func TestLoadBadNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, want string }{
+		{"nosuch.layout", "--layout nosuch.layout: no such file"},
+		{filepath.Join(dir, "nosuch.layout"), "--layout " + filepath.Join(dir, "nosuch.layout") + ": no such file"},
+		{"./nosuch.layout", "--layout ./nosuch.layout: no such file"},
+		{dir, `--layout: "` + dir + `" is a directory; for an OCI layout write oci-layout:` + dir},
+		{"localhost:5000/Policy:v1", `--layout: reference "localhost:5000/Policy:v1": repository "Policy" has uppercase letters`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := layoutref.Load(context.Background(), tc.name, oci.Options{})
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("Load(%q): %v\nwant %q", tc.name, err, tc.want)
+			}
+		})
+	}
+}
