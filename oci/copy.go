@@ -30,6 +30,7 @@ type CopyOptions struct {
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pushing-manifests-with-subject
 func Copy(ctx context.Context, src, dst Store, desc ocispec.Descriptor, tag string, co CopyOptions) error {
 	o := co.Discover
+	o.noContent = true
 	graph := co.Graph
 	if graph == nil {
 		var err error

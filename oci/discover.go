@@ -12,6 +12,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
+
+	"github.com/referee-dev/referee/attest"
 )
 
 // Node is one manifest of a referrer graph, described from the manifest
@@ -24,8 +26,13 @@ type Node struct {
 	Annotations  map[string]string `json:"annotations,omitempty"`
 	// Problem says why a listed referrer was not followed (its manifest
 	// names another subject, cannot be fetched, …).
-	Problem   string  `json:"problem,omitempty"`
-	Referrers []*Node `json:"referrers,omitempty"`
+	Problem string `json:"problem,omitempty"`
+	// FromContent describes a referrer that carries none of referee's
+	// annotations (attached by oras attach or another tool) by the signed
+	// in-toto layout or link its one layer holds: read from the document,
+	// unverified. Nil for referee's own referrers and for anything else.
+	FromContent *ContentSummary `json:"fromContent,omitempty"`
+	Referrers   []*Node         `json:"referrers,omitempty"`
 
 	desc   ocispec.Descriptor
 	layers []ocispec.Descriptor
@@ -55,6 +62,10 @@ type DiscoverOptions struct {
 	MaxReferrers int
 	// MaxManifestBytes refuses larger manifests; zero means the default.
 	MaxManifestBytes int64
+	// MaxBlobBytes bounds the layer read to describe a referrer without
+	// referee's annotations (Node.FromContent); zero means
+	// DefaultMaxBlobBytes.
+	MaxBlobBytes int64
 	// Parallel bounds concurrent requests; zero means DefaultParallel.
 	Parallel int
 	// Follow, when set, decides which referrers' own referrers are listed
@@ -72,6 +83,21 @@ type DiscoverOptions struct {
 	onListed func(*Node, ocispec.Descriptor)
 	onRead   func(*Node)
 	gate     chan struct{}
+	// noContent skips Node.FromContent (Copy does not show the graph).
+	noContent bool
+}
+
+// ContentSummary is what a signed in-toto document says of itself, read
+// from its content without checking any signature.
+type ContentSummary struct {
+	// Kind is "layout" or "link".
+	Kind string `json:"kind"`
+	// Step is a link's step name.
+	Step string `json:"step,omitempty"`
+	// KeyIDs are the keyids the signatures name.
+	KeyIDs []string `json:"keyids,omitempty"`
+	// Expires is a layout's expiry.
+	Expires string `json:"expires,omitempty"`
 }
 
 // DefaultParallel bounds concurrent requests to one store: wide enough that
@@ -109,6 +135,13 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 	if o.MaxManifestBytes <= 0 {
 		o.MaxManifestBytes = DefaultMaxManifestBytes
 	}
+	if o.MaxBlobBytes <= 0 {
+		o.MaxBlobBytes = DefaultMaxBlobBytes
+	}
+	// Referrers without referee's annotations are described by their
+	// content for display; DiscoverAndGather reads every envelope itself.
+	describe := !o.noContent && o.onRead == nil
+	bud := newBudget()
 	root := &Node{Digest: subject.Digest.String(), MediaType: subject.MediaType, Size: subject.Size, desc: subject}
 	// followed holds the manifests whose subject is the parent they were
 	// listed under. Only those are walked, once each: a manifest names one
@@ -185,6 +218,13 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 					if ok {
 						if o.onRead != nil && (o.ArtifactType == "" || child.ArtifactType == o.ArtifactType) {
 							o.onRead(child)
+						}
+						if describe && (o.ArtifactType == "" || child.ArtifactType == o.ArtifactType) {
+							if err := o.acquire(gctx); err != nil {
+								return err
+							}
+							child.readContent(gctx, s, o.MaxBlobBytes, bud)
+							o.release()
 						}
 						mu.Lock()
 						next = append(next, child)
@@ -272,6 +312,32 @@ func (n *Node) read(ctx context.Context, s content.Fetcher, parent ocispec.Descr
 		return false
 	}
 	return true
+}
+
+// readContent fills n.FromContent when n carries no referee annotation
+// and its one layer, within maxBlob, is a signed in-toto layout or link
+// (as gather finds them for verification). Anything else, including a
+// layer that cannot be read, leaves it nil: it is for display only, and
+// verification reads the layer again and fails on what is wrong with it.
+func (n *Node) readContent(ctx context.Context, s content.Fetcher, maxBlob int64, bud *budget) {
+	if n.Annotations[AnnotationKind] != "" || len(n.layers) != 1 {
+		return
+	}
+	docs, _, err := readDocuments(ctx, s, n, maxBlob, nil, bud)
+	if err != nil || len(docs) != 1 {
+		return
+	}
+	d := docs[0]
+	c := &ContentSummary{Kind: d.Kind, KeyIDs: d.Envelope.SignerKeyIDs()}
+	switch d.Kind {
+	case "link":
+		c.Step = d.Step
+	case "layout":
+		if l, err := attest.ParseLayout(d.Envelope.Payload); err == nil {
+			c.Expires = l.Expires
+		}
+	}
+	n.FromContent = c
 }
 
 func filterType(nodes []*Node, t string) []*Node {
