@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 )
@@ -45,7 +47,35 @@ func jsonError(err error) error {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("invalid JSON: truncated document")
 	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := "the document"
+		if te.Field != "" {
+			field = fmt.Sprintf("%q", te.Field)
+		}
+		return fmt.Errorf("%s is a JSON %s where %s belongs", field, strings.Fields(te.Value + " value")[0], wantedJSON(te.Type))
+	}
 	return fmt.Errorf("invalid JSON: %w", err)
+}
+
+// wantedJSON names, in JSON's terms, what a field decoded into t holds.
+func wantedJSON(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another kind of value"
 }
 
 // checkJSON refuses excessive nesting and repeated object keys, in one

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ErrExists is returned when a file would be overwritten without force.
@@ -72,30 +73,68 @@ func ReadEnvelopeFile(path string, limit int64) (*Envelope, error) {
 	return e, nil
 }
 
-// LoadPublicKey reads a public-key file; errors name the file.
+// LoadPublicKey reads a public-key file; errors name the file. A private
+// key is refused (ErrPrivateKey), naming the public key beside it when there
+// is one: where a public key is asked for (--layout-key, a layout's
+// functionaries) a private key is a mistake that would spread it.
 func LoadPublicKey(path string) (*Key, error) {
 	data, err := readLimited(path, 1<<20)
 	if err != nil {
 		return nil, err
 	}
-	k, err := ParsePublicKey(data)
+	if holdsPrivateKey(data) {
+		return nil, fmt.Errorf("%s: %w; give the public key%s", path, ErrPrivateKey, hintFile(path+".pub"))
+	}
+	k, err := parsePublic(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return k, nil
 }
 
-// LoadSigner reads a private-key file; errors name the file.
+// LoadAnyKey reads a public- or private-key file and returns its public
+// key, for what needs only the key's identity (`referee key id`); errors
+// name the file.
+func LoadAnyKey(path string) (*Key, error) {
+	data, err := readLimited(path, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	k, err := ParseAnyKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// LoadSigner reads a private-key file; errors name the file. A public key
+// is refused (ErrPublicKey), naming the private key beside it when there is
+// one.
 func LoadSigner(path string) (*Signer, error) {
 	data, err := readLimited(path, 1<<20)
 	if err != nil {
 		return nil, err
 	}
 	s, err := ParsePrivateKey(data)
+	if errors.Is(err, ErrPublicKey) {
+		hint := ""
+		if priv := strings.TrimSuffix(path, ".pub"); priv != path {
+			hint = hintFile(priv)
+		}
+		return nil, fmt.Errorf("%s: %w; give the private key%s", path, ErrPublicKey, hint)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
+}
+
+// hintFile returns " (path)" if path is a regular file, else "".
+func hintFile(path string) string {
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+		return " (" + path + ")"
+	}
+	return ""
 }
 
 // DefaultMaxFileSize bounds the layout and link files referee reads.

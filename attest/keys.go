@@ -1,7 +1,6 @@
 package attest
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -15,9 +14,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"strings"
-
-	"github.com/secure-systems-lab/go-securesystemslib/signerverifier"
 )
 
 // Key types and signature schemes of the securesystemslib key format that
@@ -217,85 +213,12 @@ func ecdsaDigest(c elliptic.Curve, data []byte) []byte {
 	return h[:]
 }
 
-// ParsePublicKey reads a public key file in any form the references write:
-// PEM (PKIX, PKCS#1 RSA, or a private key whose public half is taken) or the
-// securesystemslib JSON key that `in-toto-keygen -t ed25519` writes.
-func ParsePublicKey(data []byte) (*Key, error) {
-	trimmed := bytes.TrimSpace(data)
-	if bytes.HasPrefix(trimmed, []byte("{")) {
-		k, _, err := parseSSLibJSON(trimmed)
-		return k, err
-	}
-	return parsePEMKey(trimmed)
-}
-
-// parsePEMKey loads a PEM key through go-securesystemslib, so that its keyid
-// and encoded public value are byte-for-byte what in-toto-golang computes.
-func parsePEMKey(data []byte) (*Key, error) {
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, errors.New("not a PEM file or a securesystemslib JSON key")
-	}
-	if strings.Contains(block.Type, "ENCRYPTED") || block.Headers["Proc-Type"] != "" {
-		return nil, errors.New("encrypted private keys are not supported: decrypt it first (openssl pkey -in KEY -out KEY.plain)")
-	}
-	if block.Type == "RSA PUBLIC KEY" {
-		pub, err := x509.ParsePKCS1PublicKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parsing RSA public key: %w", err)
-		}
-		der, err := x509.MarshalPKIXPublicKey(pub)
-		if err != nil {
-			return nil, err
-		}
-		data = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	}
-	sk, err := signerverifier.LoadKey(data)
-	if err != nil {
-		return nil, fmt.Errorf("parsing PEM key: %w", err)
-	}
-	return newKey(sk.KeyType, sk.Scheme, sk.KeyVal.Public, sk.KeyIDHashAlgorithms)
-}
-
-// sslibJSONKey is the securesystemslib JSON key file layout.
-type sslibJSONKey struct {
-	KeyID               string   `json:"keyid"`
-	KeyType             string   `json:"keytype"`
-	Scheme              string   `json:"scheme"`
-	KeyIDHashAlgorithms []string `json:"keyid_hash_algorithms"`
-	KeyVal              struct {
-		Public  string `json:"public"`
-		Private string `json:"private"`
-	} `json:"keyval"`
-}
-
-func parseSSLibJSON(data []byte) (*Key, string, error) {
-	if _, err := decodeGeneric(data); err != nil {
-		return nil, "", err
-	}
-	var j sslibJSONKey
-	if err := json.Unmarshal(data, &j); err != nil {
-		return nil, "", fmt.Errorf("securesystemslib key: %w", err)
-	}
-	if j.KeyType == "" {
-		return nil, "", errors.New("securesystemslib key: no keytype")
-	}
-	k, err := newKey(j.KeyType, j.Scheme, j.KeyVal.Public, j.KeyIDHashAlgorithms)
-	if err != nil {
-		return nil, "", err
-	}
-	if j.KeyID != "" && j.KeyID != k.KeyID {
-		return nil, "", fmt.Errorf("securesystemslib key: keyid %s does not match the key (computed %s)", j.KeyID, k.KeyID)
-	}
-	return k, j.KeyVal.Private, nil
-}
-
 // KeyFromLayout builds a Key from one value of a layout's "keys" map as it
 // arrived, and checks that its keyid matches the key material.
 func KeyFromLayout(keyid string, raw json.RawMessage) (*Key, error) {
 	var j sslibJSONKey
 	if err := json.Unmarshal(raw, &j); err != nil {
-		return nil, fmt.Errorf("key %s: %w", short(keyid), err)
+		return nil, fmt.Errorf("key %s: %w", short(keyid), jsonError(err))
 	}
 	k, err := newKey(j.KeyType, j.Scheme, j.KeyVal.Public, j.KeyIDHashAlgorithms)
 	if err != nil {

@@ -113,10 +113,14 @@ func TestParsePrivateKeyForms(t *testing.T) {
 			t.Errorf("%s: keyid %s, want %s", name, s.Key().KeyID, pub.KeyID)
 		}
 	}
-	// A private key file also gives its public key.
-	k, err := attest.ParsePublicKey(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1}))
+	// A private key file is no public key, but gives its public half.
+	sec1PEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})
+	if _, err := attest.ParsePublicKey(sec1PEM); !errors.Is(err, attest.ErrPrivateKey) {
+		t.Fatalf("ParsePublicKey of a SEC1 file: %v", err)
+	}
+	k, err := attest.ParseAnyKey(sec1PEM)
 	if err != nil || k.KeyID != pub.KeyID {
-		t.Fatalf("public key of a SEC1 file: %v, %v", k, err)
+		t.Fatalf("public half of a SEC1 file: %v, %v", k, err)
 	}
 	// MarshalPrivatePEM / MarshalPublicPEM round trip for every type.
 	for kt, s := range testSigners(t) {
@@ -163,17 +167,20 @@ func TestParseKeyBadInput(t *testing.T) {
 		{name: "empty", data: "", want: "not a PEM file"},
 		{name: "garbage", data: "hello", want: "not a PEM file"},
 		{name: "encrypted legacy PEM (private)", data: string(encLegacy), private: true, want: "encrypted private keys are not supported"},
-		{name: "encrypted legacy PEM (public)", data: string(encLegacy), want: "encrypted private keys are not supported"},
+		{name: "encrypted legacy PEM (public)", data: string(encLegacy), want: "is a private key"},
 		{name: "encrypted PKCS#8 (private)", data: string(encPKCS8), private: true, want: "encrypted private keys are not supported"},
-		{name: "encrypted PKCS#8 (public)", data: string(encPKCS8), want: "encrypted private keys are not supported"},
+		{name: "encrypted PKCS#8 (public)", data: string(encPKCS8), want: "is a private key"},
 		{name: "certificate", data: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", private: true, want: "not a private key"},
 		{name: "JSON unknown keytype", data: `{"keytype":"dsa","scheme":"dsa","keyval":{"public":"00"}}`, want: "unknown key type", unknownKey: true},
 		{name: "JSON ed25519 wrong scheme", data: `{"keytype":"ed25519","scheme":"rsassa-pss-sha256","keyval":{"public":"00"}}`, want: "unknown key type", unknownKey: true},
-		{name: "JSON no keytype", data: `{"keyval":{"public":"00"}}`, want: "no keytype"},
+		{name: "JSON no keytype", data: `{"keyval":{"public":"00"}}`, want: "without a keytype, not a key file"},
+		{name: "JSON empty keytype", data: `{"keytype":"","keyval":{"public":"00"}}`, want: "keytype is empty"},
+		{name: "JSON public not a string", data: `{"keytype":"ed25519","scheme":"ed25519","keyval":{"public":7}}`, want: `"keyval.public" is a JSON number where a string belongs`},
+		{name: "PEM public key as private", data: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: smallDER})), private: true, want: "is a public key"},
 		{name: "JSON ed25519 short public", data: `{"keytype":"ed25519","scheme":"ed25519","keyval":{"public":"0011"}}`, want: "32 hex-encoded bytes"},
 		{name: "JSON truncated", data: `{"keytype":"ed25519",`, want: "truncated"},
 		{name: "JSON wrong keyid", data: edPub[:len(edPub)-1] + `, "keyid": "00"}`, want: "does not match"},
-		{name: "JSON public key as private", data: edPub, private: true, want: "no private part"},
+		{name: "JSON public key as private", data: edPub, private: true, want: "is a public key"},
 		{name: "JSON ed25519 private not hex", data: `{"keytype":"ed25519","scheme":"ed25519","keyval":{"public":"07ac9fe58a9d33e940c4a19fe264f344c2a3a176cae4f01de4e0fa455188c864","private":"zz"}}`, private: true, want: "not hex"},
 		{name: "JSON ed25519 private of another key", data: `{"keytype":"ed25519","scheme":"ed25519","keyval":{"public":"07ac9fe58a9d33e940c4a19fe264f344c2a3a176cae4f01de4e0fa455188c864","private":"` + zeros(64) + `"}}`, private: true, want: "does not match"},
 		{name: "RSA under 2048 bits", data: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: smallDER})), want: "too small"},

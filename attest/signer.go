@@ -95,39 +95,51 @@ func (k *Key) MarshalPublicPEM() ([]byte, error) {
 
 // ParsePrivateKey reads a private key file: PEM (PKCS#8, PKCS#1 RSA, SEC 1
 // EC) or the securesystemslib JSON key with a private part that
-// `in-toto-keygen -t ed25519` writes.
+// `in-toto-keygen -t ed25519` and `-t ecdsa` write. A JSON key keeps the
+// keyid of its file: in-toto-keygen hashes an ecdsa key's PEM with its
+// final newline, which the PEM form trims.
 func ParsePrivateKey(data []byte) (*Signer, error) {
 	trimmed := bytes.TrimSpace(data)
-	if bytes.HasPrefix(trimmed, []byte("{")) {
-		key, private, err := parseSSLibJSON(trimmed)
+	if !looksJSON(trimmed) {
+		priv, err := parsePEMPrivate(trimmed)
 		if err != nil {
 			return nil, err
 		}
-		if private == "" {
-			return nil, errors.New("securesystemslib key has no private part: this is a public key")
-		}
-		if key.KeyType == KeyTypeEd25519 {
-			raw, err := hex.DecodeString(private)
-			if err != nil {
-				return nil, errors.New("ed25519 private key is not hex")
-			}
-			var priv ed25519.PrivateKey
-			switch len(raw) {
-			case ed25519.SeedSize:
-				priv = ed25519.NewKeyFromSeed(raw)
-			case ed25519.PrivateKeySize:
-				priv = ed25519.PrivateKey(raw)
-			default:
-				return nil, fmt.Errorf("ed25519 private key has %d bytes", len(raw))
-			}
-			if !priv.Public().(ed25519.PublicKey).Equal(key.pub) {
-				return nil, errors.New("ed25519 private key does not match its public key")
-			}
-			return &Signer{key: key, priv: priv}, nil
-		}
-		trimmed = []byte(private)
+		return signerFromCrypto(priv)
 	}
-	block, _ := pem.Decode(trimmed)
+	key, private, err := parseSSLibJSON(trimmed)
+	if err != nil {
+		return nil, err
+	}
+	if private == "" {
+		return nil, fmt.Errorf("%w (its keyval has no private part); give the private key", ErrPublicKey)
+	}
+	var priv crypto.Signer
+	if key.KeyType == KeyTypeEd25519 {
+		raw, err := hex.DecodeString(private)
+		if err != nil {
+			return nil, errors.New("ed25519 private key is not hex")
+		}
+		switch len(raw) {
+		case ed25519.SeedSize:
+			priv = ed25519.NewKeyFromSeed(raw)
+		case ed25519.PrivateKeySize:
+			priv = ed25519.PrivateKey(raw)
+		default:
+			return nil, fmt.Errorf("ed25519 private key has %d bytes", len(raw))
+		}
+	} else if priv, err = parsePEMPrivate([]byte(private)); err != nil {
+		return nil, err
+	}
+	if pub, ok := priv.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(key.pub) {
+		return nil, fmt.Errorf("%s private key does not match its public key", key.KeyType)
+	}
+	return &Signer{key: key, priv: priv}, nil
+}
+
+// parsePEMPrivate reads an unencrypted PEM private key.
+func parsePEMPrivate(data []byte) (crypto.Signer, error) {
+	block, _ := pem.Decode(data)
 	if block == nil {
 		return nil, errors.New("not a PEM file or a securesystemslib JSON key")
 	}
@@ -143,6 +155,8 @@ func ParsePrivateKey(data []byte) (*Signer, error) {
 		parsed, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 	case "EC PRIVATE KEY":
 		parsed, err = x509.ParseECPrivateKey(block.Bytes)
+	case "PUBLIC KEY", "RSA PUBLIC KEY":
+		return nil, fmt.Errorf("%w; give the private key", ErrPublicKey)
 	default:
 		return nil, fmt.Errorf("PEM block %q is not a private key", block.Type)
 	}
@@ -153,5 +167,5 @@ func ParsePrivateKey(data []byte) (*Signer, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %T", ErrUnknownKeyType, parsed)
 	}
-	return signerFromCrypto(priv)
+	return priv, nil
 }
