@@ -102,7 +102,7 @@ func (l *Layout) Validate() error {
 			return err
 		}
 		if s.Threshold < 1 {
-			return fmt.Errorf("step %q: threshold %d is below 1", s.Name, s.Threshold)
+			return fmt.Errorf("step %q: threshold %d is below 1 (it is how many functionaries must sign)", s.Name, s.Threshold)
 		}
 		distinct := map[string]bool{}
 		for _, id := range s.PubKeys {
@@ -111,7 +111,10 @@ func (l *Layout) Validate() error {
 			}
 			distinct[id] = true
 		}
-		if s.Threshold > len(distinct) {
+		switch {
+		case len(distinct) == 0:
+			return fmt.Errorf("step %q has no functionary keys (threshold %d needs at least %d)", s.Name, s.Threshold, s.Threshold)
+		case s.Threshold > len(distinct):
 			return fmt.Errorf("step %q: threshold %d is more than its %d distinct functionary keys", s.Name, s.Threshold, len(distinct))
 		}
 	}

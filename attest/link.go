@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // HashObj maps hash algorithm names to hex digests, as in a link's
@@ -32,6 +35,38 @@ func LinkFileName(step, keyID string) string {
 		keyID = keyID[:8]
 	}
 	return step + "." + keyID + ".link"
+}
+
+// maxStepName bounds a step name so that every file named after it fits
+// in the 255 bytes a file name may have: the longest is record's
+// ".STEP.KEYID8.link-unfinished" while WriteFileAtomic writes it through
+// "..STEP.KEYID8.link-unfinished.tmp-NNNNNNNNNN" (42 bytes beside the name).
+const maxStepName = 200
+
+// ValidateStepName checks that name can name a step's link file
+// (LinkFileName): not empty, not "." or "..", no slash, backslash or
+// control character, valid UTF-8, and at most 200 bytes. Check it before a
+// step's command runs: a link that cannot be written is a step to run again.
+func ValidateStepName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("a step needs a name")
+	case name == "." || name == "..":
+		return fmt.Errorf("step name %q cannot name a link file", name)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("step name %q is not valid UTF-8", name)
+	case len(name) > maxStepName:
+		return fmt.Errorf("step name %.20q… is %d bytes, more than the %d a link file name allows", name, len(name), maxStepName)
+	}
+	for _, r := range name {
+		if r == '/' || r == '\\' {
+			return fmt.Errorf("step name %q has a %q: it becomes a link file name (STEP.KEYID8.link)", name, r)
+		}
+		if unicode.IsControl(r) {
+			return fmt.Errorf("step name %q has a control character", name)
+		}
+	}
+	return nil
 }
 
 // ParseLink decodes and validates a link payload. Artifact paths are checked

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -74,30 +75,42 @@ const maxSpecSize = 1 << 20
 
 // ParseSpec reads a layout spec, refusing unknown fields so that a typo
 // (expected_product) is an error rather than a rule silently dropped.
+// Errors are one line, start with the line of the spec they are about when
+// there is one ("line 12: unknown field …"), and do not name the file: the
+// caller does.
 func ParseSpec(data []byte) (*Spec, error) {
 	if len(data) > maxSpecSize {
 		return nil, fmt.Errorf("spec is %d bytes, more than %d", len(data), maxSpecSize)
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, yamlError(err)
+	}
+	if err := checkSpecNode(&doc); err != nil {
+		return nil, err
+	}
+	// The check above speaks the spec's words; decoding with KnownFields
+	// still catches whatever it leaves to the decoder (aliases, merges).
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var s Spec
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("layout spec: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(err)
 	}
 	if s.Expires == "" {
-		return nil, errors.New("layout spec: expires is missing (e.g. expires: 6mo, or 2030-01-01T00:00:00Z)")
+		return nil, errors.New("expires is missing (e.g. expires: 6mo, or 2030-01-01T00:00:00Z)")
 	}
 	for _, st := range append(append([]SpecStep(nil), s.Steps...), s.Sublayouts...) {
 		for _, r := range append(append([]string(nil), st.ExpectedMaterials...), st.ExpectedProducts...) {
 			if _, err := ParseRuleString(r); err != nil {
-				return nil, fmt.Errorf("layout spec: step %q: %w", st.Name, err)
+				return nil, fmt.Errorf("step %q: %w", st.Name, err)
 			}
 		}
 	}
 	for _, in := range s.Inspections {
 		for _, r := range append(append([]string(nil), in.ExpectedMaterials...), in.ExpectedProducts...) {
 			if _, err := ParseRuleString(r); err != nil {
-				return nil, fmt.Errorf("layout spec: inspection %q: %w", in.Name, err)
+				return nil, fmt.Errorf("inspection %q: %w", in.Name, err)
 			}
 		}
 	}
@@ -187,20 +200,15 @@ func (s *Spec) Layout(loadKey func(path string) (*Key, error), now time.Time) (*
 		l.Keys[k.KeyID] = k
 	}
 	for _, st := range append(append([]SpecStep(nil), s.Steps...), s.Sublayouts...) {
+		if err := ValidateStepName(st.Name); err != nil {
+			return nil, err
+		}
 		step := Step{Type: "step", Name: st.Name, Threshold: st.Threshold, ExpectedCommand: st.ExpectedCommand}
 		if step.Threshold == 0 {
 			step.Threshold = 1
 		}
-		seen := map[string]bool{}
-		for _, f := range st.Functionaries {
-			id, ok := ids[f]
-			if !ok {
-				return nil, fmt.Errorf("step %q: functionary %q is not under functionaries", st.Name, f)
-			}
-			if !seen[id] {
-				step.PubKeys = append(step.PubKeys, id)
-				seen[id] = true
-			}
+		if step.PubKeys, err = stepKeys(st, step.Threshold, ids); err != nil {
+			return nil, err
 		}
 		if step.ExpectedMaterials, err = ruleTokens(st.ExpectedMaterials); err != nil {
 			return nil, fmt.Errorf("step %q: %w", st.Name, err)
@@ -224,6 +232,48 @@ func (s *Spec) Layout(loadKey func(path string) (*Key, error), now time.Time) (*
 		return nil, err
 	}
 	return l, nil
+}
+
+// stepKeys returns the distinct keyids of a step's functionaries, and
+// checks, in the spec's terms, that there are enough of them for its
+// threshold.
+func stepKeys(st SpecStep, threshold int, ids map[string]string) ([]string, error) {
+	if threshold < 1 {
+		return nil, fmt.Errorf("step %q: threshold %d is below 1 (it is how many functionaries must sign)", st.Name, threshold)
+	}
+	if len(st.Functionaries) == 0 {
+		return nil, fmt.Errorf("step %q has no functionaries (threshold %d needs at least %d %s)", st.Name, threshold, threshold, plural(threshold, "key", "keys"))
+	}
+	var keys []string
+	by := map[string]string{} // keyid → the first functionary with it
+	same := ""
+	for _, f := range st.Functionaries {
+		id, ok := ids[f]
+		if !ok {
+			return nil, fmt.Errorf("step %q: functionary %q is not under functionaries", st.Name, f)
+		}
+		if prev, dup := by[id]; dup {
+			if same == "" && prev == f {
+				same = fmt.Sprintf(" (%s is listed twice)", f)
+			} else if same == "" {
+				same = fmt.Sprintf(" (%s and %s have the same key)", prev, f)
+			}
+			continue
+		}
+		by[id] = f
+		keys = append(keys, id)
+	}
+	if threshold > len(keys) {
+		return nil, fmt.Errorf("step %q: threshold %d needs %d functionaries with different keys, but it has %d%s", st.Name, threshold, threshold, len(keys), same)
+	}
+	return keys, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func ruleTokens(rules []string) ([][]string, error) {

@@ -154,18 +154,18 @@ func TestParseSpecErrors(t *testing.T) {
 		name, spec string
 		want       []string
 	}{
-		{"field typo", "expires: 1y\nsteps:\n  - name: a\n    expected_product: [CREATE x]\n", []string{"expected_product", "not found"}},
-		{"top-level typo", "expire: 1y\n", []string{"expire", "not found"}},
+		{"field typo", "expires: 1y\nsteps:\n  - name: a\n    expected_product: [CREATE x]\n", []string{`line 4: unknown field "expected_product" in step "a" (did you mean expected_products?)`}},
+		{"top-level typo", "expire: 1y\n", []string{`line 1: unknown field "expire" (did you mean expires?)`}},
 		{"missing expires", "steps: []\n", []string{"expires is missing"}},
 		{"rule typo", "expires: 1y\nsteps:\n  - name: build\n    expected_materials:\n      - MACTH * WITH PRODUCTS FROM a\n", []string{`step "build"`, `unknown verb "MACTH"`}},
 		{"rule missing FROM", "expires: 1y\nsteps:\n  - name: b\n    expected_products:\n      - MATCH * WITH PRODUCTS a\n", []string{`step "b"`, "expected FROM"}},
 		{"inspection rule typo", "expires: 1y\ninspections:\n  - name: i\n    run: ls\n    expected_products:\n      - ALOW *\n", []string{`inspection "i"`, `"ALOW"`}},
-		{"sublayout rule typo", "expires: 1y\nsublayouts:\n  - name: s\n    expected_products:\n      - REQUIRE\n", []string{`step "s"`, "exactly one pattern"}},
+		{"sublayout rule typo", "expires: 1y\nsublayouts:\n  - name: s\n    expected_products:\n      - REQUIRE\n", []string{`line 5: expected_products in sublayout "s"`, "exactly one pattern"}},
 		{"unterminated quote", "expires: 1y\nsteps:\n  - name: a\n    expected_command: sh -c 'echo\n", []string{"unterminated single quote"}},
-		{"command wrong type", "expires: 1y\nsteps:\n  - name: a\n    expected_command: {a: b}\n", []string{"a command is a string or a list of strings"}},
+		{"command wrong type", "expires: 1y\nsteps:\n  - name: a\n    expected_command: {a: b}\n", []string{`line 4: expected_command in step "a" is a mapping; want a command: a string or a list of strings`}},
 		{"threshold not a number", "expires: 1y\nsteps:\n  - name: a\n    threshold: many\n", []string{"many"}},
-		{"not YAML", "expires: [1y\n", []string{"layout spec"}},
-		{"steps not a list", "expires: 1y\nsteps: build\n", []string{"layout spec"}},
+		{"not YAML", "expires: [1y\n", []string{"line 1: did not find expected"}},
+		{"steps not a list", "expires: 1y\nsteps: build\n", []string{`line 2: steps is "build"; want a list`}},
 		{"too big", "expires: 1y\nreadme: " + strings.Repeat("a", 1<<20) + "\n", []string{"more than"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,5 +219,106 @@ func TestSpecExpiresTimestamp(t *testing.T) {
 	}
 	if l.Expires != "2030-06-01T00:00:00Z" {
 		t.Fatalf("expires %q", l.Expires)
+	}
+}
+
+// TestSpecMessages checks, word for word, what a spec's common mistakes
+// are told as: with the line, in the spec's terms, never in Go's.
+func TestSpecMessages(t *testing.T) {
+	// cli/testdata/spec-typo.yaml, its rule typo mended and a field typo
+	// added on line 12.
+	const typo = `expires: 1y
+functionaries:
+  alice: alice.pub
+steps:
+  - name: write
+    functionaries: [alice]
+    expected_products: [CREATE foo.py, DISALLOW *]
+  - name: package
+    functionaries: [alice]
+    expected_materials: [MATCH foo.py WITH PRODUCTS FROM write]
+  - name: build
+    expected_product: [CREATE app]
+`
+	for _, tc := range []struct{ name, spec, want string }{
+		{"unknown step field", typo, `line 12: unknown field "expected_product" in step "build" (did you mean expected_products?)`},
+		{"unknown top-level field", "expires: 1y\nfunctionary:\n  alice: alice.pub\n", `line 2: unknown field "functionary" (did you mean functionaries?)`},
+		{"field of another kind", "expires: 1y\nsteps:\n  - name: a\n    command: make\n", `line 4: unknown field "command" in step "a" (did you mean expected_command?)`},
+		{"unknown field, nothing like it", "expires: 1y\nowner: me\n", `line 2: unknown field "owner"`},
+		{"unknown inspection field", "expires: 1y\ninspections:\n  - name: look\n    command: ls\n", `line 4: unknown field "command" in inspection "look"`},
+		{"unnamed step", "expires: 1y\nsteps:\n  - threshhold: 1\n", `line 3: unknown field "threshhold" in step 1 (did you mean threshold?)`},
+		{"rule typo", strings.Replace(strings.Replace(typo, "    expected_product: [CREATE app]\n", "", 1), "[MATCH", "[MACTH", 1), `line 10: expected_materials in step "package": bad artifact rule "MACTH foo.py WITH PRODUCTS FROM write": unknown verb "MACTH" (want MATCH, ALLOW, DISALLOW, REQUIRE, CREATE, DELETE or MODIFY)`},
+		{"unquoted rule with a colon", "expires: 1y\nsteps:\n  - name: a\n    expected_products:\n      - ALLOW a: b\n", `line 5: an entry of expected_products in step "a" is a mapping; want a string (a rule with ": " in it must be quoted)`},
+		{"threshold a word", "expires: 1y\nsteps:\n  - name: a\n    threshold: two\n", `line 4: threshold in step "a" is "two"; want a whole number`},
+		{"version a word", "expires: 1y\nversion: latest\n", `line 2: version is "latest"; want a whole number`},
+		{"steps a string", "expires: 1y\nsteps: build\n", `line 2: steps is "build"; want a list`},
+		{"step a string", "expires: 1y\nsteps:\n  - build\n", `line 3: step 1 is "build"; want a mapping of fields (name: …)`},
+		{"functionaries a list", "expires: 1y\nfunctionaries: [alice]\n", `line 2: functionaries is a list; want a mapping of names to public-key files (alice: keys/alice.pub)`},
+		{"functionary a list", "expires: 1y\nfunctionaries:\n  alice: [a.pub]\n", `line 3: functionary "alice" is a list; want the name of a public-key file`},
+		{"step functionaries a string", "expires: 1y\nsteps:\n  - name: a\n    functionaries: {alice: x}\n", `line 4: functionaries in step "a" is a mapping; want a list`},
+		{"command a mapping", "expires: 1y\nsteps:\n  - name: a\n    expected_command: {run: make}\n", `line 4: expected_command in step "a" is a mapping; want a command: a string or a list of strings`},
+		{"spec a list", "- expires: 1y\n", `line 1: a layout spec is a mapping of fields (expires, functionaries, steps, …), not a list`},
+		{"repeated field", "expires: 1y\nexpires: 2y\n", `line 2: mapping key "expires" already defined at line 1`},
+		{"not YAML", "expires: [1y\n", `line 1: did not find expected ',' or ']'`},
+		{"typo behind a merge", "expires: 1y\nsteps:\n  - <<: {name: x, bogus: 1}\n", `line 3: unknown field "bogus"`},
+		{"empty", "", "expires is missing (e.g. expires: 6mo, or 2030-01-01T00:00:00Z)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := attest.ParseSpec([]byte(tc.spec))
+			wantUserMessage(t, err, tc.want)
+		})
+	}
+}
+
+// TestSpecThresholdMessages checks that threshold errors speak of the
+// spec's functionaries.
+func TestSpecThresholdMessages(t *testing.T) {
+	const head = "expires: 1y\nfunctionaries: {alice: alice.pub, bob: bob.pub, alias: alice.pub}\nsteps:\n  - name: build\n"
+	for _, tc := range []struct{ name, step, want string }{
+		{"no functionaries", "", `step "build" has no functionaries (threshold 1 needs at least 1 key)`},
+		{"no functionaries, threshold 2", "    threshold: 2\n", `step "build" has no functionaries (threshold 2 needs at least 2 keys)`},
+		{"too few", "    threshold: 3\n    functionaries: [alice, bob]\n", `step "build": threshold 3 needs 3 functionaries with different keys, but it has 2`},
+		{"listed twice", "    threshold: 2\n    functionaries: [alice, alice]\n", `step "build": threshold 2 needs 2 functionaries with different keys, but it has 1 (alice is listed twice)`},
+		{"one key, two names", "    threshold: 2\n    functionaries: [alice, alias]\n", `step "build": threshold 2 needs 2 functionaries with different keys, but it has 1 (alice and alias have the same key)`},
+		{"negative", "    threshold: -1\n    functionaries: [alice]\n", `step "build": threshold -1 is below 1 (it is how many functionaries must sign)`},
+		{"unknown functionary", "    functionaries: [carol]\n", `step "build": functionary "carol" is not under functionaries`},
+		{"name with a slash", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := head + tc.step
+			want := tc.want
+			if tc.want == "" {
+				spec = strings.Replace(head, "name: build", "name: ci/build", 1) + "    functionaries: [alice]\n"
+				want = `step name "ci/build" has a '/': it becomes a link file name (STEP.KEYID8.link)`
+			}
+			s, err := attest.ParseSpec([]byte(spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Layout(specKeys(t), specNow)
+			wantUserMessage(t, err, want)
+		})
+	}
+}
+
+// TestLayoutThresholdMessages checks the same for a layout read from a
+// file, which names keys, not functionaries.
+func TestLayoutThresholdMessages(t *testing.T) {
+	k := testSigners(t)[attest.KeyTypeEd25519].Key()
+	for _, tc := range []struct {
+		name      string
+		threshold int
+		keys      []string
+		want      string
+	}{
+		{"no keys", 1, nil, `step "build" has no functionary keys (threshold 1 needs at least 1)`},
+		{"too few", 2, []string{k.KeyID, k.KeyID}, `step "build": threshold 2 is more than its 1 distinct functionary keys`},
+		{"zero", 0, []string{k.KeyID}, `step "build": threshold 0 is below 1 (it is how many functionaries must sign)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &attest.Layout{Type: "layout", Expires: "2030-01-01T00:00:00Z", Keys: map[string]*attest.Key{k.KeyID: k},
+				Steps: []attest.Step{{Type: "step", Name: "build", Threshold: tc.threshold, PubKeys: tc.keys}}}
+			wantUserMessage(t, l.Validate(), tc.want)
+		})
 	}
 }
