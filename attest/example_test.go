@@ -149,7 +149,9 @@ steps:
 }
 
 // Run a step: materials are hashed before the command, products after, and
-// the command's output and exit code go into the byproducts.
+// the command's output and exit code go into the byproducts. A path that
+// does not exist is not recorded, as in-toto-run, and is listed for a
+// warning.
 func ExampleRunStep() {
 	dir, err := os.MkdirTemp("", "referee-example")
 	if err != nil {
@@ -157,19 +159,26 @@ func ExampleRunStep() {
 		return
 	}
 	defer os.RemoveAll(dir)
-	link, err := attest.RunStep(context.Background(), attest.RunOptions{
+	o := attest.RunOptions{
 		StepName: "write-code",
 		Command:  []string{"sh", "-c", "echo hello > foo.py; echo done"},
-		Products: []string{"foo.py"},
+		Products: []string{"foo.py", "README"},
 		Record:   attest.RecordOptions{Dir: dir},
-	})
+	}
+	if err := o.Check(); err != nil { // before the command runs
+		fmt.Println(err)
+		return
+	}
+	link, res, err := attest.RunStep(context.Background(), o)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Println(link.Products["foo.py"]["sha256"])
 	fmt.Printf("%q %v\n", link.Byproducts["stdout"], link.Byproducts["return-value"])
+	fmt.Println("not recorded:", res.MissingProducts)
 	// Output:
 	// 5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03
 	// "done\n" 0
+	// not recorded: [README]
 }

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	ignore "github.com/sabhiram/go-gitignore"
 )
@@ -48,6 +49,39 @@ type RecordOptions struct {
 	// Progress, when set, is called after each file is hashed with the
 	// running totals (from the hashing goroutines, one call at a time).
 	Progress func(files int, bytes int64)
+	// OnMissing, when set, is called with each given path that does not
+	// exist (or is a broken symlink), in order, before any hashing. Such a
+	// path is skipped, as in-toto-run skips it (it logs "path: P does not
+	// exist, skipping.." at info level). RunStep, StartStep and StopStep
+	// list them in their RunResult.
+	OnMissing func(path string)
+}
+
+// checkLStrip refuses --lstrip-paths prefixes of one another, which would
+// make the name of a file depend on their order.
+func (o RecordOptions) checkLStrip() error {
+	for i, a := range o.LStripPaths {
+		for j, b := range o.LStripPaths {
+			if i != j && strings.HasPrefix(b, a) {
+				return fmt.Errorf("recording: --lstrip-paths %q is a prefix of %q", a, b)
+			}
+		}
+	}
+	return nil
+}
+
+// resolve returns the path p names, relative to Dir.
+func (o RecordOptions) resolve(p string) string {
+	if !filepath.IsAbs(p) && o.Dir != "" {
+		return filepath.Join(o.Dir, p)
+	}
+	return p
+}
+
+// isMissing reports whether an Lstat or Stat error means there is nothing
+// at the path, as Python's os.path.exists sees it.
+func isMissing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
 // RecordArtifacts hashes the files at paths (directories recursively) with
@@ -59,21 +93,23 @@ func RecordArtifacts(ctx context.Context, paths []string, o RecordOptions) (map[
 	if patterns == nil {
 		patterns = DefaultExcludePatterns
 	}
-	for i, a := range o.LStripPaths {
-		for j, b := range o.LStripPaths {
-			if i != j && strings.HasPrefix(b, a) {
-				return nil, fmt.Errorf("recording: --lstrip-paths %q is a prefix of %q", a, b)
-			}
-		}
+	if err := o.checkLStrip(); err != nil {
+		return nil, err
 	}
 	w := &walker{o: o, excl: ignore.CompileIgnoreLines(patterns...), needles: excludeNeedles(patterns)}
 	var roots []job
 	for _, p := range paths {
-		abs := p
-		if !filepath.IsAbs(abs) && o.Dir != "" {
-			abs = filepath.Join(o.Dir, p)
-		}
+		abs := o.resolve(p)
 		info, err := os.Lstat(abs)
+		if err == nil && info.Mode()&fs.ModeSymlink != 0 && !o.RefuseSymlinks {
+			_, err = os.Stat(abs) // a broken symlink is a missing path
+		}
+		if isMissing(err) {
+			if o.OnMissing != nil {
+				o.OnMissing(p)
+			}
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("recording %q: %w", p, errors.Unwrap(err))
 		}

@@ -24,18 +24,30 @@ type RunOptions struct {
 // maxByproduct bounds how much of stdout and stderr is kept in a link.
 const maxByproduct = 1 << 20
 
+// RunResult is what recording a step found besides the link: the paths
+// given as materials or products that did not exist. They are skipped, as
+// in-toto-run 1.3 skips them (it only logs "path: P does not exist,
+// skipping.." at info level); the caller may warn of them.
+type RunResult struct {
+	MissingMaterials []string
+	MissingProducts  []string
+}
+
 // RunStep records the materials, runs the command, records the products and
 // returns the unsigned link. A command that exits non-zero is recorded
 // (byproducts["return-value"]) and is not an error, as in in-toto-run; a
-// command that cannot be started is.
+// command that cannot be started is. Materials are recorded before the
+// command runs, so one that cannot be read fails the step before it runs.
+// Materials and products that do not exist are skipped and listed in the
+// RunResult. Call o.Check first when the link is to be written to a file.
 // See https://github.com/in-toto/docs/blob/v1.0/in-toto-spec.md#44-file-formats-namekeyid-prefixlink.
-func RunStep(ctx context.Context, o RunOptions) (*Link, error) {
+func RunStep(ctx context.Context, o RunOptions) (*Link, *RunResult, error) {
 	if o.StepName == "" {
-		return nil, errors.New("a step needs a name")
+		return nil, nil, errors.New("a step needs a name")
 	}
-	link, err := StartStep(ctx, o)
+	link, res, err := StartStep(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(o.Command) > 0 {
 		var stdout, stderr limitedBuffer
@@ -47,33 +59,55 @@ func RunStep(ctx context.Context, o RunOptions) (*Link, error) {
 		if err := cmd.Run(); err != nil {
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) {
-				return nil, fmt.Errorf("running %q: %w", o.Command[0], err)
+				return nil, nil, fmt.Errorf("running %q: %w", o.Command[0], err)
 			}
 			code = ee.ExitCode()
 		}
 		link.Byproducts = map[string]any{"stdout": stdout.String(), "stderr": stderr.String(), "return-value": code}
 	}
-	return link, StopStep(ctx, link, o)
+	stopped, err := StopStep(ctx, link, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	res.MissingProducts = stopped.MissingProducts
+	return link, res, nil
 }
 
 // StartStep records a step's materials and returns the unfinished link
-// (`referee record start`).
-func StartStep(ctx context.Context, o RunOptions) (*Link, error) {
+// (`referee record start`); materials that do not exist are skipped and
+// listed in the RunResult.
+func StartStep(ctx context.Context, o RunOptions) (*Link, *RunResult, error) {
 	link := &Link{Type: "link", Name: o.StepName, Command: o.Command, Byproducts: map[string]any{}, Environment: map[string]any{}}
+	res := &RunResult{}
 	var err error
-	if link.Materials, err = RecordArtifacts(ctx, o.Materials, o.Record); err != nil {
-		return nil, fmt.Errorf("materials: %w", err)
+	if link.Materials, err = RecordArtifacts(ctx, o.Materials, collectMissing(o.Record, &res.MissingMaterials)); err != nil {
+		return nil, nil, fmt.Errorf("materials: %w", err)
 	}
-	return link, nil
+	return link, res, nil
 }
 
-// StopStep records a step's products into link (`referee record stop`).
-func StopStep(ctx context.Context, link *Link, o RunOptions) error {
+// StopStep records a step's products into link (`referee record stop`);
+// products that do not exist are skipped and listed in the RunResult.
+func StopStep(ctx context.Context, link *Link, o RunOptions) (*RunResult, error) {
+	res := &RunResult{}
 	var err error
-	if link.Products, err = RecordArtifacts(ctx, o.Products, o.Record); err != nil {
-		return fmt.Errorf("products: %w", err)
+	if link.Products, err = RecordArtifacts(ctx, o.Products, collectMissing(o.Record, &res.MissingProducts)); err != nil {
+		return nil, fmt.Errorf("products: %w", err)
 	}
-	return nil
+	return res, nil
+}
+
+// collectMissing returns o with an OnMissing that appends to list, and
+// still calls the caller's.
+func collectMissing(o RecordOptions, list *[]string) RecordOptions {
+	caller := o.OnMissing
+	o.OnMissing = func(p string) {
+		*list = append(*list, p)
+		if caller != nil {
+			caller(p)
+		}
+	}
+	return o
 }
 
 func tee(buf io.Writer, w io.Writer) io.Writer {
