@@ -6,12 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
@@ -43,6 +44,12 @@ const (
 	DefaultMaxBlobBytes     = 16 << 20
 )
 
+// DefaultRequestTimeout bounds each step of one registry request (dialling,
+// the TLS handshake, waiting for the response headers) when
+// Options.Timeout is zero. Reading a body is not bounded: a large blob
+// may take longer.
+const DefaultRequestTimeout = 30 * time.Second
+
 // Options controls how stores are reached and what they may send.
 type Options struct {
 	// PlainHTTP allows HTTP to a registry that is not on a loopback
@@ -50,14 +57,25 @@ type Options struct {
 	PlainHTTP bool
 	// CAFile is a PEM bundle of extra certificate authorities.
 	CAFile string
-	// Keychain resolves credentials; nil means authn.DefaultKeychain
-	// (docker's config.json and credential helpers).
+	// Keychain resolves credentials. When it is set, RegistryConfig is
+	// not read (Login and Logout still write there).
 	Keychain authn.Keychain
+	// RegistryConfig is a docker config.json to read credentials from,
+	// and the one Login writes and Logout edits. Empty means docker's
+	// default ($DOCKER_CONFIG/config.json or ~/.docker/config.json) with
+	// its credsStore and credential helpers, read as docker does (see
+	// Options.credential for which library reads what).
+	RegistryConfig string
+	// Timeout bounds dialling a registry, the TLS handshake and the wait
+	// for each response's headers; zero means DefaultRequestTimeout. A
+	// request that times out is not retried. It does not bound reading a
+	// response body, so that long blob copies are not cut.
+	Timeout time.Duration
 	// MaxManifestBytes and MaxBlobBytes refuse larger manifests and
 	// envelope blobs; zero means the defaults.
 	MaxManifestBytes, MaxBlobBytes int64
 	// HTTPClient overrides the HTTP client (tests use it to inject faults);
-	// retries are added around it.
+	// retries are added around it. Timeout and CAFile do not apply to it.
 	HTTPClient *http.Client
 }
 
@@ -98,26 +116,25 @@ func Open(ctx context.Context, ref Reference, o Options) (Store, error) {
 	return repo, nil
 }
 
-// authClient builds an oras auth client whose credentials come from the
-// go-containerregistry keychain and whose transport retries 5xx, 429 (with
-// Retry-After) and reset connections with backoff.
+// authClient builds an oras auth client whose credentials come from
+// Options.credential and whose transport retries 5xx, 429 (with
+// Retry-After) and reset connections with backoff, and gives up on a
+// registry that does not answer within Options.Timeout.
 func (o Options) authClient(ref Reference) (*auth.Client, error) {
+	credential, err := o.credential()
+	if err != nil {
+		return nil, err
+	}
+	return o.authClientWith(credential)
+}
+
+// authClientWith is authClient with the credentials credential gives.
+func (o Options) authClientWith(credential auth.CredentialFunc) (*auth.Client, error) {
 	base := o.HTTPClient
 	if base == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		if o.CAFile != "" {
-			pem, err := os.ReadFile(o.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("--ca-file: %w", err)
-			}
-			pool, err := x509.SystemCertPool()
-			if err != nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--ca-file %s: no PEM certificates in it", o.CAFile)
-			}
-			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tr, err := o.transport()
+		if err != nil {
+			return nil, err
 		}
 		base = &http.Client{Transport: tr}
 	}
@@ -125,29 +142,62 @@ func (o Options) authClient(ref Reference) (*auth.Client, error) {
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	keychain := o.Keychain
-	if keychain == nil {
-		keychain = authn.DefaultKeychain
-	}
+	rt := retry.NewTransport(transport)
+	rt.Policy = retryPolicy
 	return &auth.Client{
-		Client: &http.Client{Transport: retry.NewTransport(transport), Timeout: base.Timeout},
-		Cache:  auth.NewCache(),
-		Credential: func(ctx context.Context, hostport string) (auth.Credential, error) {
-			reg, err := name.NewRegistry(hostport)
-			if err != nil {
-				return auth.EmptyCredential, nil
-			}
-			a, err := keychain.Resolve(reg)
-			if err != nil || a == authn.Anonymous {
-				return auth.EmptyCredential, nil
-			}
-			cfg, err := a.Authorization()
-			if err != nil {
-				return auth.EmptyCredential, fmt.Errorf("credentials for %s: %w", hostport, err)
-			}
-			return auth.Credential{Username: cfg.Username, Password: cfg.Password, AccessToken: cfg.RegistryToken, RefreshToken: cfg.IdentityToken}, nil
-		},
+		Client:     &http.Client{Transport: rt, Timeout: base.Timeout},
+		Cache:      auth.NewCache(),
+		Credential: credential,
 	}, nil
+}
+
+// transport is http.DefaultTransport with the CA file's authorities and
+// the request timeouts. http.Client.Timeout is left unset: it would bound
+// whole blob copies too.
+func (o Options) transport() (*http.Transport, error) {
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = timeout
+	tr.ResponseHeaderTimeout = timeout
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-file %s: no PEM certificates in it", o.CAFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return tr, nil
+}
+
+// retryPolicy is oras-go's default retry policy except that a request
+// that timed out is not retried: the registry had Options.Timeout to
+// answer, and five more attempts would make one silent registry cost
+// minutes instead of one Timeout.
+func retryPolicy() retry.Policy {
+	def, ok := retry.DefaultPolicy.(*retry.GenericPolicy)
+	if !ok {
+		return retry.DefaultPolicy
+	}
+	p := *def
+	p.Retryable = func(resp *http.Response, err error) (bool, error) {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return false, nil
+		}
+		return def.Retryable(resp, err)
+	}
+	return &p
 }
 
 // Resolve resolves ref to a descriptor once: a reference that is already a
