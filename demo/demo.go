@@ -235,7 +235,7 @@ func (d *run) sign(payload []byte, s *attest.Signer, name string) error {
 }
 
 func (d *run) step(work, name, who string, materials, products, cmd []string) error {
-	link, err := attest.RunStep(d.ctx, attest.RunOptions{
+	link, _, err := attest.RunStep(d.ctx, attest.RunOptions{
 		StepName: name, Command: cmd, Materials: materials, Products: products,
 		Record: attest.RecordOptions{Dir: work},
 	})
@@ -261,7 +261,7 @@ func (d *run) signLink(link *attest.Link, who string) error {
 // push is the push step: app.tar becomes the layer of an image pushed to
 // the registry, and alice's link records the image manifest as its product.
 func (d *run) push(work string) (oci.Store, ocispec.Descriptor, error) {
-	link, err := attest.StartStep(d.ctx, attest.RunOptions{StepName: "push", Materials: []string{"app.tar"}, Record: attest.RecordOptions{Dir: work}})
+	link, _, err := attest.StartStep(d.ctx, attest.RunOptions{StepName: "push", Materials: []string{"app.tar"}, Record: attest.RecordOptions{Dir: work}})
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}

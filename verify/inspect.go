@@ -28,7 +28,7 @@ func (ci *CommandInspector) Inspect(ctx context.Context, in attest.Inspection) (
 	// The link keeps the first MiB of output; a failure is explained by
 	// its end, so the end is kept apart.
 	stdout, stderr := &tailWriter{}, &tailWriter{}
-	link, err := attest.RunStep(ctx, attest.RunOptions{StepName: in.Name, Command: in.Run, Materials: []string{"."}, Products: []string{"."}, Record: ro, Stdout: stdout, Stderr: stderr})
+	link, _, err := attest.RunStep(ctx, attest.RunOptions{StepName: in.Name, Command: in.Run, Materials: []string{"."}, Products: []string{"."}, Record: ro, Stdout: stdout, Stderr: stderr})
 	if err != nil {
 		return nil, err
 	}
