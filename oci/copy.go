@@ -3,6 +3,8 @@ package oci
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -20,6 +22,11 @@ type CopyOptions struct {
 	// Progress, when set, is called after each blob or manifest is copied
 	// (or found already there) with the running totals.
 	Progress func(items int, bytes int64)
+	// DstLayout is dst's directory when dst is an OCI layout
+	// (Reference.Layout). oras-go's layout store stages blobs in an
+	// ingest/ directory it leaves behind, which is no part of the image
+	// layout; Copy removes it at the end when it is empty.
+	DstLayout string
 }
 
 // Copy copies the manifest desc from src to dst with everything it refers
@@ -78,6 +85,9 @@ func Copy(ctx context.Context, src, dst Store, desc ocispec.Descriptor, tag stri
 			return fmt.Errorf("tagging %s as %s: %w", desc.Digest, tag, err)
 		}
 	}
+	if co.DstLayout != "" {
+		defer removeEmptyIngest(co.DstLayout)
+	}
 	var ensure func(n *Node) error
 	ensure = func(n *Node) error {
 		if kids := children[n.Digest]; len(kids) > 0 {
@@ -95,4 +105,10 @@ func Copy(ctx context.Context, src, dst Store, desc ocispec.Descriptor, tag stri
 		return nil
 	}
 	return ensure(graph)
+}
+
+// removeEmptyIngest removes dir/ingest if it is empty: a blob being staged
+// by another writer keeps it. Failing to tidy is not a failed copy.
+func removeEmptyIngest(dir string) {
+	_ = os.Remove(filepath.Join(dir, "ingest"))
 }
