@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/referee-dev/referee/cli/internal/option"
 	"github.com/referee-dev/referee/registry"
 )
 
@@ -19,13 +20,16 @@ without a remote registry.
 
 Example:
    referee registry serve --root /tmp/referee-registry`,
-		Subcommands: []*cli.Command{
-			registryServeCommand(),
-		},
+		Subcommands: []*cli.Command{registryServeCommand()},
 	}
 }
 
 func registryServeCommand() *cli.Command {
+	var (
+		out                      = option.NewOutput()
+		addr, root               string
+		noReferrers, allowRemote bool
+	)
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "serve an OCI registry (distribution API with referrers) until interrupted",
@@ -35,37 +39,32 @@ Stops cleanly on Ctrl-C. Without --root everything is kept in memory; with --roo
 and manifests are kept in that directory and a restarted registry serves them again.
 The registry has no authentication: it listens on loopback only unless --allow-remote.
 
-Example:
+Examples:
    referee registry serve --root /tmp/referee-registry &
    crane push image.tar 127.0.0.1:5000/demo/app:v1
 
    referee registry serve --addr 127.0.0.1:0 >addr.txt &   # any free port, written to addr.txt`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:5000", Usage: "`HOST:PORT` to listen on (port 0: any free port)"},
-			&cli.StringFlag{Name: "root", Usage: "keep blobs and manifests in `DIR` (default: in memory)"},
-			&cli.BoolFlag{Name: "no-referrers", Usage: "turn off the OCI 1.1 referrers API, as on registries where clients must use the tag schema"},
-			&cli.BoolFlag{Name: "allow-remote", Usage: "allow an --addr that is not loopback (anyone who can reach it can push and delete)"},
-		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("unexpected argument %q", c.Args().First())
-			}
-			addr := c.String("addr")
-			if err := checkListenAddr(addr, c.Bool("allow-remote")); err != nil {
+		Flags: append(option.Flags(&out),
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:5000", Usage: "`HOST:PORT` to listen on (port 0: any free port)", Destination: &addr},
+			&cli.StringFlag{Name: "root", Usage: "keep blobs and manifests in `DIR` (default: in memory)", Destination: &root},
+			&cli.BoolFlag{Name: "no-referrers", Usage: "turn off the OCI 1.1 referrers API, as on registries where clients must use the tag schema", Destination: &noReferrers},
+			&cli.BoolFlag{Name: "allow-remote", Usage: "allow an --addr that is not loopback (anyone who can reach it can push and delete)", Destination: &allowRemote},
+		),
+		Action: action(func(c *cli.Context) error {
+			if err := requireArgs(c, 0, 0, "no arguments"); err != nil {
 				return err
 			}
-			logger := log.New(c.App.ErrWriter, "", log.LstdFlags)
-			h, err := registry.New(registry.Options{
-				Root:        c.String("root"),
-				NoReferrers: c.Bool("no-referrers"),
-				Logger:      logger,
-			})
+			if err := checkListenAddr(addr, allowRemote); err != nil {
+				return err
+			}
+			logger := log.New(out.Stderr(c), "", log.LstdFlags)
+			h, err := registry.New(registry.Options{Root: root, NoReferrers: noReferrers, Logger: logger})
 			if err != nil {
-				return err
+				return fmt.Errorf("--root %s: %w", root, err)
 			}
 			var werr error
 			err = registry.Serve(c.Context, addr, h, func(a net.Addr) {
-				_, werr = fmt.Fprintln(c.App.Writer, a.String())
+				_, werr = fmt.Fprintln(out.Stdout(c), a.String())
 				logger.Printf("registry: listening on %s", a)
 			})
 			if err != nil {
@@ -73,7 +72,7 @@ Example:
 			}
 			logger.Printf("registry: stopped")
 			return werr
-		},
+		}, &out),
 	}
 }
 
@@ -82,12 +81,9 @@ Example:
 func checkListenAddr(addr string, allowRemote bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usagef("--addr %q: %v", addr, err)
+		return option.Usagef("--addr %q: %v", addr, err)
 	}
-	if allowRemote {
-		return nil
-	}
-	if host == "localhost" {
+	if allowRemote || host == "localhost" {
 		return nil
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
@@ -97,5 +93,5 @@ func checkListenAddr(addr string, allowRemote bool) error {
 	if host == "" {
 		what = "an empty host listens on every interface"
 	}
-	return usagef("--addr %s: %s; the registry is unauthenticated, pass --allow-remote to serve it anyway", addr, what)
+	return option.Usagef("--addr %s: %s; the registry is unauthenticated, pass --allow-remote to serve it anyway", addr, what)
 }

@@ -1,8 +1,9 @@
-package main
+package cli_test
 
 import (
 	"bytes"
 	"context"
+	"github.com/referee-dev/referee/cli"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +14,7 @@ import (
 // TestLayoutSpecDocBuilds keeps docs/layout-spec.md true: its example spec
 // must build and sign a layout.
 func TestLayoutSpecDocBuilds(t *testing.T) {
-	doc, err := os.ReadFile("docs/layout-spec.md")
+	doc, err := os.ReadFile("../docs/layout-spec.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,17 +29,17 @@ func TestLayoutSpecDocBuilds(t *testing.T) {
 	ctx := context.Background()
 	for _, k := range []string{"owner", "keys/alice", "keys/bob", "keys/carol"} {
 		var out, errb bytes.Buffer
-		if code := run(ctx, []string{"referee", "keygen", filepath.Join(dir, k)}, &out, &errb); code != 0 {
+		if code := cli.Main(ctx, []string{"referee", "keygen", filepath.Join(dir, k)}, strings.NewReader(""), &out, &errb); code != 0 {
 			t.Fatalf("keygen %s: %d %s", k, code, errb.String())
 		}
 	}
 	var out, errb bytes.Buffer
-	code := run(ctx, []string{"referee", "layout", "create", "--spec", filepath.Join(dir, "layout.yaml"), "--key", filepath.Join(dir, "owner"), "--out", filepath.Join(dir, "root.layout")}, &out, &errb)
+	code := cli.Main(ctx, []string{"referee", "layout", "create", "--spec", filepath.Join(dir, "layout.yaml"), "--key", filepath.Join(dir, "owner"), "--out", filepath.Join(dir, "root.layout")}, strings.NewReader(""), &out, &errb)
 	if code != 0 {
 		t.Fatalf("layout create from the documented spec: exit %d: %s", code, errb.String())
 	}
 	out.Reset()
-	if code := run(ctx, []string{"referee", "layout", "show", filepath.Join(dir, "root.layout")}, &out, &errb); code != 0 {
+	if code := cli.Main(ctx, []string{"referee", "layout", "show", filepath.Join(dir, "root.layout")}, strings.NewReader(""), &out, &errb); code != 0 {
 		t.Fatalf("layout show: %d %s", code, errb.String())
 	}
 	for _, want := range []string{"step build: threshold 2", "step test:", "inspection untar: runs tar -xf app.tar"} {

@@ -1,4 +1,4 @@
-package main
+package oci
 
 import (
 	"bytes"
@@ -31,13 +31,13 @@ const (
 
 var sha256Digest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
-// imageFromMetadata reads a buildx metadata file and returns the image it
+// ImageFromBuildxMetadata reads a buildx metadata file and returns the image it
 // records as NAME@DIGEST: the first name of image.name without its tag
 // (registry and repository kept as written), pinned to containerimage.digest.
 // A `docker buildx bake --metadata-file` file (one object per target) is
 // read when it has exactly one target that pushed an image. Errors are one
 // line and name the file.
-func imageFromMetadata(path string) (string, error) {
+func ImageFromBuildxMetadata(path string) (string, error) {
 	data, err := readMetadataFile(path)
 	if err != nil {
 		return "", err

@@ -1,4 +1,4 @@
-package main
+package oci_test
 
 import (
 	"os"
@@ -85,7 +85,7 @@ func TestMetadata(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := imageFromMetadata(path)
+			got, err := oci.ImageFromBuildxMetadata(path)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "\n") {
 					t.Fatalf("got %q, %v; want a one-line error naming %s with %q", got, err, path, c.err)

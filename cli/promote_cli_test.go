@@ -1,9 +1,10 @@
-package main
+package cli_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/referee-dev/referee/cli"
 	"io"
 	"net/http/httptest"
 	"path/filepath"
@@ -41,7 +42,7 @@ func TestPromoteAndVSACommands(t *testing.T) {
 		t.Helper()
 		var out, errb bytes.Buffer
 		app := []string{"referee"}
-		code := runWithStdin(context.Background(), append(app, args...), strings.NewReader(stdin), &out, &errb)
+		code := cli.Main(context.Background(), append(app, args...), strings.NewReader(stdin), &out, &errb)
 		if code != want {
 			t.Fatalf("referee %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, want, out.String(), errb.String())
 		}
@@ -74,8 +75,53 @@ func TestPromoteAndVSACommands(t *testing.T) {
 
 	// The demo's replayed image does not get promoted; nothing is copied.
 	out, msg = cli(1, "", "promote", staging+":evil", prod+":evil", "--layout-key", owner, "--key", promoter)
-	if !strings.Contains(msg, "nothing was copied") || !strings.Contains(out, "NOT VERIFIED") {
-		t.Fatalf("tampered promote: %s %s", out, msg)
+	if !strings.Contains(msg, "nothing was copied") || !strings.Contains(msg, "NOT VERIFIED") || out != "" {
+		t.Fatalf("tampered promote: stdout %q, stderr %s", out, msg)
+	}
+	// One contract: stdout has the digest (dry run too), or one JSON
+	// object in every outcome.
+	out, _ = cli(0, "", "promote", image, prod+":dry", "--layout-key", owner, "--dry-run")
+	if strings.TrimSpace(out) != digest {
+		t.Fatalf("promote --dry-run printed %q, want %s", out, digest)
+	}
+	for _, tc := range []struct {
+		code int
+		src  string
+		want func(j map[string]any) bool
+	}{
+		{1, staging + ":evil", func(j map[string]any) bool {
+			return j["promoted"] == false && j["verified"] == false && j["reason"] != nil && j["error"] == nil
+		}},
+		{0, image, func(j map[string]any) bool {
+			return j["promoted"] == false && j["dryRun"] == true && j["verified"] == true && j["digest"] == digest
+		}},
+	} {
+		out, _ = cli(tc.code, "", "promote", tc.src, prod+":dry", "--layout-key", owner, "--dry-run", "--format", "json")
+		var j map[string]any
+		if err := json.Unmarshal([]byte(out), &j); err != nil || !tc.want(j) {
+			t.Fatalf("promote --format json of %s: %v\n%s", tc.src, err, out)
+		}
+	}
+	// verify: one JSON object in every outcome, reason for not verified,
+	// error for could not be checked.
+	for _, tc := range []struct {
+		code       int
+		image, key string
+		field      string
+	}{
+		{0, image, "", ""},
+		{1, staging + ":evil", "", "reason"},
+		{2, "127.0.0.1:1/nothing:here", "", "error"},
+	} {
+		out, _ = cli(tc.code, "", "verify", tc.image, "--layout-key", owner, "--format", "json", "--timeout", "2s")
+		var j map[string]any
+		if err := json.Unmarshal([]byte(out), &j); err != nil || j["verified"] != (tc.code == 0) || (tc.field != "" && j[tc.field] == nil) {
+			t.Fatalf("verify --format json of %s: %v\n%s", tc.image, err, out)
+		}
+	}
+	// --quiet: nothing at all for not verified; the exit status says it.
+	if out, msg = cli(1, "", "verify", staging+":evil", "--layout-key", owner, "-q"); out != "" || msg != "" {
+		t.Fatalf("verify -q printed %q %q", out, msg)
 	}
 	cli(2, "", "discover", prod+":evil")
 
@@ -104,4 +150,15 @@ func TestPromoteAndVSACommands(t *testing.T) {
 		t.Fatalf("--quiet printed %q", out)
 	}
 	cli(2, "nosuchhost.invalid/x:1\n", "verify", "-", "--layout-key", owner)
+	// The batch summary counts every image once; referrers-tag-schema tags
+	// (as crane ls lists them) are skipped, not errors.
+	tagSchema := staging + ":sha256-" + strings.Repeat("ab", 32)
+	_, msg = cli(2, image+"\n"+staging+":evil\nnosuchhost.invalid/x:1\n"+tagSchema+"\n", "verify", "-", "--layout-key", owner)
+	if !strings.Contains(msg, "4 images: 1 verified, 1 not verified, 1 could not be checked, 1 skipped (not images)") {
+		t.Fatalf("batch summary: %s", msg)
+	}
+	out, _ = cli(0, tagSchema+"\n"+image+"\n", "verify", "-", "--layout-key", owner)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "SKIPPED "+tagSchema) || !strings.HasPrefix(lines[1], "VERIFIED ") {
+		t.Fatalf("tag-schema tag in a batch:\n%s", out)
+	}
 }

@@ -1,9 +1,10 @@
-package main
+package cli_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/referee-dev/referee/cli"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -36,7 +37,7 @@ func TestRegistryCommands(t *testing.T) {
 	cli := func(want int, args ...string) string {
 		t.Helper()
 		var out, errb bytes.Buffer
-		if code := run(context.Background(), append([]string{"referee"}, args...), &out, &errb); code != want {
+		if code := cli.Main(context.Background(), append([]string{"referee"}, args...), strings.NewReader(""), &out, &errb); code != want {
 			t.Fatalf("referee %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, want, out.String(), errb.String())
 		}
 		return out.String()

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -12,10 +12,11 @@ import (
 
 // progressLine returns a progress callback that keeps one line on stderr up
 // to date, at most ten times a second, and only when stderr is a terminal
-// (scripts and CI logs get no progress noise); nil otherwise.
-func progressLine(c *cli.Context, verb, unit string) func(n int, bytes int64) {
+// and not --quiet (scripts and CI logs get no progress noise); nil
+// otherwise. unit is singular ("file"); the plural adds "s".
+func progressLine(c *cli.Context, quiet bool, verb, unit string) func(n int, bytes int64) {
 	f, ok := c.App.ErrWriter.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) || c.Bool("quiet") {
+	if !ok || quiet || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
 	var mu sync.Mutex
@@ -27,7 +28,7 @@ func progressLine(c *cli.Context, verb, unit string) func(n int, bytes int64) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(f, "\r\033[K%s: %d %s, %.1f MB", verb, n, unit, float64(bytes)/1e6)
+		fmt.Fprintf(f, "\r\033[K%s: %s, %.1f MB", verb, plural(n, unit), float64(bytes)/1e6)
 	}
 }
 
@@ -36,4 +37,15 @@ func endProgress(c *cli.Context, p func(int, int64)) {
 	if p != nil {
 		fmt.Fprint(c.App.ErrWriter, "\r\033[K")
 	}
+}
+
+// plural writes "1 file", "2 files".
+func plural(n int, unit string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, unit)
+	}
+	if len(unit) > 0 && unit[len(unit)-1] == 'y' {
+		return fmt.Sprintf("%d %sies", n, unit[:len(unit)-1])
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }

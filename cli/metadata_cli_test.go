@@ -1,9 +1,10 @@
-package main
+package cli_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/referee-dev/referee/cli"
 	"io"
 	"os"
 	"path/filepath"
@@ -31,18 +32,18 @@ func TestMetadataFileNamesTheImage(t *testing.T) {
 	}
 	key := filepath.Join(dir, "alice")
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"referee", "run", "--step-name", "scan", "--key", key, "--out", dir, "--metadata-file", meta, "--bind-image", "--", "true"}, &out, &errb)
+	code := cli.Main(context.Background(), []string{"referee", "run", "--step-name", "scan", "--key", key, "--out", dir, "--metadata-file", meta, "--bind-image", "--", "true"}, strings.NewReader(""), &out, &errb)
 	if code != 0 || !strings.HasPrefix(out.String(), "sha256:") || !strings.Contains(errb.String(), "to "+repo+"@"+digest) {
 		t.Fatalf("run --metadata-file: %d %s %s", code, out.String(), errb.String())
 	}
 	out.Reset()
 	errb.Reset()
 	link, _ := filepath.Glob(filepath.Join(dir, "scan.*.link"))
-	code = run(context.Background(), []string{"referee", "attach", "--metadata-file", meta, link[0]}, &out, &errb)
+	code = cli.Main(context.Background(), []string{"referee", "attach", "--metadata-file", meta, link[0]}, strings.NewReader(""), &out, &errb)
 	if code != 0 || !strings.Contains(errb.String(), "already attached") {
 		t.Fatalf("attach --metadata-file: %d %s %s", code, out.String(), errb.String())
 	}
-	code = run(context.Background(), []string{"referee", "attach", "--metadata-file", filepath.Join(dir, "nosuch.json"), link[0]}, &out, &errb)
+	code = cli.Main(context.Background(), []string{"referee", "attach", "--metadata-file", filepath.Join(dir, "nosuch.json"), link[0]}, strings.NewReader(""), &out, &errb)
 	if code != 2 {
 		t.Fatalf("a missing metadata file: exit %d", code)
 	}

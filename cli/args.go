@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"strings"
@@ -11,6 +11,10 @@ import (
 // urfave/cli v2 stops reading flags at the first argument. Everything after
 // "--" (a step's command) is left exactly as it is.
 func interspersed(app *cli.App, args []string) []string {
+	if n := len(args); n > 1 && args[n-1] == completionFlag {
+		// urfave/cli looks for the completion flag last.
+		return append(interspersed(app, args[:n-1]), completionFlag)
+	}
 	if len(args) < 2 {
 		return args
 	}

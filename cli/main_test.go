@@ -1,10 +1,11 @@
-package main
+package cli_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/referee-dev/referee/cli"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +27,7 @@ func referee(t *testing.T, args ...string) (code int, stdout, stderr string) {
 				t.Fatalf("referee %s panicked: %v", strings.Join(args, " "), r)
 			}
 		}()
-		code = run(context.Background(), append([]string{"referee"}, args...), &out, &errb)
+		code = cli.Main(context.Background(), append([]string{"referee"}, args...), strings.NewReader(""), &out, &errb)
 	}()
 	return code, out.String(), errb.String()
 }
@@ -35,7 +36,7 @@ func referee(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func mustCLI(t *testing.T, args ...string) string {
 	t.Helper()
 	code, out, errs := referee(t, args...)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("referee %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
 	}
 	return out
@@ -84,7 +85,7 @@ func newChain(t *testing.T) chain {
 	if _, err := exec.LookPath("tar"); err != nil {
 		t.Skip("no tar")
 	}
-	testdata, err := filepath.Abs("testdata/cli")
+	testdata, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,10 @@ func newChain(t *testing.T) chain {
 
 func TestCLIHappyPath(t *testing.T) {
 	c := newChain(t)
-	if got := strings.TrimSpace(mustCLI(t, "key", "id", "alice.pub", "alice")); got != c.aliceID+"\n"+c.aliceID {
+	if got := strings.TrimSpace(mustCLI(t, "key", "id", "alice.pub")); got != c.aliceID {
+		t.Fatalf("key id of one file: %q", got)
+	}
+	if got := strings.TrimSpace(mustCLI(t, "key", "id", "alice.pub", "alice")); got != c.aliceID+"  alice.pub\n"+c.aliceID+"  alice" {
 		t.Fatalf("key id: %q", got)
 	}
 	out := mustCLI(t, "layout", "show", "root.layout")
@@ -138,9 +142,17 @@ func TestCLIHappyPath(t *testing.T) {
 		} `json:"steps"`
 		Failures []any `json:"failures"`
 	}
-	dec := json.NewDecoder(strings.NewReader(out))
-	if err := dec.Decode(&report); err != nil {
+	// One object: what was verified and the outcome, the report inside.
+	var result struct {
+		Layout   string          `json:"layout"`
+		Verified bool            `json:"verified"`
+		Report   json.RawMessage `json:"report"`
+	}
+	if err := json.Unmarshal([]byte(out), &result); err != nil || result.Layout != "root.layout" || !result.Verified {
 		t.Fatalf("--format json: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal(result.Report, &report); err != nil {
+		t.Fatalf("--format json report: %v\n%s", err, out)
 	}
 	if !report.Verified || len(report.Failures) != 0 {
 		t.Fatalf("not verified: %s", out)
@@ -179,7 +191,7 @@ func TestCLIHappyPath(t *testing.T) {
 }
 
 func TestCLIBadInput(t *testing.T) {
-	dataDir, err := filepath.Abs("testdata/cli")
+	dataDir, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,78 +263,75 @@ func TestCLIBadInput(t *testing.T) {
 	}{
 		{"truncated layout",
 			[]string{"verify", "--layout", testdata("truncated.layout"), "--layout-key", "owner.pub", "--link-dir", "links"},
-			exitError, []string{"truncated.layout", "truncated"}, ""},
+			cli.ExitError, []string{"truncated.layout", "truncated"}, ""},
 		{"deeply nested layout",
 			[]string{"verify", "--layout", testdata("deep.layout"), "--layout-key", "owner.pub", "--link-dir", "links"},
-			exitError, []string{"deep.layout", "nested deeper"}, ""},
+			cli.ExitError, []string{"deep.layout", "nested deeper"}, ""},
 		// A well-formed document of the wrong kind given as --layout is an
 		// input error.
 		{"link as layout",
 			[]string{"verify", "--layout", c.link("write"), "--layout-key", "owner.pub", "--link-dir", "links"},
-			exitError, []string{filepath.Base(c.link("write")), `"link" document, not a layout`}, ""},
+			cli.ExitError, []string{filepath.Base(c.link("write")), `"link" document, not a layout`}, ""},
 		{"DSSE with wrong payloadType",
 			[]string{"verify", "--layout", testdata("wrong-payloadtype.layout"), "--layout-key", "owner.pub", "--link-dir", "links"},
-			exitError, []string{"wrong-payloadtype.layout", `payloadType is "application/json"`}, ""},
+			cli.ExitError, []string{"wrong-payloadtype.layout", `payloadType is "application/json"`}, ""},
 		{"layout show of wrong payloadType",
 			[]string{"layout", "show", testdata("wrong-payloadtype.layout")},
-			exitError, []string{"wrong-payloadtype.layout", "payloadType"}, ""},
+			cli.ExitError, []string{"wrong-payloadtype.layout", "payloadType"}, ""},
 		{"link signed over other bytes",
 			[]string{"verify", "--layout", "root.layout", "--layout-key", "owner.pub", "--link-dir", tamperedDir},
-			exitNotVerified, []string{filepath.Base(c.link("write")), "does not verify"}, ""},
+			cli.ExitNotVerified, []string{filepath.Base(c.link("write")), "does not verify"}, ""},
 		{"layout key of unknown type",
 			[]string{"verify", "--layout", "root.layout", "--layout-key", testdata("unknown-keytype.pub"), "--link-dir", "links"},
-			exitError, []string{"unknown-keytype.pub", `unknown key type: "dsa"`}, ""},
+			cli.ExitError, []string{"unknown-keytype.pub", `unknown key type: "dsa"`}, ""},
 		{"functionary key of unknown type",
 			[]string{"run", "-n", "write", "-k", testdata("unknown-keytype.pub"), "-d", c.path("out-run"), "--", "true"},
-			exitError, []string{"unknown-keytype.pub", "unknown key type"}, c.path("out-run")},
+			cli.ExitError, []string{"unknown-keytype.pub", "unknown key type"}, c.path("out-run")},
 		{"spec rule typo",
 			[]string{"layout", "create", "--spec", testdata("spec-typo.yaml"), "--key", "owner", "--out", c.path("out-typo/root.layout")},
-			exitError, []string{"spec-typo.yaml", `"MACTH foo.py WITH PRODUCTS FROM write"`, "unknown verb"}, c.path("out-typo")},
+			cli.ExitError, []string{"spec-typo.yaml", `"MACTH foo.py WITH PRODUCTS FROM write"`, "unknown verb"}, c.path("out-typo")},
 		{"spec names a missing key file",
 			[]string{"layout", "create", "--spec", testdata("spec.yaml"), "--key", "owner", "--out", c.path("out-nokey/root.layout")},
-			exitError, []string{"alice.pub", "no such file"}, c.path("out-nokey")},
+			cli.ExitError, []string{"alice.pub", "no such file"}, c.path("out-nokey")},
 		{"layout create over an existing file",
 			[]string{"layout", "create", "--spec", "spec.yaml", "--key", "owner", "--out", "root.layout"},
-			exitError, []string{"root.layout", "exists"}, c.dir},
+			cli.ExitError, []string{"root.layout", "exists"}, c.dir},
 		{"expired layout",
 			[]string{"verify", "--layout", "expired.layout", "--layout-key", "owner.pub", "--link-dir", "links"},
-			exitNotVerified, []string{"expired.layout", "expired at 2001-01-01T00:00:00Z"}, ""},
+			cli.ExitNotVerified, []string{"expired.layout", "expired at 2001-01-01T00:00:00Z"}, ""},
 		{"link of an unknown step",
 			[]string{"verify", "--layout", "root.layout", "--layout-key", "owner.pub", "--link-dir", extraDir},
-			exitNotVerified, []string{attest.LinkFileName("deploy", c.aliceID), `"deploy"`, "no step of this name"}, ""},
+			cli.ExitNotVerified, []string{attest.LinkFileName("deploy", c.aliceID), `"deploy"`, "no step of this name"}, ""},
 		{"layout signed by another key",
 			[]string{"verify", "--layout", "root.layout", "--layout-key", "alice.pub", "--link-dir", "links"},
-			exitNotVerified, []string{"root.layout", "no signature by key " + c.aliceID}, ""},
+			cli.ExitNotVerified, []string{"root.layout", "no signature by key " + c.aliceID}, ""},
 		{"missing --layout-key",
 			[]string{"verify", "--layout", "root.layout", "--link-dir", "links"},
-			exitError, []string{"--layout-key is required"}, ""},
+			cli.ExitError, []string{"--layout-key is required"}, ""},
 		{"bad --format",
 			[]string{"verify", "--layout", "root.layout", "--layout-key", "owner.pub", "--format", "xml"},
-			exitError, []string{`--format "xml"`}, ""},
+			cli.ExitError, []string{`--format "xml"`}, ""},
 		{"keygen over existing keys",
 			[]string{"keygen", "owner"},
-			exitError, []string{"owner", "exists", "--force"}, c.dir},
+			cli.ExitError, []string{"owner", "exists", "--force"}, c.dir},
 		{"keygen unknown type",
 			[]string{"keygen", "--type", "dsa", c.path("out-keygen/k")},
-			exitError, []string{`"dsa"`}, c.path("out-keygen")},
+			cli.ExitError, []string{`"dsa"`}, c.path("out-keygen")},
 		{"key id of a non-key file",
 			[]string{"key", "id", testdata("notes.txt")},
-			exitError, []string{"notes.txt", "not a PEM file or a securesystemslib JSON key"}, ""},
+			cli.ExitError, []string{"notes.txt", "not a PEM file or a securesystemslib JSON key"}, ""},
 		{"key id of a missing file",
 			[]string{"key", "id", c.path("nope.pub")},
-			exitError, []string{"nope.pub", "no such file"}, ""},
+			cli.ExitError, []string{"nope.pub", "no such file"}, ""},
 		{"run of a missing command",
 			[]string{"run", "-n", "write", "-k", "alice", "-d", c.path("out-cmd"), "--", "referee-no-such-command"},
-			exitError, []string{`"referee-no-such-command"`, "not found"}, c.path("out-cmd")},
-		{"run with a missing material",
-			[]string{"run", "-n", "write", "-k", "alice", "-d", c.path("out-mat"), "-m", "absent.txt", "--", "true"},
-			exitError, []string{`"absent.txt"`, "no such file"}, c.path("out-mat")},
+			cli.ExitError, []string{`"referee-no-such-command"`, "not found"}, c.path("out-cmd")},
 		{"sign a non-in-toto document",
 			[]string{"sign", "-k", "owner", "--out", c.path("out-sign/x"), testdata("notes.txt")},
-			exitError, []string{"notes.txt"}, c.path("out-sign")},
+			cli.ExitError, []string{"notes.txt"}, c.path("out-sign")},
 		{"unknown flag",
 			[]string{"verify", "--bogus"},
-			exitError, []string{"bogus"}, ""},
+			cli.ExitError, []string{"bogus"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.outDir != "" {

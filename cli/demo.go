@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/referee-dev/referee/cli/internal/option"
+	"github.com/referee-dev/referee/demo"
+)
+
+func demoCommand() *cli.Command {
+	var (
+		out      = option.NewOutput()
+		force    option.Force
+		keep     string
+		registry string
+	)
+	groups := []option.Group{&out, &force}
+	return &cli.Command{
+		Name:  "demo",
+		Usage: "run a supply chain end to end against a registry: record, attach, verify (pass), replay onto another image (refused)",
+		Description: `Creates keys and a layout, records checkout, build and push steps (push builds a small OCI
+image from the build's output and pushes it), attaches the layout and links to the image as
+referrers, prints the referrer graph and verifies the image from the registry alone. Then it
+copies the same evidence onto another image and shows that verification refuses it.
+
+It uses referee's embedded registry unless --registry is given. The narration goes to stderr;
+the last line on stdout is the verified image's digest reference. Exits 0 when both outcomes
+are as expected. --keep DIR must be a new or empty directory (or --force).
+
+Examples:
+   referee demo
+   referee demo --registry localhost:5000/demo --keep ./demo   # keys stay in ./demo (owner.pub)
+   referee verify "$(referee demo --registry localhost:5000/demo --keep ./demo)" --layout-key ./demo/owner.pub`,
+		Flags: append(option.Flags(groups...),
+			&cli.StringFlag{Name: "keep", Usage: "work in this `DIR`ectory and leave the keys there (default: a temporary directory, removed)", Destination: &keep},
+			&cli.StringFlag{Name: "registry", Usage: "`HOST[:PORT]/REPO` to use instead of the embedded registry", Destination: &registry},
+		),
+		Action: action(func(c *cli.Context) error {
+			if err := requireArgs(c, 0, 0, "no arguments"); err != nil {
+				return err
+			}
+			if keep != "" && !force.Force {
+				if err := checkEmptyDir(keep); err != nil {
+					return err
+				}
+			}
+			ref, err := demo.Run(c.Context, demo.Options{Dir: keep, Registry: registry, Log: out.Stderr(c)})
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(out.Stdout(c), ref)
+			return err
+		}, groups...),
+	}
+}
+
+// checkEmptyDir refuses a directory with files in it: the demo would
+// replace them.
+func checkEmptyDir(dir string) error {
+	es, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("--keep %s: %w", dir, err)
+	case len(es) > 0:
+		return option.Usagef("--keep %s: the directory is not empty (the demo writes keys, a layout and links there); give a new directory, or --force", dir)
+	}
+	return nil
+}

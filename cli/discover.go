@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/referee-dev/referee/cli/internal/option"
+	"github.com/referee-dev/referee/oci"
+)
+
+func discoverCommand() *cli.Command {
+	var (
+		remote       option.Remote
+		out          = option.NewOutput("tree", "json")
+		artifactType string
+	)
+	groups := []option.Group{&out, &remote}
+	return &cli.Command{
+		Name:      "discover",
+		Usage:     "show the referrer graph of an image, recursively",
+		ArgsUsage: "IMAGE",
+		Description: `Like oras discover: every referrer, read from its own manifest, and their referrers in turn
+(a sublayout's links hang under the sublayout). Referrers that name another subject are shown
+with the problem and not followed. When IMAGE is an index built by BuildKit, its attestation
+manifests (SLSA provenance, SPDX SBOM, stored in the index, not as referrers) are shown too.
+Nothing the registry says is trusted: discover checks no signatures (verify does).
+
+Examples:
+   referee discover localhost:5000/app:v1
+   referee discover localhost:5000/app:v1 --format json`,
+		Flags: append(option.Flags(groups...),
+			&cli.StringFlag{Name: "artifact-type", Usage: "show only referrers of this artifact `TYPE`", Destination: &artifactType}),
+		Action: action(func(c *cli.Context) error {
+			if err := requireArgs(c, 1, 1, "one IMAGE"); err != nil {
+				return err
+			}
+			s, ref, desc, err := oci.OpenResolved(c.Context, c.Args().First(), remote.OCI())
+			if err != nil {
+				return err
+			}
+			o := remote.Discover()
+			o.ArtifactType = artifactType
+			graph, err := oci.DiscoverBuildKit(c.Context, s, desc, o)
+			if err != nil {
+				return err
+			}
+			if out.JSON() {
+				return option.WriteJSON(out.Stdout(c), struct {
+					Reference string `json:"reference"`
+					*oci.Node
+				}{ref.String(), graph})
+			}
+			return graph.WriteTree(out.Stdout(c), ref.String())
+		}, groups...),
+	}
+}

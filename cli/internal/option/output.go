@@ -1,0 +1,92 @@
+package option
+
+import (
+	"encoding/json"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/referee-dev/referee/verify"
+)
+
+// Output is --format and --quiet. Results go to stdout (in the chosen
+// format), messages to stderr; --quiet prints neither, and a not-verified
+// outcome is then said by the exit status alone (errors are still printed).
+type Output struct {
+	Format string
+	Quiet  bool
+	// Formats are the accepted values of --format, the first the default;
+	// with fewer than two there is no --format flag.
+	Formats []string
+}
+
+// NewOutput returns an Output accepting formats, the first the default.
+func NewOutput(formats ...string) Output { return Output{Formats: formats} }
+
+// Text and JSON are the usual formats.
+var (
+	TextJSON = []string{"text", "json"}
+)
+
+func (o *Output) Flags() []cli.Flag {
+	fs := []cli.Flag{&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors; the exit status says the outcome", Destination: &o.Quiet}}
+	if len(o.Formats) > 1 {
+		fs = append(fs, &cli.StringFlag{Name: "format", Value: o.Formats[0], Usage: "output format: " + strings.Join(o.Formats, " or "), Destination: &o.Format})
+	}
+	return fs
+}
+
+func (o *Output) Parse(*cli.Context) error {
+	if o.Format == "" && len(o.Formats) > 0 {
+		o.Format = o.Formats[0]
+	}
+	if len(o.Formats) > 1 && !slices.Contains(o.Formats, o.Format) {
+		return Usagef("--format %q: want %s", o.Format, strings.Join(o.Formats, " or "))
+	}
+	return nil
+}
+
+// JSON reports whether --format json was asked for.
+func (o *Output) JSON() bool { return o.Format == "json" }
+
+// Stdout is where results go: nowhere with --quiet.
+func (o *Output) Stdout(c *cli.Context) io.Writer {
+	if o.Quiet {
+		return io.Discard
+	}
+	return c.App.Writer
+}
+
+// Stderr is where messages go: nowhere with --quiet.
+func (o *Output) Stderr(c *cli.Context) io.Writer {
+	if o.Quiet {
+		return io.Discard
+	}
+	return c.App.ErrWriter
+}
+
+// Done passes err on, marked Silent when --quiet and err is a
+// verification failure, which the exit status (1) then says alone.
+func (o *Output) Done(err error) error {
+	if err != nil && o.Quiet && verify.IsNotVerified(err) {
+		return Silent{err}
+	}
+	return err
+}
+
+// WriteJSON writes v indented, as one JSON document.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// WriteJSONLine writes v on one line (JSON Lines, for batch output).
+func WriteJSONLine(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/cli/internal/option"
+	"github.com/referee-dev/referee/oci"
+)
+
+func layoutCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "layout",
+		Usage: "create, sign and show in-toto layouts",
+		Description: `Examples:
+   referee layout create --spec layout.yaml --key keys/owner --out root.layout
+   referee layout show root.layout`,
+		Subcommands: []*cli.Command{layoutCreateCommand(), layoutSignCommand(), layoutShowCommand()},
+	}
+}
+
+func layoutCreateCommand() *cli.Command {
+	var (
+		remote   option.Remote
+		out      = option.NewOutput(option.TextJSON...)
+		signer   = option.Signer{Usage: "owner private key that signs the layout", Multiple: true}
+		envelope option.Envelope
+		force    option.Force
+		target   option.Attach
+		spec     string
+		outPath  string
+	)
+	required := option.Check(func(c *cli.Context) error { return requireFlag(c, spec, "spec") })
+	groups := []option.Group{required, &out, &envelope, &force, &target, &remote, &signer}
+	return &cli.Command{
+		Name:  "create",
+		Usage: "build a layout from a YAML spec and sign it with the owner key(s)",
+		Description: `The spec names the expiry, the functionaries' public-key files (relative to the spec),
+the steps with their rules, and inspections (see docs/layout-spec.md). Prints the layout's
+path, or with --attach the referrer's digest.
+
+Examples:
+   referee layout create --spec layout.yaml --key keys/owner --out root.layout
+   referee layout create --spec layout.yaml --key keys/owner --attach localhost:5000/app:v1`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "spec", Aliases: []string{"s"}, Usage: "layout spec `FILE` (YAML; required)", Destination: &spec},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "root.layout", Usage: "where to write the signed layout", Destination: &outPath},
+		}, option.Flags(groups...)...),
+		Action: action(func(c *cli.Context) error {
+			if err := requireArgs(c, 0, 0, "no arguments (the spec is --spec FILE)"); err != nil {
+				return err
+			}
+			layout, err := layoutFromSpec(spec)
+			if err != nil {
+				return err
+			}
+			payload, err := layout.Marshal()
+			if err != nil {
+				return err
+			}
+			env, err := attest.SignPayload(envelope.Form(), payload, signer.Signers...)
+			if err != nil {
+				return err
+			}
+			t, err := openTarget(c, target.Image, remote.OCI())
+			if err != nil {
+				return err
+			}
+			written, err := writeEnvelope(outPath, env, force.Force)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out.Stderr(c), "layout: %s, %s, expires %s\n", plural(len(layout.Steps), "step"), plural(len(layout.Inspect), "inspection"), layout.Expires)
+			return published(c, &out, t, "", outPath, written)
+		}, groups...),
+	}
+}
+
+// layoutFromSpec reads a spec file and builds its layout; key files are
+// relative to the spec.
+func layoutFromSpec(specPath string) (*attest.Layout, error) {
+	data, err := os.ReadFile(specPath)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := attest.ParseSpec(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", specPath, err)
+	}
+	base := filepath.Dir(specPath)
+	layout, err := spec.Layout(func(p string) (*attest.Key, error) {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(base, p)
+		}
+		return attest.LoadPublicKey(p)
+	}, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", specPath, err)
+	}
+	return layout, nil
+}
+
+func layoutSignCommand() *cli.Command {
+	return signCommandFor("layout", "add owner signatures to an existing layout", `Examples:
+   referee layout sign --key keys/owner2 root.layout
+   referee layout sign --key keys/owner2 --out signed.layout root.layout`)
+}
+
+func layoutShowCommand() *cli.Command {
+	var remote option.Remote
+	out := option.NewOutput(option.TextJSON...)
+	return &cli.Command{
+		Name:      "show",
+		Usage:     "print a layout readably (signatures are listed, not verified)",
+		ArgsUsage: "LAYOUT",
+		Description: `LAYOUT is a file or an OCI reference to a manifest holding one (a referrer's digest, as
+discover shows it, or a policy repository's tag). --format json prints the layout itself with
+where it came from and who claims to have signed it.
+
+Examples:
+   referee layout show root.layout
+   referee layout show localhost:5000/app@sha256:5f4d4d8d75d0… --format json`,
+		Flags: option.Flags(&out, &remote),
+		Action: action(func(c *cli.Context) error {
+			if err := requireArgs(c, 1, 1, "one LAYOUT (a file or an OCI reference)"); err != nil {
+				return err
+			}
+			src, env, err := oci.ReadDocument(c.Context, c.Args().First(), "layout", remote.OCI())
+			if err != nil {
+				return err
+			}
+			layout, err := attest.ParseLayout(env.Payload)
+			if err != nil {
+				return fmt.Errorf("%s: %w", src, err)
+			}
+			if out.JSON() {
+				return option.WriteJSON(out.Stdout(c), documentJSON{Source: src, Form: env.Form.String(), Signatures: env.SignerKeyIDs(), Document: layout})
+			}
+			return attest.WriteLayoutText(out.Stdout(c), layout, env)
+		}, &out, &remote),
+	}
+}
+
+// documentJSON is a layout or link in --format json: the document, where
+// it came from, and the keyids its signatures claim (not verified).
+type documentJSON struct {
+	Source     string   `json:"source"`
+	Form       string   `json:"form"`
+	Signatures []string `json:"signatures"`
+	Document   any      `json:"document"`
+}
