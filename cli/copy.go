@@ -38,7 +38,7 @@ Examples:
 				return err
 			}
 			progress := progressLine(c, out.Quiet, "copying", "item")
-			err = oci.Copy(c.Context, sd.src, sd.dst, sd.desc, sd.tag, oci.CopyOptions{Discover: remote.Discover(), Progress: progress})
+			err = oci.Copy(c.Context, sd.src, sd.dst, sd.desc, sd.tag, oci.CopyOptions{Discover: remote.Discover(), Progress: progress, DstLayout: sd.dstRef.Layout})
 			endProgress(c, progress)
 			if err != nil {
 				return err

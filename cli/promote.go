@@ -74,6 +74,7 @@ Examples:
 				return err
 			}
 			o.Progress = progressLine(c, out.Quiet, "copying", "item")
+			o.DstLayout = sd.dstRef.Layout
 			res, perr := promote.Promote(c.Context, sd.src, sd.srcRef.Name(), sd.desc, sd.dst, sd.dstRef.Name(), sd.tag, o)
 			endProgress(c, o.Progress)
 			return out.Done(printPromoted(c, &out, sd, dryRun, res, perr))

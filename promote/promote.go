@@ -32,6 +32,9 @@ type Options struct {
 	Now time.Time
 	// Progress is called as the copy goes (see oci.CopyOptions).
 	Progress func(items int, bytes int64)
+	// DstLayout is dst's directory when dst is an OCI layout (see
+	// oci.CopyOptions).
+	DstLayout string
 }
 
 // DefaultLevels is what a VSA records when no level is given: the in-toto
@@ -73,7 +76,7 @@ func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.De
 	if o.DryRun {
 		return res, nil
 	}
-	if err := oci.Copy(ctx, src, dst, desc, dstTag, oci.CopyOptions{Discover: o.Verify.Discover, Graph: res.Graph, Progress: o.Progress}); err != nil {
+	if err := oci.Copy(ctx, src, dst, desc, dstTag, oci.CopyOptions{Discover: o.Verify.Discover, Graph: res.Graph, Progress: o.Progress, DstLayout: o.DstLayout}); err != nil {
 		return res, err
 	}
 	if prior, ok, err := findVSA(ctx, dst, desc, VSAPolicy{Keys: []*attest.Key{o.Signer.Key()}, Layout: report.Layout.Digest}); err != nil {

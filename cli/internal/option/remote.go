@@ -56,5 +56,5 @@ func (o *Remote) OCI() oci.Options {
 
 // Discover returns the options of a referrer-graph walk.
 func (o *Remote) Discover() oci.DiscoverOptions {
-	return oci.DiscoverOptions{MaxManifestBytes: o.MaxManifestBytes}
+	return oci.DiscoverOptions{MaxManifestBytes: o.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes}
 }
