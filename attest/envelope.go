@@ -73,9 +73,12 @@ type metablockJSON struct {
 // ParseEnvelope reads a signed document in either form and checks its
 // structure; it does not check signatures.
 func ParseEnvelope(data []byte) (*Envelope, error) {
+	if t := bytes.TrimSpace(data); bytes.HasPrefix(t, []byte("-----BEGIN ")) {
+		return nil, errors.New("is a PEM file (a key or certificate), not a signed in-toto layout or link")
+	}
 	v, err := decodeGeneric(data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("not a signed in-toto document (DSSE or Metablock JSON): %w", err)
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/referee-dev/referee/attest"
+
 	"github.com/referee-dev/referee/cli/internal/option"
 	"github.com/referee-dev/referee/oci"
 )
@@ -47,11 +49,20 @@ Examples:
 			if image == "" || len(args) == 0 {
 				return option.Usagef("%s takes IMAGE (or --metadata-file) and one or more FILEs", fullName(c))
 			}
+			// Every file is read and checked before the registry is
+			// asked anything.
 			datas := make([][]byte, len(args))
 			for i, f := range args {
 				data, err := os.ReadFile(f)
 				if err != nil {
 					return err
+				}
+				env, err := attest.ParseEnvelope(data)
+				if err == nil {
+					_, err = env.PayloadKind()
+				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", f, err)
 				}
 				datas[i] = data
 			}

@@ -50,16 +50,26 @@ func ReadDocument(ctx context.Context, name, kind string, o Options) (string, *a
 	if maxBlob <= 0 {
 		maxBlob = DefaultMaxBlobBytes
 	}
+	other := ""
 	for _, l := range m.Layers {
 		data, err := FetchBlob(ctx, s, l, maxBlob)
 		if err != nil {
 			return "", nil, fmt.Errorf("%s: %w", ref, err)
 		}
 		env, err := attest.ParseEnvelope(data)
-		if err != nil || checkKind(env, kind) != nil {
+		if err != nil {
+			continue
+		}
+		if err := checkKind(env, kind); err != nil {
+			if got, kerr := env.PayloadKind(); kerr == nil && (got == "link" || got == "layout") {
+				other = got
+			}
 			continue
 		}
 		return ref.String(), env, nil
+	}
+	if other != "" {
+		return "", nil, fmt.Errorf("%s holds an in-toto %s, not a %s (referee %s show reads it)", ref, other, want, other)
 	}
 	return "", nil, fmt.Errorf("%s: no layer holds a signed in-toto %s", ref, want)
 }
