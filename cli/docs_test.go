@@ -3,12 +3,13 @@ package cli_test
 import (
 	"bytes"
 	"context"
-	"github.com/referee-dev/referee/cli"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/referee-dev/referee/cli"
 )
 
 // TestLayoutSpecDocBuilds keeps docs/layout-spec.md true: its example spec

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/referee-dev/referee/cli"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/cli"
 )
 
 // cli runs referee in-process and returns the exit code and output. A panic

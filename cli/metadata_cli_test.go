@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/referee-dev/referee/cli"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/referee-dev/referee/cli"
 	"github.com/referee-dev/referee/demo"
 )
 

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/referee-dev/referee/cli"
 	"io"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/referee-dev/referee/cli"
 	"github.com/referee-dev/referee/demo"
 	"github.com/referee-dev/referee/registry"
 )

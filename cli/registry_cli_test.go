@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/referee-dev/referee/cli"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/referee-dev/referee/cli"
 	"github.com/referee-dev/referee/demo"
 	"github.com/referee-dev/referee/registry"
 )
