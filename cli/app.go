@@ -224,9 +224,15 @@ func requireFlag(c *cli.Context, value, name string) error {
 // or key is found before any work), then run.
 func action(run func(c *cli.Context) error, groups ...option.Group) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		if err := option.Parse(c, groups...); err != nil {
-			return err
+		err := option.Parse(c, groups...)
+		if err == nil {
+			err = run(c)
 		}
-		return run(c)
+		for _, g := range groups {
+			if o, ok := g.(*option.Output); ok {
+				o.Fail(c, err)
+			}
+		}
+		return err
 	}
 }

@@ -16,10 +16,11 @@ func demoCommand() *cli.Command {
 	var (
 		out      = option.NewOutput()
 		force    option.Force
+		remote   option.Remote
 		keep     string
 		registry string
 	)
-	groups := []option.Group{&out, &force}
+	groups := []option.Group{&out, &force, &remote}
 	return &cli.Command{
 		Name:  "demo",
 		Usage: "run a supply chain end to end against a registry: record, attach, verify (pass), replay onto another image (refused)",
@@ -49,7 +50,7 @@ Examples:
 					return err
 				}
 			}
-			ref, err := demo.Run(c.Context, demo.Options{Dir: keep, Registry: registry, Log: out.Stderr(c)})
+			ref, err := demo.Run(c.Context, demo.Options{Dir: keep, Registry: registry, Log: out.Stderr(c), OCI: remote.OCI()})
 			if err != nil {
 				return err
 			}

@@ -36,6 +36,9 @@ type Options struct {
 	Registry string
 	// Log receives the narration.
 	Log io.Writer
+	// OCI is how Registry is reached (plain HTTP, CA file, credentials,
+	// timeouts, limits); the embedded registry needs nothing.
+	OCI oci.Options
 }
 
 // spec is the demo's layout: alice checks out the source, bob builds it,
@@ -92,7 +95,7 @@ func Run(ctx context.Context, o Options) (string, error) {
 		repo = addr + "/referee-demo"
 		ctx = ctx2
 	}
-	d := &run{ctx: ctx, w: o.Log, dir: dir, repo: repo, keep: o.Dir != "" && o.Registry != "", keys: map[string]*attest.Signer{}}
+	d := &run{ctx: ctx, w: o.Log, dir: dir, repo: repo, oci: o.OCI, keep: o.Dir != "" && o.Registry != "", keys: map[string]*attest.Signer{}}
 	return d.all()
 }
 
@@ -115,6 +118,7 @@ func startRegistry(ctx context.Context) (string, error) {
 }
 
 type run struct {
+	oci  oci.Options
 	ctx  context.Context
 	w    io.Writer
 	dir  string
@@ -269,7 +273,7 @@ func (d *run) push(work string) (oci.Store, ocispec.Descriptor, error) {
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}
-	store, err := oci.Open(d.ctx, ref, oci.Options{})
+	store, err := oci.Open(d.ctx, ref, d.oci)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}

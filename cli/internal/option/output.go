@@ -2,6 +2,7 @@ package option
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -20,6 +21,20 @@ type Output struct {
 	// Formats are the accepted values of --format, the first the default;
 	// with fewer than two there is no --format flag.
 	Formats []string
+
+	stdout *countingWriter
+}
+
+// countingWriter remembers whether anything was written.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // NewOutput returns an Output accepting formats, the first the default.
@@ -56,7 +71,24 @@ func (o *Output) Stdout(c *cli.Context) io.Writer {
 	if o.Quiet {
 		return io.Discard
 	}
-	return c.App.Writer
+	if o.stdout == nil {
+		o.stdout = &countingWriter{w: c.App.Writer}
+	}
+	return o.stdout
+}
+
+// Fail makes sure that --format json prints one JSON object whatever the
+// outcome: when the command failed before printing its result, the object
+// is {"error": "…"} (the message also goes to stderr, as always).
+func (o *Output) Fail(c *cli.Context, err error) {
+	if err == nil || !o.JSON() || o.Quiet || (o.stdout != nil && o.stdout.n > 0) {
+		return
+	}
+	var u UsageError
+	if errors.As(err, &u) {
+		return // a mistake on the command line, not an outcome
+	}
+	_ = WriteJSON(o.Stdout(c), map[string]string{"error": err.Error()})
 }
 
 // Stderr is where messages go: nowhere with --quiet.
