@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/referee-dev/referee/internal/suggest"
 )
 
 // checkSpecNode checks a spec's YAML against the fields of Spec before it
@@ -186,13 +188,6 @@ func describeNode(n *yaml.Node) string {
 // most likely meant: one a few edits away, or one ending in "_"+typo
 // (command for expected_command).
 func suggestField(typo string, names []string) string {
-	best, bestDist := "", 0
-	for _, n := range names {
-		d := editDistance(typo, n)
-		if best == "" || d < bestDist {
-			best, bestDist = n, d
-		}
-	}
 	limit := 1
 	switch {
 	case len(typo) >= 8:
@@ -200,7 +195,7 @@ func suggestField(typo string, names []string) string {
 	case len(typo) >= 4:
 		limit = 2
 	}
-	if best != "" && bestDist <= limit {
+	if best := suggest.Nearest(typo, names, limit); best != "" {
 		return " (did you mean " + best + "?)"
 	}
 	for _, n := range names {
@@ -209,27 +204,6 @@ func suggestField(typo string, names []string) string {
 		}
 	}
 	return ""
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 var (

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/referee-dev/referee/cli/internal/option"
+	"github.com/referee-dev/referee/internal/suggest"
 	"github.com/referee-dev/referee/verify"
 )
 
@@ -163,43 +164,20 @@ func fullName(c *cli.Context) string {
 	return strings.Join(append([]string{"referee"}, parts...), " ")
 }
 
-// nearest returns the name closest to s by edit distance, if close
-// enough, else one that s begins.
+// nearest returns the name closest to s, if close enough, else one that s
+// begins.
 func nearest(s string, names []string) string {
-	best, bestD := "", len(s)/2+1
-	for _, n := range names {
-		if d := editDistance(s, n); d < bestD {
-			best, bestD = n, d
-		}
+	if best := suggest.Nearest(s, names, len(s)/2); best != "" {
+		return best
 	}
-	if best == "" && len(s) >= 3 {
+	if len(s) >= 3 {
 		for _, n := range names {
 			if strings.HasPrefix(n, s) {
 				return n
 			}
 		}
 	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return ""
 }
 
 // requireArgs checks the number of positional arguments.

@@ -23,7 +23,10 @@ func helpTree(t *testing.T) map[string]*commandHelp {
 	tree := map[string]*commandHelp{}
 	var walk func(path []string)
 	walk = func(path []string) {
-		_, stdout, _ := referee(t, append(append([]string{}, path...), "--help")...)
+		code, stdout, stderr := referee(t, append(append([]string{}, path...), "--help")...)
+		if code != 0 || stdout == "" {
+			t.Errorf("referee %s --help: exit %d %s", strings.Join(path, " "), code, stderr)
+		}
 		h := &commandHelp{path: path, text: stdout, subs: map[string]bool{}, flags: map[string]bool{"--help": true, "-h": true}}
 		tree[strings.Join(path, " ")] = h
 		if _, opts, ok := strings.Cut(stdout, "OPTIONS:\n"); ok {

@@ -117,38 +117,14 @@ func TestVersion(t *testing.T) {
 // TestEveryCommandHasHelpWithExample walks the command tree: every command
 // answers --help on stdout, exit 0, with an example.
 func TestEveryCommandHasHelpWithExample(t *testing.T) {
-	var walk func(path []string)
-	seen := 0
-	walk = func(path []string) {
-		code, stdout, stderr := referee(t, append(append([]string{}, path...), "--help")...)
-		if code != cli.ExitOK {
-			t.Errorf("%v --help: exit %d %s", path, code, stderr)
-			return
-		}
-		seen++
-		if len(path) > 0 && !strings.Contains(stdout, "Example") {
-			t.Errorf("referee %s --help has no example:\n%s", strings.Join(path, " "), stdout)
-		}
-		// Subcommands are listed under COMMANDS:.
-		_, rest, ok := strings.Cut(stdout, "COMMANDS:\n")
-		if !ok {
-			return
-		}
-		for _, line := range strings.Split(rest, "\n") {
-			f := strings.Fields(line)
-			if len(f) == 0 || !strings.HasPrefix(line, "   ") {
-				break
-			}
-			name := strings.TrimSuffix(f[0], ",")
-			if name == "help" || name == "h" {
-				continue
-			}
-			walk(append(append([]string{}, path...), name))
+	tree := helpTree(t)
+	for path, h := range tree {
+		if path != "" && !strings.Contains(h.text, "Example") {
+			t.Errorf("referee %s --help has no example:\n%s", path, h.text)
 		}
 	}
-	walk(nil)
-	if seen < 25 {
-		t.Errorf("walked only %d commands", seen)
+	if len(tree) < 25 {
+		t.Errorf("walked only %d commands", len(tree))
 	}
 }
 
