@@ -11,16 +11,9 @@ import (
 )
 
 func runCommand() *cli.Command {
-	var (
-		remote    option.Remote
-		out       = option.NewOutput(option.TextJSON...)
-		envelope  option.Envelope
-		target    = option.Attach{Bind: true}
-		step      = newStepFlags()
-		materials cli.StringSlice
-		products  cli.StringSlice
-	)
-	groups := []option.Group{&out, &envelope, &target, &remote, step}
+	f := newLinkFlags()
+	var materials, products cli.StringSlice
+	groups := f.groups()
 	return &cli.Command{
 		Name:      "run",
 		Usage:     "run a step's command, record materials and products, and write the signed link",
@@ -48,28 +41,28 @@ Examples:
 			if c.NArg() == 0 {
 				return option.Usagef("run needs the step's command after -- (see %s --help)", fullName(c))
 			}
-			if err := checkAttachable(c, &target, &remote); err != nil {
+			if err := checkAttachable(c, &f.target, &f.remote); err != nil {
 				return err
 			}
 			var stdout io.Writer = c.App.ErrWriter
-			if out.Quiet {
+			if f.out.Quiet {
 				stdout = c.App.Writer
 			}
 			o := attest.RunOptions{
-				StepName: step.Name, Command: c.Args().Slice(),
+				StepName: f.step.Name, Command: c.Args().Slice(),
 				Materials: materials.Value(), Products: products.Value(),
-				Record: step.record(c, out.Quiet), Stdout: stdout, Stderr: c.App.ErrWriter,
+				Record: f.step.record(c, f.out.Quiet), Stdout: stdout, Stderr: c.App.ErrWriter,
 			}
 			link, res, err := attest.RunStep(c.Context, o)
 			endProgress(c, o.Record.Progress)
 			if err != nil {
 				return fmt.Errorf("step %q: %w", o.StepName, err)
 			}
-			warnMissing(c, &out, res)
+			warnMissing(c, &f.out, res)
 			if rv, _ := link.Byproducts["return-value"].(int); rv != 0 {
-				fmt.Fprintf(out.Stderr(c), "warning: %q exited with %d; recorded in the link\n", o.Command[0], rv)
+				fmt.Fprintf(f.out.Stderr(c), "warning: %q exited with %d; recorded in the link\n", o.Command[0], rv)
 			}
-			return finishLink(c, &out, step, envelope.Form(), &target, &remote, link)
+			return f.finish(c, link)
 		}, groups...),
 	}
 }
@@ -149,15 +142,9 @@ Example:
 }
 
 func recordStopCommand() *cli.Command {
-	var (
-		remote   option.Remote
-		out      = option.NewOutput(option.TextJSON...)
-		envelope option.Envelope
-		target   = option.Attach{Bind: true}
-		step     = newStepFlags()
-		products cli.StringSlice
-	)
-	groups := []option.Group{&out, &envelope, &target, &remote, step}
+	f := newLinkFlags()
+	var products cli.StringSlice
+	groups := f.groups()
 	return &cli.Command{
 		Name:  "stop",
 		Usage: "record the products of a started step and write its link",
@@ -171,29 +158,29 @@ Example:
 			if err := requireArgs(c, 0, 0, "no arguments"); err != nil {
 				return err
 			}
-			path := step.unfinishedPath()
+			path := f.step.unfinishedPath()
 			env, err := attest.ReadEnvelopeFile(path, attest.DefaultMaxFileSize)
 			if err != nil {
-				return fmt.Errorf("no started step %q for this key in %s (run referee record start first)", step.Name, step.OutDir)
+				return fmt.Errorf("no started step %q for this key in %s (run referee record start first)", f.step.Name, f.step.OutDir)
 			}
-			if err := env.VerifyKey(step.Signer().Key()); err != nil {
+			if err := env.VerifyKey(f.step.Signer().Key()); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
 			link, err := attest.ParseLink(env.Payload)
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
-			if err := checkAttachable(c, &target, &remote); err != nil {
+			if err := checkAttachable(c, &f.target, &f.remote); err != nil {
 				return err
 			}
-			ro := step.record(c, out.Quiet)
+			ro := f.step.record(c, f.out.Quiet)
 			res, err := attest.StopStep(c.Context, link, attest.RunOptions{Products: products.Value(), Record: ro})
 			endProgress(c, ro.Progress)
 			if err != nil {
 				return err
 			}
-			warnMissing(c, &out, res)
-			if err := finishLink(c, &out, step, envelope.Form(), &target, &remote, link); err != nil {
+			warnMissing(c, &f.out, res)
+			if err := f.finish(c, link); err != nil {
 				return err
 			}
 			return removeUnfinished(path)

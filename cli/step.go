@@ -84,6 +84,29 @@ func (o *stepFlags) unfinishedPath() string {
 	return filepath.Join(o.OutDir, "."+attest.LinkFileName(o.Name, o.Signer().Key().KeyID)+"-unfinished")
 }
 
+// linkFlags are the flags of the commands that finish a link (run, record
+// stop): the step, the output, the envelope form, and where to attach it.
+type linkFlags struct {
+	remote   option.Remote
+	out      option.Output
+	envelope option.Envelope
+	target   option.Attach
+	step     *stepFlags
+}
+
+func newLinkFlags() *linkFlags {
+	return &linkFlags{out: option.NewOutput(option.TextJSON...), target: option.Attach{Bind: true}, step: newStepFlags()}
+}
+
+// groups are parsed cheapest first: flag checks before the key is read.
+func (f *linkFlags) groups() []option.Group {
+	return []option.Group{&f.out, &f.envelope, &f.target, &f.remote, f.step}
+}
+
+func (f *linkFlags) finish(c *cli.Context, link *attest.Link) error {
+	return finishLink(c, &f.out, f.step, f.envelope.Form(), &f.target, &f.remote, link)
+}
+
 // finishLink binds the link to the --attach image (with --bind-image: the
 // image is resolved now, after the step, which may have pushed it), signs
 // it, writes it and attaches it.
