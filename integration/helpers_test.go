@@ -131,8 +131,28 @@ func (r result) out() string { return r.stdout + r.stderr }
 // start it at all is fatal.
 func exe(t *testing.T, dir, name string, args ...string) result {
 	t.Helper()
+	return exeIO(t, runIO{dir: dir}, name, args...)
+}
+
+// runIO is what exeIO gives a command besides its arguments.
+type runIO struct {
+	dir   string
+	stdin string   // standard input (empty: none)
+	env   []string // KEY=VALUE added to the test's environment
+}
+
+// exeIO is exe with standard input and extra environment variables.
+func exeIO(t *testing.T, o runIO, name string, args ...string) result {
+	t.Helper()
+	dir := o.dir
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
+	if o.stdin != "" {
+		cmd.Stdin = strings.NewReader(o.stdin)
+	}
+	if len(o.env) > 0 {
+		cmd.Env = append(os.Environ(), o.env...)
+	}
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	start := time.Now()
@@ -141,6 +161,9 @@ func exe(t *testing.T, dir, name string, args ...string) result {
 		t.Logf("slow (%s): %s %s", d.Round(time.Millisecond), filepath.Base(name), shellJoin(args))
 	}
 	r := result{cmd: filepath.Base(name) + " " + shellJoin(args), stdout: so.String(), stderr: se.String()}
+	if len(o.env) > 0 {
+		r.cmd = strings.Join(o.env, " ") + " " + r.cmd
+	}
 	if dir != "" {
 		r.cmd = "(cd " + dir + ") " + r.cmd
 	}

@@ -11,6 +11,8 @@ package integration_test
 import (
 	"archive/tar"
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -96,6 +98,20 @@ func startDockerRegistry(t *testing.T) string {
 // dockerRegistry is startDockerRegistry, also returning the storage root.
 func dockerRegistry(t *testing.T) (host, storage string) {
 	t.Helper()
+	return dockerRegistryWith(t, dockerOptions{})
+}
+
+// dockerOptions configure docker-registry beyond the defaults of
+// startDockerRegistry (loopback, plain HTTP, deletes enabled).
+type dockerOptions struct {
+	htpasswd          string         // htpasswd file (bcrypt): basic auth required
+	certFile, keyFile string         // PEM: serve HTTPS
+	roots             *x509.CertPool // trusts certFile (to wait for readiness)
+}
+
+// dockerRegistryWith is dockerRegistry configured by o.
+func dockerRegistryWith(t *testing.T, o dockerOptions) (host, storage string) {
+	t.Helper()
 	bin := tool(t, "docker-registry")
 	dir := t.TempDir()
 	var lastErr error
@@ -103,6 +119,13 @@ func dockerRegistry(t *testing.T) (host, storage string) {
 		host := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 		cfg := filepath.Join(dir, fmt.Sprintf("config-%d.yml", attempt))
 		storage := filepath.Join(dir, fmt.Sprintf("storage-%d", attempt))
+		var extra, httpExtra string
+		if o.htpasswd != "" {
+			extra = fmt.Sprintf("auth:\n  htpasswd:\n    realm: referee-test\n    path: %s\n", yq(o.htpasswd))
+		}
+		if o.certFile != "" {
+			httpExtra = fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", yq(o.certFile), yq(o.keyFile))
+		}
 		writeFile(t, cfg, fmt.Sprintf(`version: 0.1
 log:
   level: warn
@@ -111,11 +134,19 @@ storage:
     rootdirectory: %s
   delete:
     enabled: true
-http:
+%shttp:
   addr: %s
-`, yq(storage), host))
+%s`, yq(storage), extra, host, httpExtra))
 		logPath := filepath.Join(dir, fmt.Sprintf("registry-%d.log", attempt))
-		if lastErr = runUntilReady(t, bin, logPath, host, "serve", cfg); lastErr == nil {
+		ready := readiness{url: "http://" + host + "/v2/", client: &http.Client{Timeout: time.Second}, status: http.StatusOK}
+		if o.certFile != "" {
+			ready.url = "https://" + host + "/v2/"
+			ready.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: o.roots}}
+		}
+		if o.htpasswd != "" {
+			ready.status = http.StatusUnauthorized
+		}
+		if lastErr = runUntilReady(t, bin, logPath, ready, "serve", cfg); lastErr == nil {
 			return host, storage
 		}
 	}
@@ -123,11 +154,19 @@ http:
 	return "", ""
 }
 
+// readiness is how runUntilReady knows a registry is up: GET url answers
+// status.
+type readiness struct {
+	url    string
+	client *http.Client
+	status int
+}
+
 // runUntilReady starts a registry process whose output goes to logPath and
-// waits for http://host/v2/ to answer 200. On success the process is killed
-// in t.Cleanup; on failure it is killed at once and the error returned
-// includes its log.
-func runUntilReady(t *testing.T, bin, logPath, host string, args ...string) error {
+// waits for GET ready.url to answer ready.status. On success the process is
+// killed in t.Cleanup; on failure it is killed at once and the error
+// returned includes its log.
+func runUntilReady(t *testing.T, bin, logPath string, ready readiness, args ...string) error {
 	t.Helper()
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -149,7 +188,6 @@ func runUntilReady(t *testing.T, bin, logPath, host string, args ...string) erro
 		stop()
 		return fmt.Errorf("%w\n%s log:\n%s", err, filepath.Base(bin), readFile(t, logPath))
 	}
-	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(registryDeadline)
 	for {
 		select {
@@ -158,15 +196,15 @@ func runUntilReady(t *testing.T, bin, logPath, host string, args ...string) erro
 			return fail(fmt.Errorf("exited before answering: %v", err))
 		default:
 		}
-		if resp, err := client.Get("http://" + host + "/v2/"); err == nil {
+		if resp, err := ready.client.Get(ready.url); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == ready.status {
 				t.Cleanup(stop)
 				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("GET http://%s/v2/ did not answer 200 within %s", host, registryDeadline))
+			return fail(fmt.Errorf("GET %s did not answer %d within %s", ready.url, ready.status, registryDeadline))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
