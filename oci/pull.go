@@ -1,12 +1,17 @@
 package oci
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/termsafe"
 )
 
 // Written is one file Pull wrote.
@@ -49,27 +54,55 @@ type CurrentLayout struct {
 // ambiguous, as verify finds it: then none is root.layout. res.Current
 // says which file is current. Where re-runs give two links one file name,
 // the newest is written and the others are reported as skipped. Files are
-// written atomically; existing files are replaced.
+// written atomically; existing regular files are replaced.
+//
+// Everything written stays inside dir. dir itself is the caller's choice
+// and is created and followed if it is a symbolic link; inside it nothing
+// is followed (os.Root). Every name is built here from plain names only: a
+// step name that attest.ValidateStepName accepts and that prints as
+// itself and does not start with a dot, the first 8 characters of the
+// first signature's keyid, which must be lowercase hex, and the hex of a
+// referrer's digest. Document.FileName is not used. A document whose name
+// cannot be built so, or whose name (or sublayout directory) in dir is
+// taken by something other than a regular file (a directory) or by a
+// symbolic link, is not written and is reported in res.Skipped with why,
+// as are the links of a sublayout that is not written; the rest of the
+// bundle is still written.
 func WriteBundle(b *Bundle, dir string) (*PullResult, error) {
 	res := &PullResult{Skipped: append([]Skipped(nil), b.Skipped...)}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", dir, err)
+	}
+	defer root.Close()
+	w := &bundleWriter{res: res}
 	current, cur := chooseLayout(b.Layouts)
 	for _, l := range b.Layouts {
-		name := "root." + strings.TrimPrefix(l.Referrer.Digest, "sha256:")[:12] + ".layout"
-		if l == current {
-			name = "root.layout"
+		name := "root.layout"
+		if l != current {
+			h, err := digestHex(l.Referrer.Digest)
+			if err != nil {
+				w.skip(l, err.Error())
+				continue
+			}
+			name = "root." + h[:12] + ".layout"
 		}
-		if err := writeDoc(res, dir, name, l); err != nil {
+		p, err := w.file(root, dir, name, l)
+		if err != nil {
 			return nil, err
 		}
 		if l == current {
-			cur.Path = res.Files[len(res.Files)-1].Path
+			cur.Path = p
+			if p == "" {
+				cur.Note += "; but root.layout was not written (see skipped)"
+			}
 		}
 	}
 	res.Current = cur
-	if err := writeLinks(res, dir, b.Links); err != nil {
+	if err := w.links(root, dir, b.Links); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -130,41 +163,174 @@ func versionText(v int) string {
 	return fmt.Sprintf("version %d", v)
 }
 
-func writeLinks(res *PullResult, dir string, docs []*Document) error {
+// bundleWriter writes the files of one bundle and records what it wrote
+// and what it refused.
+type bundleWriter struct {
+	res *PullResult
+}
+
+func (w *bundleWriter) skip(d *Document, reason string) {
+	w.res.Skipped = append(w.res.Skipped, Skipped{Digest: d.Referrer.Digest, Reason: "not written: " + reason})
+}
+
+// skipSub reports the documents below a sublayout that was not written.
+func (w *bundleWriter) skipSub(d *Document, why string) {
+	for _, s := range d.Sub {
+		w.skip(s, fmt.Sprintf("it is evidence of the sublayout %s, whose %s", d.Referrer.Digest, why))
+		w.skipSub(s, why)
+	}
+}
+
+// links writes docs, links and sublayouts, into r, which is dir.
+func (w *bundleWriter) links(r *os.Root, dir string, docs []*Document) error {
 	taken := map[string]string{}
 	for _, d := range docs {
-		if prev, ok := taken[d.FileName]; ok {
-			res.Skipped = append(res.Skipped, Skipped{Digest: d.Referrer.Digest, Reason: fmt.Sprintf("%s is already taken by the newer %s", d.FileName, prev)})
+		base, err := linkBase(d)
+		if err != nil {
+			w.skip(d, err.Error())
+			w.skipSub(d, "file name cannot be built")
 			continue
 		}
-		taken[d.FileName] = d.Referrer.Digest
-		if err := writeDoc(res, dir, d.FileName, d); err != nil {
+		name := base + ".link"
+		if prev, ok := taken[name]; ok {
+			w.skip(d, fmt.Sprintf("%s is already taken by the newer %s", name, prev))
+			w.skipSub(d, "file name is taken by a newer one")
+			continue
+		}
+		taken[name] = d.Referrer.Digest
+		p, err := w.file(r, dir, name, d)
+		if err != nil {
 			return err
 		}
-		if d.Kind == "layout" && len(d.Sub) > 0 {
-			sub := filepath.Join(dir, strings.TrimSuffix(d.FileName, ".link"))
-			if err := os.MkdirAll(sub, 0o755); err != nil {
-				return err
-			}
-			if err := writeLinks(res, sub, d.Sub); err != nil {
-				return err
-			}
+		if d.Kind != "layout" || len(d.Sub) == 0 {
+			continue
+		}
+		if p == "" {
+			w.skipSub(d, "file was not written")
+			continue
+		}
+		sub, err := w.dir(r, base)
+		if err != nil {
+			return err
+		}
+		if sub == nil {
+			w.skipSub(d, fmt.Sprintf("directory %s in %s is not a directory (a symbolic link, or another kind of file)", base, dir))
+			continue
+		}
+		err = w.links(sub, filepath.Join(dir, base), d.Sub)
+		sub.Close()
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func writeDoc(res *PullResult, dir, name string, d *Document) error {
-	if name != filepath.Base(name) || name == "." || name == ".." || strings.HasPrefix(name, ".") {
-		// Step names come from signed content or annotations: never let
-		// one climb out of dir.
-		res.Skipped = append(res.Skipped, Skipped{Digest: d.Referrer.Digest, Reason: fmt.Sprintf("file name %q is not a plain name", name)})
-		return nil
+// linkBase is STEP.KEYID8, the name of a link file without ".link" and of
+// a sublayout's directory, built from plain names only.
+func linkBase(d *Document) (string, error) {
+	step := d.Step
+	if err := attest.ValidateStepName(step); err != nil {
+		return "", err
 	}
+	if !termsafe.Safe(step) {
+		return "", fmt.Errorf("step name %s has a character that does not print as itself", termsafe.Quote(step))
+	}
+	if strings.HasPrefix(step, ".") {
+		return "", fmt.Errorf("step name %q starts with a dot: its file would be hidden", step)
+	}
+	keyid := ""
+	if d.Envelope != nil {
+		keyid = firstKeyID(d.Envelope)
+	}
+	if len(keyid) < 8 || strings.Trim(keyid[:8], "0123456789abcdef") != "" {
+		return "", fmt.Errorf("keyid %q does not start with 8 lowercase hexadecimal digits", bounded(keyid))
+	}
+	return step + "." + keyid[:8], nil
+}
+
+// digestHex is the hex of a referrer's digest, which names the other
+// layouts' files.
+func digestHex(dg string) (string, error) {
+	alg, h, ok := strings.Cut(dg, ":")
+	if !ok || alg == "" || len(h) < 12 || strings.Trim(h, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("digest %q is not hexadecimal", bounded(dg))
+	}
+	return h, nil
+}
+
+// bounded shortens what a refusal quotes.
+func bounded(s string) string {
+	if len(s) > 80 {
+		return strings.ToValidUTF8(s[:80], "") + "…"
+	}
+	return s
+}
+
+// file writes d as name in r (which is dir), atomically, replacing a
+// regular file only. It returns the path written, or "" when d was
+// refused.
+func (w *bundleWriter) file(r *os.Root, dir, name string, d *Document) (string, error) {
 	p := filepath.Join(dir, name)
-	if err := attest.WriteFileAtomic(p, d.Raw, 0o644, true); err != nil {
-		return err
+	if fi, err := r.Lstat(name); err == nil && !fi.Mode().IsRegular() {
+		w.skip(d, fmt.Sprintf("%s is there already and is not a regular file (%s)", p, kindOf(fi.Mode())))
+		return "", nil
 	}
-	res.Files = append(res.Files, Written{Path: p, Referrer: d.Referrer.Digest})
-	return nil
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	tmp := "." + name + ".tmp-" + hex.EncodeToString(rnd[:])
+	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	_, err = f.Write(d.Raw)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		// Rename replaces a name, never what a link there points to.
+		err = r.Rename(tmp, name)
+	}
+	if err != nil {
+		_ = r.Remove(tmp)
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	w.res.Files = append(w.res.Files, Written{Path: p, Referrer: d.Referrer.Digest})
+	return p, nil
+}
+
+// dir opens the directory name in r, creating it; nil when name is taken
+// by anything but a directory, a symbolic link included.
+func (w *bundleWriter) dir(r *os.Root, name string) (*os.Root, error) {
+	err := r.Mkdir(name, 0o755)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("creating %s: %w", name, err)
+	}
+	fi, err := r.Lstat(name)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", name, err)
+	}
+	if !fi.IsDir() {
+		return nil, nil
+	}
+	sub, err := r.OpenRoot(name)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", name, err)
+	}
+	return sub, nil
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link, which pull does not follow"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "a special file"
 }
