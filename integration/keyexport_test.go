@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,4 +155,147 @@ func must1(t *testing.T, f func() ([]byte, error)) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestKeyExportCLIPython is TestKeyExportPython through the command line:
+// keys from `referee keygen --type ed25519` (PEM), exported with `referee
+// key export --format securesystemslib` (public with --public, and
+// private), are what the Python reference reads with -t ed25519: the same
+// keyids, in-toto-run signs a step with the exported private key, referee
+// verify accepts the chain with that link, and in-toto-verify accepts the
+// layout `referee layout create --metablock` signed, with the exported
+// owner key. A key in-toto-keygen wrote is exported to PEM with its keyid.
+func TestKeyExportCLIPython(t *testing.T) {
+	p := needPython(t)
+	dir := t.TempDir()
+	path := func(n string) string { return filepath.Join(dir, n) }
+	for _, n := range []string{"owner", "alice"} {
+		must(t, dir, refereeBin, "keygen", "--type", "ed25519", path(n))
+	}
+	must(t, dir, refereeBin, "key", "export", "--format", "securesystemslib", "--public", path("owner"), "--out", path("owner.pub.json"))
+	must(t, dir, refereeBin, "key", "export", "--format", "securesystemslib", path("alice"), "--out", path("alice.json"))
+	// stdout, from the public key file.
+	pub := must(t, dir, refereeBin, "key", "export", "--format", "securesystemslib", path("alice.pub"))
+	writeFile(t, path("alice.pub.json"), pub.stdout)
+	if st, err := os.Stat(path("alice.json")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the exported private key: %v, mode %v; want 0600", err, st.Mode().Perm())
+	}
+	if strings.Contains(readFile(t, path("owner.pub.json")), `"private"`) {
+		t.Errorf("--public exported a private part:\n%s", readFile(t, path("owner.pub.json")))
+	}
+
+	// Keyids: referee's of PEM and JSON (several files: "KEYID  FILE"),
+	// Python's of the JSON.
+	files := []string{"owner", "owner.pub", "owner.pub.json", "alice", "alice.pub", "alice.json", "alice.pub.json"}
+	var args []string
+	for _, f := range files {
+		args = append(args, path(f))
+	}
+	r := must(t, dir, refereeBin, append([]string{"key", "id"}, args...)...)
+	ids := map[string]string{}
+	for _, line := range strings.Split(strings.TrimRight(r.stdout, "\n"), "\n") {
+		id, file, ok := strings.Cut(line, "  ")
+		if !ok || len(id) != 64 {
+			t.Fatalf("referee key id with several files: line %q is not KEYID  FILE\n%s", line, r)
+		}
+		ids[filepath.Base(file)] = id
+	}
+	if len(ids) != len(files) {
+		t.Fatalf("referee key id printed %d files for %d:\n%s", len(ids), len(files), r)
+	}
+	ownerID, aliceID := ids["owner"], ids["alice"]
+	for _, f := range files {
+		want := aliceID
+		if strings.HasPrefix(f, "owner") {
+			want = ownerID
+		}
+		if ids[f] != want {
+			t.Errorf("referee key id %s = %s, want %s", f, ids[f], want)
+		}
+	}
+	if one := strings.TrimSpace(must(t, dir, refereeBin, "key", "id", path("alice.json")).stdout); one != aliceID {
+		t.Errorf("referee key id of one file printed %q, want the bare keyid %s", one, aliceID)
+	}
+	py := pyKeyIDs(t, "ed25519-json-pub:"+path("owner.pub.json"), "ed25519-json-priv:"+path("alice.json"), "ed25519-json-pub:"+path("alice.pub.json"))
+	for i, want := range []string{ownerID, aliceID, aliceID} {
+		if py[i] != want {
+			t.Errorf("Python keyid %d of the exported files: %s, referee %s", i, py[i], want)
+		}
+	}
+
+	// The chain: referee signs the layout (Metablock) and build; Python
+	// signs package with the exported key.
+	spec := specYAML{
+		Functionaries: map[string]string{"alice": "alice.pub"},
+		Steps: []specStep{
+			{Name: "build", Command: "sh -c 'echo hi > foo.txt'", Functionaries: []string{"alice"},
+				Products: []string{"CREATE foo.txt", "DISALLOW *"}},
+			{Name: "package", Command: "cp foo.txt bar.txt", Functionaries: []string{"alice"},
+				Materials: []string{"MATCH foo.txt WITH PRODUCTS FROM build", "DISALLOW *"},
+				Products:  []string{"MATCH foo.txt WITH PRODUCTS FROM build", "CREATE bar.txt", "DISALLOW *"}},
+		},
+	}
+	layout := path("root.layout")
+	createLayout(t, dir, "layout", spec, layout, true, path("owner"))
+	work := path("work")
+	mkdirs(t, work)
+	must(t, work, refereeBin, "run", "--step-name", "build", "--key", path("alice"), "--metablock", "--out", ".",
+		"--products", "foo.txt", "--", "sh", "-c", "echo hi > foo.txt")
+	must(t, work, p.run, "-n", "package", "-k", path("alice.json"), "-t", "ed25519",
+		"-m", "foo.txt", "-p", "foo.txt", "bar.txt", "--", "cp", "foo.txt", "bar.txt")
+	pyLink := filepath.Join(work, attest.LinkFileName("package", aliceID))
+	if _, err := os.Stat(pyLink); err != nil {
+		t.Fatalf("in-toto-run did not name its link with referee's keyid: %v", err)
+	}
+	refVerify := func() result {
+		return referee(t, work, "verify", "--layout", layout, "--layout-key", path("owner.pub"), "--link-dir", ".")
+	}
+	pyVerify := func() result {
+		return exe(t, work, p.verify, "--layout", layout, "--layout-keys", path("owner.pub.json"), "--key-types", "ed25519", "--link-dir", ".")
+	}
+	expectExit(t, refVerify(), 0)
+	expectExit(t, pyVerify(), 0)
+	// Both did read Python's link: without it both refuse.
+	if err := os.Rename(pyLink, pyLink+".away"); err != nil {
+		t.Fatal(err)
+	}
+	expectExit(t, refVerify(), 1)
+	expectExit(t, pyVerify(), 1)
+
+	// A key in-toto-keygen wrote (securesystemslib JSON) exported to PEM.
+	must(t, dir, p.keygen, "-t", "ed25519", "carol")
+	must(t, dir, refereeBin, "key", "export", "--format", "pem", path("carol"), "--out", path("carol.pem"))
+	must(t, dir, refereeBin, "key", "export", "--format", "pem", "--public", path("carol"), "--out", path("carol.pub.pem"))
+	pyCarol := pyKeyIDs(t, "ed25519-json-priv:"+path("carol"), "ed25519-pem:"+path("carol.pem"), "ed25519-pem:"+path("carol.pub.pem"))
+	for i, f := range []string{"carol", "carol.pem", "carol.pub.pem"} {
+		if got := refereeKeyID(t, path(f)); got != pyCarol[0] || pyCarol[i] != pyCarol[0] {
+			t.Errorf("keyid of %s: referee %s, Python %s; in-toto-keygen's key has %s", f, got, pyCarol[i], pyCarol[0])
+		}
+	}
+
+	// Bad input: exit 2, nothing written.
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown format", []string{"--format", "jwk", path("alice")}, "jwk"},
+		{"RSA as JSON", []string{"--format", "securesystemslib", path("rsa")}, "PEM"},
+		{"output exists", []string{"--out", path("alice.json"), path("alice")}, "exists"},
+		{"not a key", []string{layout}, "layout"},
+		{"no such file", []string{path("nope")}, "nope"},
+	} {
+		if tc.name == "RSA as JSON" {
+			must(t, dir, refereeBin, "keygen", "--type", "rsa", path("rsa"))
+		}
+		before := readFile(t, path("alice.json"))
+		r := referee(t, dir, append([]string{"key", "export"}, tc.args...)...)
+		expectExit(t, r, 2)
+		if r.stdout != "" || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: want nothing on stdout and %q in stderr:\n%s", tc.name, tc.want, r)
+		}
+		if readFile(t, path("alice.json")) != before {
+			t.Errorf("%s: alice.json changed", tc.name)
+		}
+	}
 }
