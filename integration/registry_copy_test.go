@@ -3,6 +3,7 @@
 package integration_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,11 +114,36 @@ func TestRegistryCopyKeepsReferrers(t *testing.T) {
 			orasDiscover(t, atDigest(dst, digest), "--distribution-spec", "v1.1-referrers-api"), want)
 	})
 	t.Run("referee copy to oci-layout and back", func(t *testing.T) {
-		layoutRef := "oci-layout:" + filepath.Join(t.TempDir(), "airgap") + ":v1"
-		must(t, "", refereeBin, "copy", ref, layoutRef)
+		airgap := filepath.Join(t.TempDir(), "airgap")
+		layoutRef := "oci-layout:" + airgap + ":v1"
+		r := must(t, "", refereeBin, "copy", ref, layoutRef)
+		if got := strings.Fields(r.stdout); len(got) != 1 || got[0] != digest {
+			t.Errorf("referee copy to an OCI layout printed %q, want %s", r.stdout, digest)
+		}
+		// Only what the OCI image layout spec puts there: no ingest/
+		// directory left by the copy.
+		files, err := os.ReadDir(airgap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range files {
+			names = append(names, e.Name())
+		}
+		if strings.Join(names, " ") != "blobs index.json oci-layout" {
+			t.Errorf("the OCI layout holds %v, want blobs, index.json and oci-layout", names)
+		}
 		checkCopy(t, "referee copy to an OCI layout", layoutRef)
 		back := src.host + "/copy/from-layout:v1"
-		must(t, "", refereeBin, "copy", layoutRef, back)
+		r = must(t, "", refereeBin, "copy", layoutRef, back)
+		if got := strings.Fields(r.stdout); len(got) != 1 || got[0] != digest {
+			t.Errorf("referee copy from an OCI layout printed %q, want %s", r.stdout, digest)
+		}
+		// Copying again into the existing layout adds nothing and leaves no ingest/.
+		must(t, "", refereeBin, "copy", ref, layoutRef)
+		if _, err := os.Stat(filepath.Join(airgap, "ingest")); !os.IsNotExist(err) {
+			t.Errorf("a second copy to the OCI layout left %s (%v)", filepath.Join(airgap, "ingest"), err)
+		}
 		checkCopy(t, "referee copy from the OCI layout to docker-registry", back)
 		entries, ok := fallbackIndex(t, src.host, "copy/from-layout", digest)
 		if !ok {
