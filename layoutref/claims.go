@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/termsafe"
 )
 
 // Claims is what a layout says of itself when its signatures do not verify
@@ -29,7 +29,8 @@ const maxClaimLen = 64
 // ReadClaims reads a layout's claims from env, verifying nothing. Keyids in
 // verified (the layout keys whose signatures did verify) are left out. It
 // reads only the keyids, "expires" and the version line of "readme", never
-// the whole layout, and makes them safe to print.
+// the whole layout, and bounds their length. They may hold anything:
+// print them with String, which quotes them.
 func ReadClaims(env *attest.Envelope, verified []string) *Claims {
 	c := &Claims{KeyIDs: []string{}}
 	seen := map[string]bool{}
@@ -39,7 +40,7 @@ func ReadClaims(env *attest.Envelope, verified []string) *Claims {
 	for _, id := range env.SignerKeyIDs() {
 		if !seen[id] {
 			seen[id] = true
-			c.KeyIDs = append(c.KeyIDs, printable(id))
+			c.KeyIDs = append(c.KeyIDs, bound(id))
 		}
 	}
 	var head struct {
@@ -48,13 +49,14 @@ func ReadClaims(env *attest.Envelope, verified []string) *Claims {
 	}
 	// PayloadKind checks the payload is JSON without repeated keys first.
 	if kind, err := env.PayloadKind(); err == nil && kind == "layout" && json.Unmarshal(env.Payload, &head) == nil {
-		c.Expires = printable(head.Expires)
+		c.Expires = bound(head.Expires)
 		c.Version, _ = (&attest.Layout{Readme: head.Readme}).Version()
 	}
 	return c
 }
 
-// String renders the claims for a person, as one clause: "its signatures
+// String renders the claims for a person, safe to print
+// (termsafe.Quote), as one clause: "its signatures
 // claim keys 1234abcd, expires 2030-01-01T00:00:00Z, version 2
 // (unverified)".
 func (c *Claims) String() string {
@@ -65,12 +67,12 @@ func (c *Claims) String() string {
 	default:
 		ids := make([]string, len(c.KeyIDs))
 		for i, id := range c.KeyIDs {
-			ids[i] = shortKeyID(id)
+			ids[i] = termsafe.Quote(shortKeyID(id))
 		}
 		parts = append(parts, "its signatures claim keys "+strings.Join(ids, ", "))
 	}
 	if c.Expires != "" {
-		parts = append(parts, "expires "+c.Expires)
+		parts = append(parts, "expires "+termsafe.Quote(c.Expires))
 	}
 	if c.Version > 0 {
 		parts = append(parts, fmt.Sprintf("version %d", c.Version))
@@ -88,17 +90,10 @@ func shortKeyID(id string) string {
 	return id
 }
 
-// printable bounds s and quotes it if it holds anything but printable
-// characters, so that unverified content cannot break a report's lines or
-// send escape sequences to a terminal.
-func printable(s string) string {
+// bound cuts s to maxClaimLen bytes: it is unverified content.
+func bound(s string) string {
 	if len(s) > maxClaimLen {
 		s = strings.ToValidUTF8(s[:maxClaimLen], "") + "…"
-	}
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return fmt.Sprintf("%+q", s)
-		}
 	}
 	return s
 }

@@ -3,17 +3,19 @@ package oci
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
-	"unicode"
+
+	"github.com/referee-dev/referee/internal/termsafe"
 )
 
 // WriteTree prints the referrer graph below n as a tree headed by root,
 // one referrer a line: digest, artifact type, and what the annotations say
 // (kind, step, signer keyids, expiry) or the problem that stopped the walk.
+// Every string is the registry's or a document's and is printed through
+// termsafe.Quote, so that none can act on a terminal.
 func (n *Node) WriteTree(w io.Writer, root string) error {
 	var b strings.Builder
-	b.WriteString(root + "\n")
+	b.WriteString(termsafe.Quote(root) + "\n")
 	var walk func(n *Node, indent string)
 	walk = func(n *Node, indent string) {
 		for i, c := range n.Referrers {
@@ -21,7 +23,7 @@ func (n *Node) WriteTree(w io.Writer, root string) error {
 			if i == len(n.Referrers)-1 {
 				branch, next = "└── ", "    "
 			}
-			fmt.Fprintf(&b, "%s%s%s %s%s\n", indent, branch, c.Digest, shown(c.ArtifactType), c.describe())
+			fmt.Fprintf(&b, "%s%s%s %s%s\n", indent, branch, termsafe.Quote(c.Digest), termsafe.Quote(c.ArtifactType), c.describe())
 			walk(c, indent+next)
 		}
 	}
@@ -32,7 +34,7 @@ func (n *Node) WriteTree(w io.Writer, root string) error {
 
 func (n *Node) describe() string {
 	if n.Problem != "" {
-		return "  PROBLEM: " + shown(n.Problem)
+		return "  PROBLEM: " + termsafe.Quote(n.Problem)
 	}
 	var parts []string
 	a := n.Annotations
@@ -46,13 +48,13 @@ func (n *Node) describe() string {
 		kind, step, expires, keyids = c.Kind, c.Step, c.Expires, c.KeyIDs
 	}
 	if kind != "" {
-		parts = append(parts, shown(kind))
+		parts = append(parts, termsafe.Quote(kind))
 	}
 	if p := a[AnnotationPredicateType]; p != "" && kind == "" {
-		parts = append(parts, "predicate "+shown(p))
+		parts = append(parts, "predicate "+termsafe.Quote(p))
 	}
 	if step != "" {
-		parts = append(parts, "step "+shown(step))
+		parts = append(parts, "step "+termsafe.Quote(step))
 	}
 	if len(keyids) > 0 {
 		var short []string
@@ -60,12 +62,12 @@ func (n *Node) describe() string {
 			if len(id) > 8 {
 				id = id[:8]
 			}
-			short = append(short, shown(id))
+			short = append(short, termsafe.Quote(id))
 		}
 		parts = append(parts, "keys "+strings.Join(short, ","))
 	}
 	if expires != "" {
-		parts = append(parts, "expires "+shown(expires))
+		parts = append(parts, "expires "+termsafe.Quote(expires))
 	}
 	if a[AnnotationKind] == "" && c != nil {
 		parts = append(parts, "read from content")
@@ -74,15 +76,4 @@ func (n *Node) describe() string {
 		return ""
 	}
 	return "  (" + strings.Join(parts, ", ") + ")"
-}
-
-// shown quotes what a store wrote if it holds anything a terminal would
-// act on rather than print: annotations and content are anyone's words.
-func shown(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return strconv.Quote(s)
-		}
-	}
-	return s
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/referee-dev/referee/internal/termsafe"
 	"github.com/referee-dev/referee/layoutref"
 )
 
@@ -25,7 +26,9 @@ type Failure struct {
 	Command *CommandError `json:"command,omitempty"`
 }
 
-// Error renders the failure on one line.
+// Error renders the failure on one line. What came from a registry or a
+// document (sources, keyids, reasons quoting them) is printed through
+// termsafe.Quote, so that it cannot act on a terminal.
 func (f *Failure) Error() string {
 	var parts []string
 	if f.Step != "" {
@@ -38,18 +41,18 @@ func (f *Failure) Error() string {
 		parts = append(parts, fmt.Sprintf("rule %q", f.Rule))
 	}
 	if f.Source != "" {
-		parts = append(parts, f.Source)
+		parts = append(parts, termsafe.Quote(f.Source))
 	}
 	if f.KeyID != "" {
-		parts = append(parts, "key "+short(f.KeyID))
+		parts = append(parts, "key "+termsafe.Quote(short(f.KeyID)))
 	}
 	if f.Artifact != "" && !strings.Contains(f.Reason, fmt.Sprintf("%q", f.Artifact)) {
 		parts = append(parts, fmt.Sprintf("artifact %q", f.Artifact))
 	}
 	if len(parts) == 0 {
-		return f.Reason
+		return termsafe.Quote(f.Reason)
 	}
-	return strings.Join(parts, ", ") + ": " + f.Reason
+	return strings.Join(parts, ", ") + ": " + termsafe.Quote(f.Reason)
 }
 
 // NotVerifiedError is returned when the evidence does not satisfy the
@@ -129,7 +132,11 @@ type LinkUse struct {
 }
 
 // WriteText writes the report for a person: one line per step and link,
-// every failure with what to fix.
+// every failure with what to fix. Every string in the report may hold what
+// a registry or an unverified document says (sources, step names, keyids,
+// reasons, a layout's claims): each is printed through termsafe.Quote, as
+// is each line of an inspection's output, so that none can move the
+// cursor, clear the screen or paint a PASS over a FAIL.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	r.writeText(&b, "")
@@ -139,13 +146,13 @@ func (r *Report) WriteText(w io.Writer) error {
 
 func (r *Report) writeText(b *strings.Builder, indent string) {
 	if r.Image != "" {
-		fmt.Fprintf(b, "%simage %s\n", indent, r.Image)
+		fmt.Fprintf(b, "%simage %s\n", indent, termsafe.Quote(r.Image))
 	}
 	if r.Layout.Source != "" {
-		fmt.Fprintf(b, "%slayout %s: %s\n", indent, r.Layout.Source, r.Layout.describe())
+		fmt.Fprintf(b, "%slayout %s: %s\n", indent, termsafe.Quote(r.Layout.Source), r.Layout.describe())
 	}
 	for _, n := range r.Layout.NotUsed {
-		fmt.Fprintf(b, "%s  layout %s not used: %s", indent, n.Source, n.Reason)
+		fmt.Fprintf(b, "%s  layout %s not used: %s", indent, termsafe.Quote(n.Source), termsafe.Quote(n.Reason))
 		if n.Unverified != nil {
 			b.WriteString("; " + n.Unverified.String())
 		}
@@ -156,7 +163,7 @@ func (r *Report) writeText(b *strings.Builder, indent string) {
 			state := "ok"
 			switch {
 			case s.NotEvaluated != "":
-				state = "not evaluated (" + strings.TrimPrefix(s.NotEvaluated, "rules not evaluated: ") + ")"
+				state = "not evaluated (" + termsafe.Quote(strings.TrimPrefix(s.NotEvaluated, "rules not evaluated: ")) + ")"
 			case !s.Passed:
 				state = "FAILED"
 			}
@@ -164,16 +171,16 @@ func (r *Report) writeText(b *strings.Builder, indent string) {
 			if s.Threshold == 0 {
 				kind = "inspection"
 			}
-			fmt.Fprintf(b, "%s%s %s: %s\n", indent, kind, s.Name, state)
+			fmt.Fprintf(b, "%s%s %s: %s\n", indent, kind, termsafe.Quote(s.Name), state)
 			for _, u := range s.Used {
-				fmt.Fprintf(b, "%s  used %s (key %s)\n", indent, u.Source, shortList(u.KeyIDs))
+				fmt.Fprintf(b, "%s  used %s (key %s)\n", indent, termsafe.Quote(u.Source), shortList(u.KeyIDs))
 			}
 			for _, u := range s.Rejected {
-				fmt.Fprintf(b, "%s  not used %s: %s\n", indent, u.Source, u.Reason)
+				fmt.Fprintf(b, "%s  not used %s: %s\n", indent, termsafe.Quote(u.Source), termsafe.Quote(u.Reason))
 			}
 			for _, rr := range s.Rules {
 				if !rr.Passed {
-					fmt.Fprintf(b, "%s  %s rule %s: FAILED: %s\n", indent, rr.Set, rr.Rule, rr.Message)
+					fmt.Fprintf(b, "%s  %s rule %s: FAILED: %s\n", indent, termsafe.Quote(rr.Set), termsafe.Quote(rr.Rule), termsafe.Quote(rr.Message))
 				}
 			}
 			if s.Sublayout != nil {
@@ -182,7 +189,7 @@ func (r *Report) writeText(b *strings.Builder, indent string) {
 		}
 	}
 	for _, wn := range r.Warnings {
-		fmt.Fprintf(b, "%swarning: %s\n", indent, wn)
+		fmt.Fprintf(b, "%swarning: %s\n", indent, termsafe.Quote(wn))
 	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(b, "%sFAIL %s\n", indent, f.Error())
@@ -194,7 +201,7 @@ func (r *Report) writeText(b *strings.Builder, indent string) {
 				}
 				fmt.Fprintf(b, "%s  %s:\n", indent, out.name)
 				for _, line := range strings.Split(out.text, "\n") {
-					fmt.Fprintf(b, "%s    %s\n", indent, line)
+					fmt.Fprintf(b, "%s    %s\n", indent, outputLine(line))
 				}
 			}
 		}
@@ -221,7 +228,7 @@ func (l *LayoutReport) describe() string {
 		parts = append(parts, "signed by "+shortList(l.Signers))
 	}
 	if l.Expires != "" {
-		parts = append(parts, "expires "+l.Expires)
+		parts = append(parts, "expires "+termsafe.Quote(l.Expires))
 	}
 	if l.Version > 0 {
 		parts = append(parts, fmt.Sprintf("version %d", l.Version))
@@ -242,7 +249,16 @@ func shortList(ids []string) string {
 	}
 	s := make([]string, len(ids))
 	for i, id := range ids {
-		s[i] = short(id)
+		s[i] = termsafe.Quote(short(id))
 	}
 	return strings.Join(s, ", ")
+}
+
+// outputLine is a line of a command's output as the report shows it:
+// as it is, tabs included, unless it holds what termsafe.Quote escapes.
+func outputLine(line string) string {
+	if termsafe.Safe(strings.ReplaceAll(line, "\t", " ")) {
+		return line
+	}
+	return termsafe.Quote(line)
 }
