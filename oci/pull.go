@@ -62,12 +62,14 @@ type CurrentLayout struct {
 // step name that attest.ValidateStepName accepts and that prints as
 // itself and does not start with a dot, the first 8 characters of the
 // first signature's keyid, which must be lowercase hex, and the hex of a
-// referrer's digest. Document.FileName is not used. A document whose name
-// cannot be built so, or whose name (or sublayout directory) in dir is
-// taken by something other than a regular file (a directory) or by a
-// symbolic link, is not written and is reported in res.Skipped with why,
-// as are the links of a sublayout that is not written; the rest of the
-// bundle is still written.
+// referrer's digest (file names as in
+// https://github.com/in-toto/docs/blob/v1.0/in-toto-spec.md#44-file-formats-namekeyid-prefixlink).
+// Document.FileName is not used. A document whose name cannot be built
+// so, or whose file in dir is there already as anything but a regular file
+// (a directory, a symbolic link), is not written and is reported in
+// res.Skipped with why; so are the links of a sublayout that is not
+// written or whose directory is there already as anything but a
+// directory. The rest of the bundle is still written.
 func WriteBundle(b *Bundle, dir string) (*PullResult, error) {
 	res := &PullResult{Skipped: append([]Skipped(nil), b.Skipped...)}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -209,7 +211,7 @@ func (w *bundleWriter) links(r *os.Root, dir string, docs []*Document) error {
 			w.skipSub(d, "file was not written")
 			continue
 		}
-		sub, err := w.dir(r, base)
+		sub, err := w.dir(r, dir, base)
 		if err != nil {
 			return err
 		}
@@ -304,23 +306,24 @@ func (w *bundleWriter) file(r *os.Root, dir, name string, d *Document) (string, 
 	return p, nil
 }
 
-// dir opens the directory name in r, creating it; nil when name is taken
+// dir opens the directory name in r (which is dir), creating it; nil when name is taken
 // by anything but a directory, a symbolic link included.
-func (w *bundleWriter) dir(r *os.Root, name string) (*os.Root, error) {
+func (w *bundleWriter) dir(r *os.Root, dir, name string) (*os.Root, error) {
+	p := filepath.Join(dir, name)
 	err := r.Mkdir(name, 0o755)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("creating %s: %w", name, err)
+		return nil, fmt.Errorf("creating %s: %w", p, err)
 	}
 	fi, err := r.Lstat(name)
 	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", name, err)
+		return nil, fmt.Errorf("creating %s: %w", p, err)
 	}
 	if !fi.IsDir() {
 		return nil, nil
 	}
 	sub, err := r.OpenRoot(name)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", name, err)
+		return nil, fmt.Errorf("opening %s: %w", p, err)
 	}
 	return sub, nil
 }
