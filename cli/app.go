@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -31,7 +33,10 @@ const (
 // errors (one line, "referee: …") to stderr.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
-	err := app.RunContext(ctx, interspersed(app, args))
+	args, err := interspersed(app, args)
+	if err == nil {
+		err = app.RunContext(ctx, args)
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -68,9 +73,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion:      true,
 		// Errors are printed and mapped to exit codes by Main, not by urfave.
 		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return option.UsageError{Err: err}
-		},
+		OnUsageError:   usageError,
 		// `referee` alone: the command list on stderr, exit 2.
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -213,4 +216,66 @@ func action(run func(c *cli.Context) error, groups ...option.Group) cli.ActionFu
 		}
 		return err
 	}
+}
+
+var (
+	undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.+)$`)
+	badFlagValue  = regexp.MustCompile(`^invalid value "(.*)" for flag -+([^:]+): (.*)$`)
+	flagNoValue   = regexp.MustCompile(`^flag needs an argument: -+(.+)$`)
+)
+
+// usageError rewords what Go's flag package says of a bad flag in the
+// user's terms: the flag as they type it, the command, what is wrong and
+// the nearest flag.
+func usageError(c *cli.Context, err error, _ bool) error {
+	msg := err.Error()
+	where := fullName(c)
+	switch {
+	case undefinedFlag.MatchString(msg):
+		name := undefinedFlag.FindStringSubmatch(msg)[1]
+		var names []string
+		if c.Command != nil {
+			for _, f := range c.Command.Flags {
+				names = append(names, f.Names()...)
+			}
+		}
+		hint := ""
+		if best := nearest(name, names); best != "" {
+			hint = fmt.Sprintf("; did you mean %s?", dashes(best))
+		}
+		return option.Usagef("%s has no flag %s%s (see %s --help)", where, dashes(name), hint, where)
+	case badFlagValue.MatchString(msg):
+		m := badFlagValue.FindStringSubmatch(msg)
+		what := "is not valid"
+		switch {
+		case strings.Contains(m[3], "parse error") && isDurationFlag(c, m[2]):
+			what = "is not a duration (e.g. 30s, 5m, 720h)"
+		case strings.Contains(m[3], "parse error"):
+			what = "is not a number"
+		}
+		return option.Usagef("%s %q %s", dashes(m[2]), m[1], what)
+	case flagNoValue.MatchString(msg):
+		return option.Usagef("%s needs a value (see %s --help)", dashes(flagNoValue.FindStringSubmatch(msg)[1]), where)
+	}
+	return option.UsageError{Err: err}
+}
+
+// dashes writes a flag as it is typed: -k, --layout-key.
+func dashes(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+func isDurationFlag(c *cli.Context, name string) bool {
+	if c.Command == nil {
+		return false
+	}
+	for _, f := range c.Command.Flags {
+		if _, ok := f.(*cli.DurationFlag); ok && slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,19 +4,25 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/referee-dev/referee/cli/internal/option"
 )
 
 // interspersed moves a command's flags ahead of its arguments, so that
 // `referee pull IMAGE --out DIR` works as crane and oras users type it:
 // urfave/cli v2 stops reading flags at the first argument. Everything after
 // "--" (a step's command) is left exactly as it is.
-func interspersed(app *cli.App, args []string) []string {
+func interspersed(app *cli.App, args []string) ([]string, error) {
 	if n := len(args); n > 1 && args[n-1] == completionFlag {
 		// urfave/cli looks for the completion flag last.
-		return append(interspersed(app, args[:n-1]), completionFlag)
+		rest, err := interspersed(app, args[:n-1])
+		if err != nil {
+			rest = args[:n-1]
+		}
+		return append(rest, completionFlag), nil
 	}
 	if len(args) < 2 {
-		return args
+		return args, nil
 	}
 	out := []string{args[0]}
 	cmds := app.Commands
@@ -32,7 +38,7 @@ func interspersed(app *cli.App, args []string) []string {
 		i++
 	}
 	if cmd == nil {
-		return args
+		return args, nil
 	}
 	var flags, positional []string
 	for ; i < len(args); i++ {
@@ -50,12 +56,17 @@ func interspersed(app *cli.App, args []string) []string {
 		if strings.Contains(name, "=") {
 			continue
 		}
-		if takesValue(cmd, name) && i+1 < len(args) {
+		if takesValue(cmd, name) {
+			if i+1 >= len(args) {
+				// No value follows; moved ahead, it would take an
+				// argument as its value.
+				return nil, option.Usagef("%s needs a value (see referee %s --help)", a, strings.Join(out[1:], " "))
+			}
 			i++
 			flags = append(flags, args[i])
 		}
 	}
-	return append(append(out, flags...), positional...)
+	return append(append(out, flags...), positional...), nil
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {

@@ -18,7 +18,9 @@ const bashCompletion = `# bash completion for referee: source <(referee completi
 _referee_complete() {
   local cur="${COMP_WORDS[COMP_CWORD]}" opts
   if [[ "$cur" == -* ]]; then
-    opts=$("${COMP_WORDS[0]}" "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" ` + completionFlag + ` 2>/dev/null)
+    # "--" would end the flags for referee: ask for all of them with "-".
+    local ask="$cur"; [[ "$ask" == "--" ]] && ask="-"
+    opts=$("${COMP_WORDS[0]}" "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$ask" ` + completionFlag + ` 2>/dev/null)
   else
     opts=$("${COMP_WORDS[0]}" "${COMP_WORDS[@]:1:COMP_CWORD-1}" ` + completionFlag + ` 2>/dev/null)
   fi
@@ -33,7 +35,8 @@ _referee() {
   local cur="${words[CURRENT]}"
   local -a opts
   if [[ "$cur" == -* ]]; then
-    opts=("${(@f)$(_CLI_ZSH_AUTOCOMPLETE_HACK=1 ${words[1]} ${words[2,CURRENT-1]} "$cur" ` + completionFlag + ` 2>/dev/null)}")
+    local ask="$cur"; [[ "$ask" == "--" ]] && ask="-"
+    opts=("${(@f)$(_CLI_ZSH_AUTOCOMPLETE_HACK=1 ${words[1]} ${words[2,CURRENT-1]} "$ask" ` + completionFlag + ` 2>/dev/null)}")
   else
     opts=("${(@f)$(_CLI_ZSH_AUTOCOMPLETE_HACK=1 ${words[1]} ${words[2,CURRENT-1]} ` + completionFlag + ` 2>/dev/null)}")
   fi
@@ -57,6 +60,11 @@ Examples:
    source <(referee completion bash)            # in ~/.bashrc
    referee completion zsh > "${fpath[1]}/_referee"
    referee completion fish > ~/.config/fish/completions/referee.fish`,
+		BashComplete: func(c *cli.Context) {
+			if c.NArg() == 0 {
+				fmt.Fprintln(c.App.Writer, "bash\nzsh\nfish")
+			}
+		},
 		Action: func(c *cli.Context) error {
 			if err := requireArgs(c, 1, 1, "one shell: bash, zsh or fish"); err != nil {
 				return err

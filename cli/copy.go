@@ -43,7 +43,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out.Stderr(c), "copied %s to %s\n", sd.srcRef, sd.dstRef)
+			fmt.Fprintf(out.Stderr(c), "copied %s to %s\n", sd.srcRef, sd.dstName())
 			if out.JSON() {
 				return option.WriteJSON(out.Stdout(c), map[string]string{"source": sd.srcRef.String(), "destination": sd.dstRef.Name(), "tag": sd.tag, "digest": sd.desc.Digest.String()})
 			}
@@ -60,6 +60,14 @@ type srcDst struct {
 	desc           ocispec.Descriptor
 	// tag is DST's tag, or SRC's when DST has none.
 	tag string
+}
+
+// dstName is DST as written: with the tag that is set, or untagged.
+func (sd *srcDst) dstName() string {
+	if sd.tag == "" {
+		return sd.dstRef.Name() + " (untagged: give DST a tag, or SRC one to keep)"
+	}
+	return sd.dstRef.Name() + ":" + sd.tag
 }
 
 // openSrcDst resolves SRC once and opens DST. DST may not name another

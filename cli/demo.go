@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/referee-dev/referee/cli/internal/option"
 	"github.com/referee-dev/referee/demo"
+	"github.com/referee-dev/referee/oci"
 )
 
 func demoCommand() *cli.Command {
@@ -44,6 +46,14 @@ Examples:
 		Action: action(func(c *cli.Context) error {
 			if err := requireArgs(c, 0, 0, "no arguments"); err != nil {
 				return err
+			}
+			if registry != "" {
+				if _, err := oci.ParseReference(registry + ":demo"); err != nil || !strings.Contains(registry, "/") {
+					return option.Usagef("--registry %q: want HOST[:PORT]/REPO, e.g. localhost:5000/demo", registry)
+				}
+				if err := oci.CheckReachable(c.Context, registry+":demo", remote.OCI()); err != nil {
+					return fmt.Errorf("--registry: %w", err)
+				}
 			}
 			if keep != "" && !force.Force {
 				if err := checkEmptyDir(keep); err != nil {

@@ -10,7 +10,7 @@ import (
 func discoverCommand() *cli.Command {
 	var (
 		remote       option.Remote
-		out          = option.NewOutput("tree", "json")
+		out          = option.NewOutput("tree", "json", "text")
 		artifactType string
 	)
 	groups := []option.Group{&out, &remote}
@@ -29,6 +29,12 @@ Examples:
    referee discover localhost:5000/app:v1 --format json`,
 		Flags: append(option.Flags(groups...),
 			&cli.StringFlag{Name: "artifact-type", Usage: "show only referrers of this artifact `TYPE`", Destination: &artifactType}),
+		Before: func(*cli.Context) error {
+			if out.Format == "text" {
+				out.Format = "tree" // the text form of a graph
+			}
+			return nil
+		},
 		Action: action(func(c *cli.Context) error {
 			if err := requireArgs(c, 1, 1, "one IMAGE"); err != nil {
 				return err

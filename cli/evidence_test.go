@@ -96,9 +96,11 @@ func TestReadingEvidence(t *testing.T) {
 	checkOneLine(t, stderr)
 
 	// key id: names with several files; JSON.
-	var keys []struct{ File, KeyID string }
+	var keys struct {
+		Keys []struct{ File, KeyID string }
+	}
 	owner := filepath.Join(dir, "owner.pub")
-	if err := json.Unmarshal([]byte(mustCLI(t, "key", "id", "--format", "json", owner, owner)), &keys); err != nil || len(keys) != 2 || keys[0].File != owner || len(keys[0].KeyID) != 64 {
+	if err := json.Unmarshal([]byte(mustCLI(t, "key", "id", "--format", "json", owner, owner)), &keys); err != nil || len(keys.Keys) != 2 || keys.Keys[0].File != owner || len(keys.Keys[0].KeyID) != 64 {
 		t.Errorf("key id --format json: %v %+v", err, keys)
 	}
 
@@ -299,5 +301,68 @@ func TestKeyExport(t *testing.T) {
 	}
 	if code, _, stderr := referee(t, "key", "export", "--format", "jwk", "alice"); code != cli.ExitError || !strings.Contains(stderr, `"jwk"`) {
 		t.Errorf("unknown format: %d %s", code, stderr)
+	}
+}
+
+// TestWhatTheNewcomerFound: the cases a newcomer's review turned up.
+func TestWhatTheNewcomerFound(t *testing.T) {
+	image, dir := demoImage(t)
+	t.Chdir(t.TempDir())
+	// copy to an OCI layout without a tag says it is untagged, and the
+	// layout holds the image by digest.
+	code, stdout, stderr := referee(t, "copy", image, "oci-layout:./cp")
+	digest := image[strings.Index(image, "@")+1:]
+	if code != cli.ExitOK || strings.TrimSpace(stdout) != digest || !strings.Contains(stderr, "untagged") || strings.Contains(stderr, ":latest") {
+		t.Errorf("copy without a tag: %d %q %q", code, stdout, stderr)
+	}
+	mustCLI(t, "discover", "oci-layout:./cp@"+digest)
+	// discover takes text as the tree.
+	if out := mustCLI(t, "discover", image, "--format", "text"); !strings.Contains(out, "├── ") {
+		t.Errorf("discover --format text:\n%s", out)
+	}
+	// layout show of an image says where its layouts are.
+	code, _, stderr = referee(t, "layout", "show", image)
+	if code != cli.ExitError || !strings.Contains(stderr, "is an image") || !strings.Contains(stderr, "referee discover") {
+		t.Errorf("layout show of an image: %d %s", code, stderr)
+	}
+	checkOneLine(t, stderr)
+	// A file here named like a bare reference is not sent to Docker Hub.
+	if err := os.WriteFile("root.layout", []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = referee(t, "discover", "root.layout")
+	if code != cli.ExitError || !strings.Contains(stderr, `"root.layout" is a file here`) {
+		t.Errorf("discover of a file: %d %s", code, stderr)
+	}
+	// sign: --metablock cannot change an envelope's form; --out does not
+	// replace another file without --force.
+	mustCLI(t, "keygen", "bob")
+	link := strings.TrimSpace(mustCLI(t, "run", "-n", "x", "-k", "bob", "--", "true"))
+	if code, _, stderr := referee(t, "sign", "-k", "bob", "--metablock", link); code != cli.ExitError || !strings.Contains(stderr, "DSSE") {
+		t.Errorf("sign --metablock of DSSE: %d %s", code, stderr)
+	}
+	if err := os.WriteFile("other.link", []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := referee(t, "sign", "-k", "bob", "-o", "other.link", link); code != cli.ExitError || !strings.Contains(stderr, "exists") {
+		t.Errorf("sign -o over a file: %d %s", code, stderr)
+	}
+	if b, _ := os.ReadFile("other.link"); string(b) != "precious" {
+		t.Errorf("sign -o replaced another file")
+	}
+	mustCLI(t, "sign", "-k", "bob", "-o", "other.link", "--force", link)
+	// promote --level: a summary with other levels is a new summary.
+	promoter := filepath.Join(dir, "promoter")
+	mustCLI(t, "keygen", promoter)
+	owner := filepath.Join(dir, "owner.pub")
+	prod := image[:strings.LastIndex(image, "/")] + "/prod:1"
+	mustCLI(t, "promote", image, prod, "--layout-key", owner, "--key", promoter)
+	_, _, stderr = referee(t, "promote", image, prod, "--layout-key", owner, "--key", promoter)
+	if !strings.Contains(stderr, "kept the existing") {
+		t.Errorf("second promote: %s", stderr)
+	}
+	_, _, stderr = referee(t, "promote", image, prod, "--layout-key", owner, "--key", promoter, "--level", "SLSA_BUILD_LEVEL_1")
+	if !strings.Contains(stderr, "attached verification summary") {
+		t.Errorf("promote with other levels: %s", stderr)
 	}
 }

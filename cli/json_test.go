@@ -75,3 +75,17 @@ inspections:
 		t.Errorf("exit %d:\n%s", code, stdout)
 	}
 }
+
+// TestJSONForUsageErrors: a mistake on the command line is also one JSON
+// object, in the command's own shape.
+func TestJSONForUsageErrors(t *testing.T) {
+	code, stdout, _ := referee(t, "verify", "localhost:1/app:v1", "--format", "json")
+	var j map[string]any
+	if code != cli.ExitError || json.Unmarshal([]byte(stdout), &j) != nil || j["verified"] != false || j["error"] == nil {
+		t.Fatalf("verify without a key: %d %q", code, stdout)
+	}
+	code, stdout, _ = referee(t, "promote", "localhost:1/app:v1", "--format", "json")
+	if code != cli.ExitError || json.Unmarshal([]byte(stdout), &j) != nil || j["promoted"] != false || j["error"] == nil {
+		t.Fatalf("promote without DST: %d %q", code, stdout)
+	}
+}

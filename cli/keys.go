@@ -100,7 +100,7 @@ Examples:
 			}
 			w := out.Stdout(c)
 			if out.JSON() {
-				return option.WriteJSON(w, keys)
+				return option.WriteJSON(w, map[string]any{"keys": keys})
 			}
 			for _, k := range keys {
 				line := k.KeyID
@@ -164,6 +164,9 @@ Examples:
 				}
 			}
 			if outPath == "" {
+				if len(data) > 0 && data[len(data)-1] != '\n' {
+					data = append(data, '\n')
+				}
 				_, err := c.App.Writer.Write(data)
 				return err
 			}

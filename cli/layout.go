@@ -71,6 +71,9 @@ Examples:
 			if err != nil {
 				return err
 			}
+			if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
 			written, err := writeEnvelope(outPath, env, force.Force)
 			if err != nil {
 				return err

@@ -26,8 +26,8 @@ func loginCommand() *cli.Command {
 		Usage:     "log in to a registry: check the credentials and store them in docker's config",
 		ArgsUsage: "REGISTRY",
 		Description: `Checks the credentials against REGISTRY (HOST[:PORT]) and stores them in docker's config.json
-(--registry-config FILE, else $DOCKER_CONFIG/config.json or ~/.docker/config.json; its
-credential store when it names one), where docker, crane, oras and every referee command read
+(--registry-config FILE, else $DOCKER_CONFIG/config.json or ~/.docker/config.json, or the
+credential store that file names), where docker, crane, oras and every referee command read
 them. A wrong password stores nothing. The password is read from stdin, never from a flag.
 
 Examples:
@@ -48,11 +48,14 @@ Examples:
 			if !passwordStdin {
 				return option.Usagef("--password-stdin is required: the password is read from stdin, never from the command line")
 			}
+			host := c.Args().First()
+			if err := checkRegistryName(host); err != nil {
+				return err
+			}
 			password, err := readPassword(c.App.Reader)
 			if err != nil {
 				return err
 			}
-			host := c.Args().First()
 			if err := oci.Login(c.Context, host, username, password, remote.OCI()); err != nil {
 				return err
 			}
@@ -60,6 +63,18 @@ Examples:
 			return nil
 		}, groups...),
 	}
+}
+
+// checkRegistryName refuses a repository or URL where a registry is meant:
+// credentials are stored per registry.
+func checkRegistryName(host string) error {
+	if strings.Contains(host, "://") {
+		return option.Usagef("%q: give the registry as HOST[:PORT], without a scheme (TLS is used unless it is on loopback or --plain-http)", host)
+	}
+	if strings.Contains(host, "/") {
+		return option.Usagef("%q: give the registry as HOST[:PORT]; credentials are stored per registry, not per repository", host)
+	}
+	return nil
 }
 
 // readPassword reads one line from stdin.
@@ -95,6 +110,9 @@ Example:
 				return err
 			}
 			host := c.Args().First()
+			if err := checkRegistryName(host); err != nil {
+				return err
+			}
 			if err := oci.Logout(c.Context, host, remote.OCI()); err != nil {
 				return err
 			}

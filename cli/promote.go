@@ -23,6 +23,7 @@ func promoteCommand() *cli.Command {
 		dryRun     bool
 		minVersion int
 	)
+	out.FailJSON = func(err error) any { return promoteJSON{Error: err.Error()} }
 	groups := []option.Group{&out, &layoutKeys, &signer, &remote}
 	return &cli.Command{
 		Name:      "promote",
@@ -84,9 +85,9 @@ Examples:
 
 // promoteJSON is promote's --format json object.
 type promoteJSON struct {
-	Source      string         `json:"source"`
-	Destination string         `json:"destination"`
-	Digest      string         `json:"digest"`
+	Source      string         `json:"source,omitempty"`
+	Destination string         `json:"destination,omitempty"`
+	Digest      string         `json:"digest,omitempty"`
 	Promoted    bool           `json:"promoted"`
 	DryRun      bool           `json:"dryRun,omitempty"`
 	Verified    bool           `json:"verified"`
@@ -134,7 +135,7 @@ func printPromoted(c *cli.Context, out *option.Output, sd *srcDst, dryRun bool, 
 		return perr
 	}
 	if dryRun {
-		fmt.Fprintf(msgs, "dry run: %s verifies; would copy it and its %s to %s\n", sd.srcRef, plural(j.Referrers, "referrer"), sd.dstRef)
+		fmt.Fprintf(msgs, "dry run: %s verifies; would copy it and its %s to %s\n", sd.srcRef, plural(j.Referrers, "referrer"), sd.dstName())
 		if err := res.Graph.WriteTree(msgs, sd.srcRef.String()); err != nil {
 			return err
 		}
@@ -143,7 +144,7 @@ func printPromoted(c *cli.Context, out *option.Output, sd *srcDst, dryRun bool, 
 		if res.VSAExisted {
 			verb = "kept the existing"
 		}
-		fmt.Fprintf(msgs, "promoted %s to %s; %s verification summary %s\n", sd.srcRef, sd.dstRef, verb, res.VSA.Digest)
+		fmt.Fprintf(msgs, "promoted %s to %s; %s verification summary %s\n", sd.srcRef, sd.dstName(), verb, res.VSA.Digest)
 	}
 	if out.JSON() {
 		return nil

@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/referee-dev/referee/cli/internal/option"
+	"github.com/referee-dev/referee/internal/termsafe"
 	"github.com/referee-dev/referee/oci"
 )
 
@@ -53,7 +54,7 @@ Examples:
 			}
 			msgs := out.Stderr(c)
 			for _, sk := range res.Skipped {
-				fmt.Fprintf(msgs, "skipped %s: %s\n", sk.Digest, sk.Reason)
+				fmt.Fprintf(msgs, "skipped %s: %s\n", termsafe.Quote(sk.Digest), termsafe.Quote(sk.Reason))
 			}
 			atts, err := oci.BuildKitAttestations(c.Context, s, desc, remote.MaxManifestBytes)
 			if err != nil {

@@ -64,7 +64,9 @@ Examples:
 			}
 			var werr error
 			err = registry.Serve(c.Context, addr, h, func(a net.Addr) {
-				_, werr = fmt.Fprintln(out.Stdout(c), a.String())
+				// The address is the result a script waits for: printed
+				// even with --quiet, which silences the request log.
+				_, werr = fmt.Fprintln(c.App.Writer, a.String())
 				logger.Printf("registry: listening on %s", a)
 			})
 			if err != nil {

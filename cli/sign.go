@@ -28,9 +28,10 @@ func signCommandFor(kind, usage, description string) *cli.Command {
 		out      = option.NewOutput(option.TextJSON...)
 		signer   = option.Signer{Usage: "private key to sign with", Multiple: true}
 		envelope option.Envelope
+		force    option.Force
 		outPath  string
 	)
-	groups := []option.Group{&out, &signer, &envelope}
+	groups := []option.Group{&out, &envelope, &force, &signer}
 	argName := "FILE"
 	if kind != "" {
 		argName = "LAYOUT"
@@ -41,7 +42,7 @@ func signCommandFor(kind, usage, description string) *cli.Command {
 		ArgsUsage:   argName,
 		Description: description,
 		Flags: append(option.Flags(groups...),
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write here instead of replacing " + argName, Destination: &outPath}),
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write to this `FILE` instead of replacing " + argName + " (an existing FILE only with --force)", Destination: &outPath}),
 		Action: action(func(c *cli.Context) error {
 			if err := requireArgs(c, 1, 1, "one "+argName); err != nil {
 				return err
@@ -51,15 +52,19 @@ func signCommandFor(kind, usage, description string) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if envelope.Metablock && env.Form != attest.FormMetablock {
+				return option.Usagef("%s is a DSSE envelope: a signature is added in the envelope's own form (--metablock applies to an unsigned document; re-create it with --metablock instead)", in)
+			}
 			for _, s := range signer.Signers {
 				if err := env.Sign(s); err != nil {
 					return err
 				}
 			}
+			replace := outPath == "" || force.Force
 			if outPath == "" {
 				outPath = in
 			}
-			if _, err := writeEnvelope(outPath, env, true); err != nil {
+			if _, err := writeEnvelope(outPath, env, replace); err != nil {
 				return err
 			}
 			if out.JSON() {

@@ -58,6 +58,14 @@ func TestUsageErrors(t *testing.T) {
 		{"login without password-stdin", []string{"login", "localhost:1", "-u", "me"}, []string{"--password-stdin is required"}},
 		{"unknown flag", []string{"verify", "--bogus"}, []string{"bogus"}},
 		{"negative limit", []string{"discover", "--max-blob-size", "0", "localhost:1/x:y"}, []string{"--max-blob-size must be a positive"}},
+		{"misspelt flag", []string{"verify", "--layout-kye", "k", "x/y:z"}, []string{"referee verify has no flag --layout-kye", "did you mean --layout-key?"}},
+		{"duration that is not one", []string{"discover", "--timeout", "abc", "x/y:z"}, []string{`--timeout "abc" is not a duration`}},
+		{"value flag last", []string{"verify", "localhost:1/x:y", "--layout-key"}, []string{"--layout-key needs a value"}},
+		{"login to a repository", []string{"login", "localhost:1/app", "-u", "me", "--password-stdin"}, []string{"HOST[:PORT]", "per registry"}},
+		{"login with a scheme", []string{"logout", "https://localhost:1"}, []string{"without a scheme"}},
+		{"demo registry without repository", []string{"demo", "--registry", "localhost:1"}, []string{"HOST[:PORT]/REPO"}},
+		{"demo registry that does not answer", []string{"demo", "--registry", "127.0.0.1:1/demo", "--keep", filepath.Join(dir, "new")}, []string{"--registry", "127.0.0.1:1"}},
+		{"negative summary age", []string{"verify", "x/y:z", "--vsa-key", "k", "--vsa-max-age", "-1s"}, []string{"k"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := referee(t, tc.args...)
@@ -79,6 +87,9 @@ func TestUsageErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Errorf("demo created --keep before finding the registry unreachable")
 	}
 	if b, err := os.ReadFile(filepath.Join(full, "precious")); err != nil || string(b) != "keep me" {
 		t.Errorf("demo --keep touched an existing directory: %q %v", b, err)

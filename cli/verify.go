@@ -37,6 +37,11 @@ func verifyCommand() *cli.Command {
 		layoutKeys: option.PublicKeys{Name: "layout-key", Aliases: []string{"k", "layout-keys"}, Usage: "layout owner public key; each must have signed the layout"},
 		vsaKeys:    option.PublicKeys{Name: "vsa-key", Usage: "accept a verification summary signed by this promoter public key"},
 	}
+	f.out.FailJSON = func(err error) any {
+		j := verifyJSON{}
+		setErr(&j, err)
+		return j
+	}
 	groups := []option.Group{&f.out, &f.layoutKeys, &f.vsaKeys, &f.remote}
 	return &cli.Command{
 		Name:      "verify",
@@ -103,6 +108,9 @@ func (f *verifyFlags) run(c *cli.Context) error {
 	}
 	if f.linkDir != "" {
 		return option.Usagef("--link-dir is for local verification; with IMAGE the links come from the registry")
+	}
+	if f.vsaMaxAge < 0 {
+		return option.Usagef("--vsa-max-age must not be negative (e.g. 720h)")
 	}
 	if f.parallel < 1 {
 		return option.Usagef("--parallel must be at least 1")

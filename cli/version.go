@@ -84,7 +84,7 @@ func (v versionInfo) write(w io.Writer, full bool) error {
 	}
 	commit := v.Commit
 	if commit == "" {
-		commit = "(not recorded: built outside a git checkout)"
+		commit = "(not recorded: built outside a git checkout, or with -buildvcs=false)"
 	} else if v.Modified {
 		commit += " (with uncommitted changes)"
 	}

@@ -38,20 +38,20 @@ func (o DetachOptions) maxManifest() int64 {
 
 // Detached is the result for one referrer.
 type Detached struct {
-	Digest digest.Digest
+	Digest digest.Digest `json:"digest"`
 	// Deleted is true when the manifest was deleted from the registry (or
 	// layout).
-	Deleted bool
+	Deleted bool `json:"deleted,omitempty"`
 	// Unlisted is true when its entry was removed from the tag-schema
 	// index sha256-<hex> of the image.
-	Unlisted bool
+	Unlisted bool `json:"unlisted,omitempty"`
 	// Missing is true when it was not (or no longer) a referrer of the
 	// image: nothing was done.
-	Missing bool
+	Missing bool `json:"missing,omitempty"`
 	// Kept says why a manifest that is no longer listed is still stored:
 	// the registry refuses to delete manifests (distribution's default
 	// without REGISTRY_STORAGE_DELETE_ENABLED). Empty otherwise.
-	Kept string
+	Kept string `json:"kept,omitempty"`
 }
 
 // detachee is one referrer Detach acts on.

@@ -68,6 +68,9 @@ func ReadDocument(ctx context.Context, name, kind string, o Options) (string, *a
 		}
 		return ref.String(), env, nil
 	}
+	if m.Config.MediaType == "application/vnd.oci.image.config.v1+json" || m.Config.MediaType == "application/vnd.docker.container.image.v1+json" {
+		return "", nil, fmt.Errorf("%s is an image, not a %s; its evidence hangs off it as referrers (referee discover %s shows their digests)", ref, want, ref)
+	}
 	if other != "" {
 		return "", nil, fmt.Errorf("%s holds an in-toto %s, not a %s (referee %s show reads it)", ref, other, want, other)
 	}

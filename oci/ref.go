@@ -113,6 +113,8 @@ func notAPath(s string) error {
 	switch {
 	case err == nil && st.IsDir():
 		return fmt.Errorf("%q is a directory; for an OCI layout write %s%s", s, LayoutPrefix, s)
+	case !pathLike && err == nil && !explicitHost:
+		return fmt.Errorf("%q is a file here, not an image reference (HOST/REPO[:TAG|@DIGEST]; for the Docker Hub image write docker.io/%s)", s, s)
 	case !pathLike:
 		return nil
 	case err == nil:

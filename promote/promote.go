@@ -79,19 +79,21 @@ func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.De
 	if err := oci.Copy(ctx, src, dst, desc, dstTag, oci.CopyOptions{Discover: o.Verify.Discover, Graph: res.Graph, Progress: o.Progress, DstLayout: o.DstLayout}); err != nil {
 		return res, err
 	}
+	levels := o.Levels
+	if len(levels) == 0 {
+		levels = DefaultLevels
+	}
+	// An existing summary stands for this promotion only if it says the
+	// same: the same layout and the same verified levels.
 	if prior, ok, err := findVSA(ctx, dst, desc, VSAPolicy{Keys: []*attest.Key{o.Signer.Key()}, Layout: report.Layout.Digest}); err != nil {
 		return res, err
-	} else if ok {
+	} else if ok && sameLevels(prior.Summary.Levels, levels) {
 		res.VSA, res.VSAExisted = prior.Referrer, true
 		return res, nil
 	}
 	now := o.Now
 	if now.IsZero() {
 		now = time.Now()
-	}
-	levels := o.Levels
-	if len(levels) == 0 {
-		levels = DefaultLevels
 	}
 	sum := Summary{
 		Image:       desc.Digest.String(),
@@ -221,4 +223,22 @@ func keyList(keys []*attest.Key) string {
 		ids[i] = k.ShortID()
 	}
 	return strings.Join(ids, ", ")
+}
+
+// sameLevels reports whether two lists of verified levels hold the same
+// levels, in any order.
+func sameLevels(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, l := range a {
+		seen[l]++
+	}
+	for _, l := range b {
+		if seen[l]--; seen[l] < 0 {
+			return false
+		}
+	}
+	return true
 }

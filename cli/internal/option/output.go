@@ -2,7 +2,6 @@ package option
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -21,6 +20,10 @@ type Output struct {
 	// Formats are the accepted values of --format, the first the default;
 	// with fewer than two there is no --format flag.
 	Formats []string
+	// FailJSON, when set, is the JSON object that says a failure in this
+	// command's own shape (verify: {"verified": false, "error": …});
+	// default {"error": …}.
+	FailJSON func(err error) any
 
 	stdout *countingWriter
 }
@@ -81,14 +84,14 @@ func (o *Output) Stdout(c *cli.Context) io.Writer {
 // outcome: when the command failed before printing its result, the object
 // is {"error": "…"} (the message also goes to stderr, as always).
 func (o *Output) Fail(c *cli.Context, err error) {
-	if err == nil || !o.JSON() || o.Quiet || (o.stdout != nil && o.stdout.n > 0) {
+	if err == nil || o.Format != "json" || o.Quiet || (o.stdout != nil && o.stdout.n > 0) {
 		return
 	}
-	var u UsageError
-	if errors.As(err, &u) {
-		return // a mistake on the command line, not an outcome
+	var v any = map[string]string{"error": err.Error()}
+	if o.FailJSON != nil {
+		v = o.FailJSON(err)
 	}
-	_ = WriteJSON(o.Stdout(c), map[string]string{"error": err.Error()})
+	_ = WriteJSON(o.Stdout(c), v)
 }
 
 // Stderr is where messages go: nowhere with --quiet.
