@@ -56,7 +56,7 @@ Examples:
 				}
 			}
 			if keep != "" && !force.Force {
-				if err := checkEmptyDir(keep); err != nil {
+				if err := checkEmptyDir(keep, "--keep"); err != nil {
 					return err
 				}
 			}
@@ -70,17 +70,17 @@ Examples:
 	}
 }
 
-// checkEmptyDir refuses a directory with files in it: the demo would
-// replace them.
-func checkEmptyDir(dir string) error {
+// checkEmptyDir refuses a directory with files in it (named by flag): the
+// command would replace them, or mix its files with them.
+func checkEmptyDir(dir, flag string) error {
 	es, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		return fmt.Errorf("--keep %s: %w", dir, err)
+		return fmt.Errorf("%s %s: %w", flag, dir, err)
 	case len(es) > 0:
-		return option.Usagef("--keep %s: the directory is not empty (the demo writes keys, a layout and links there); give a new directory, or --force", dir)
+		return option.Usagef("%s %s: the directory is not empty; give a new directory, or --force", flag, dir)
 	}
 	return nil
 }

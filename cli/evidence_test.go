@@ -110,6 +110,10 @@ func TestReadingEvidence(t *testing.T) {
 	if code != cli.ExitOK || !strings.Contains(stdout, filepath.Join(outDir, "root.layout")) || !strings.Contains(stderr, "root.layout is the one layout attached") {
 		t.Errorf("pull: %d\n%s\n%s", code, stdout, stderr)
 	}
+	// Into a directory that is not empty: refused, nothing changed.
+	if code, _, stderr := referee(t, "pull", image, "--out", outDir); code != cli.ExitError || !strings.Contains(stderr, "not empty") {
+		t.Errorf("pull into a full directory: %d %s", code, stderr)
+	}
 	var pulled struct {
 		Image   string `json:"image"`
 		Files   []any  `json:"files"`
@@ -117,11 +121,11 @@ func TestReadingEvidence(t *testing.T) {
 			Path string `json:"path"`
 		} `json:"current"`
 	}
-	if err := json.Unmarshal([]byte(mustCLI(t, "pull", image, "--out", outDir, "--format", "json")), &pulled); err != nil || pulled.Image != image || len(pulled.Files) != 4 {
+	if err := json.Unmarshal([]byte(mustCLI(t, "pull", image, "--out", outDir, "--format", "json", "--force")), &pulled); err != nil || pulled.Image != image || len(pulled.Files) != 4 {
 		t.Errorf("pull --format json: %v %+v", err, pulled)
 	}
 	// -q prints nothing at all on success.
-	if code, stdout, stderr := referee(t, "pull", image, "--out", outDir, "-q"); code != 0 || stdout != "" || stderr != "" {
+	if code, stdout, stderr := referee(t, "pull", image, "--out", outDir, "-q", "--force"); code != 0 || stdout != "" || stderr != "" {
 		t.Errorf("pull -q: %d %q %q", code, stdout, stderr)
 	}
 }

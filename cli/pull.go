@@ -14,9 +14,10 @@ func pullCommand() *cli.Command {
 	var (
 		remote option.Remote
 		out    = option.NewOutput(option.TextJSON...)
+		force  option.Force
 		dir    string
 	)
-	groups := []option.Group{&out, &remote}
+	groups := []option.Group{&out, &force, &remote}
 	return &cli.Command{
 		Name:      "pull",
 		Usage:     "write an image's layout and links as files that in-toto-verify reads",
@@ -26,7 +27,9 @@ STEP.KEYID8/. With several layouts attached, root.layout is the one of the highe
 (signatures are not checked: verify decides) and every layout is also written as
 root.DIGEST12.layout. The paths written are printed on stdout. Each file is written as it was
 attached: in-toto-verify (the Python reference) reads only Metablock, so for it attach files
-made with --metablock (and keys it can read: RSA PEM, or referee key export).
+made with --metablock (and keys it can read: RSA PEM, or referee key export). --out must be a
+new or empty directory, so that no file from elsewhere passes for this image's evidence; with
+--force files of the same names are replaced and others are left as they are.
 
 Examples:
    referee pull localhost:5000/app:v1 --out evidence/
@@ -39,6 +42,13 @@ Examples:
 			}
 			if err := requireFlag(c, dir, "out"); err != nil {
 				return err
+			}
+			// Files left from another pull would be read by in-toto-verify
+			// as this image's evidence.
+			if !force.Force {
+				if err := checkEmptyDir(dir, "--out"); err != nil {
+					return err
+				}
 			}
 			s, ref, desc, err := oci.OpenResolved(c.Context, c.Args().First(), remote.OCI())
 			if err != nil {
