@@ -25,6 +25,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	defer h.Close() // releases the lock on root
 	ctx, stop := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)

@@ -3,23 +3,25 @@
 // registry), optionally persisted to a directory, and a Serve function that
 // runs it on a TCP address until a context is cancelled.
 //
-// One process at a time may use a given Root.
+// One registry at a time may use a given Root: New locks it. Beyond
+// loopback the registry is served only over TLS and with authentication
+// (an htpasswd file); see Serve.
 package registry
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -33,24 +35,74 @@ const MaxManifestSize = 4 << 20
 type Options struct {
 	// Root is the directory that persists the registry: blobs under
 	// Root/blobs and manifests in the journal Root/manifests.jsonl. Empty
-	// keeps everything in memory, lost when the process ends.
+	// keeps everything in memory, lost when the process ends. A registry
+	// holds an exclusive lock on Root (the file Root/registry.lock) until
+	// Close or the end of its process: a second registry on the same Root
+	// fails to start.
 	Root string
 	// NoReferrers turns off the OCI 1.1 referrers API
 	// (GET /v2/<name>/referrers/<digest> answers 404), to emulate registries
 	// where clients must fall back to the referrers tag schema.
 	NoReferrers bool
 	// Logger receives one line per request and warnings (a torn journal
-	// line). Nil discards them.
+	// line, journal lines skipped as harmless, failed logins). Nil
+	// discards them. Passwords are never logged.
 	Logger *log.Logger
+
+	// TLSCertFile and TLSKeyFile are a PEM certificate (chain) and its
+	// private key; with them Serve serves HTTPS. Both or neither.
+	TLSCertFile, TLSKeyFile string
+	// HtpasswdFile turns on HTTP Basic authentication (RFC 7617) for every
+	// request: a file of user:hash lines with bcrypt hashes, as docker's
+	// registry (distribution) reads it (made by htpasswd -B). Requests
+	// without valid credentials are answered 401 UNAUTHORIZED with
+	// WWW-Authenticate: Basic realm="referee"; credentials are accepted only
+	// over TLS or from a loopback peer.
+	// https://distribution.github.io/distribution/about/configuration/#htpasswd
+	HtpasswdFile string
+	// AnonymousPull lets requests without credentials read (GET and
+	// HEAD; not the /v2/ base endpoint, which always asks for them so
+	// clients learn to send them). Writes always need a user. Only with
+	// HtpasswdFile.
+	AnonymousPull bool
 }
 
-// New returns an http.Handler serving the OCI distribution API at the site
-// root (/v2/...). With opts.Root set it first replays the manifest journal,
-// so a restarted registry serves the tags, manifests and referrers it had.
-func New(opts Options) (http.Handler, error) {
+// Registry is the registry New returns: an http.Handler serving the OCI
+// distribution API at the site root (/v2/...), to Serve or mount on a
+// server of one's own. Close it to release its Root.
+type Registry struct {
+	handler http.Handler
+	journal *journaled
+	lock    *rootLock
+	tls     *tls.Config // nil: plain HTTP
+	auth    bool        // HtpasswdFile was given
+	log     *log.Logger
+	closed  atomic.Bool
+}
+
+// New returns a registry. With opts.Root set it first locks the root and
+// replays the manifest journal, so a restarted registry serves the tags,
+// manifests and referrers it had.
+func New(opts Options) (*Registry, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
+	}
+	r := &Registry{log: logger}
+	if err := r.configureTLS(opts); err != nil {
+		return nil, err
+	}
+	var auth *basicAuth
+	switch {
+	case opts.HtpasswdFile != "":
+		users, err := loadHtpasswd(opts.HtpasswdFile)
+		if err != nil {
+			return nil, err
+		}
+		auth = newBasicAuth(users, opts.AnonymousPull, logger)
+		r.auth = true
+	case opts.AnonymousPull:
+		return nil, errors.New("anonymous pulls asked for without an htpasswd file: without one, anonymous clients could push and delete too")
 	}
 	// Requests are logged at the door (logRequests), so that neither the
 	// journal replay nor the referrers fixes' own reads show in the log.
@@ -62,6 +114,10 @@ func New(opts Options) (http.Handler, error) {
 		if !opts.NoReferrers {
 			h = &specFixes{inner: h}
 		}
+		if auth != nil {
+			auth.inner = h
+			h = auth
+		}
 		if opts.Logger != nil {
 			h = logRequests(h, logger)
 		}
@@ -69,12 +125,22 @@ func New(opts Options) (http.Handler, error) {
 	}
 	if opts.Root == "" {
 		// No journal, but the same checks on manifest writes.
-		return fix(&journaled{inner: ggcr.New(gopts...), log: logger}), nil
+		r.journal = &journaled{inner: ggcr.New(gopts...), log: logger}
+		r.handler = fix(r.journal)
+		return r, nil
+	}
+	if err := os.MkdirAll(opts.Root, 0o755); err != nil {
+		return nil, fmt.Errorf("registry root: %w", err)
+	}
+	lock, err := lockRoot(opts.Root)
+	if err != nil {
+		return nil, err
 	}
 	blobs := filepath.Join(opts.Root, "blobs")
 	// The disk blob handler creates its temporary files in this directory
 	// and does not create it.
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		lock.release()
 		return nil, fmt.Errorf("registry root: %w", err)
 	}
 	gopts = append(gopts, ggcr.WithBlobHandler(ggcr.NewDiskBlobHandler(blobs)))
@@ -83,24 +149,80 @@ func New(opts Options) (http.Handler, error) {
 		path:  filepath.Join(opts.Root, journalName),
 		log:   logger,
 	}
-	n, err := j.replay()
+	st, err := j.replay()
 	if err != nil {
+		lock.release()
 		return nil, err
 	}
-	if n > 0 {
-		logger.Printf("registry: replayed %d manifest changes from %s", n, j.path)
+	switch {
+	case st.skipped > 0:
+		logger.Printf("registry: replayed %d manifest changes from %s, skipped %d harmless ones", st.applied, j.path, st.skipped)
+	case st.applied > 0:
+		logger.Printf("registry: replayed %d manifest changes from %s", st.applied, j.path)
 	}
-	return fix(j), nil
+	r.journal, r.lock, r.handler = j, lock, fix(j)
+	return r, nil
 }
 
-// logRequests logs one line per request: method, path and status.
+// configureTLS loads the certificate and key named by opts.
+func (r *Registry) configureTLS(opts Options) error {
+	switch {
+	case opts.TLSCertFile == "" && opts.TLSKeyFile == "":
+		return nil
+	case opts.TLSCertFile == "":
+		return fmt.Errorf("TLS key %s given without a certificate", opts.TLSKeyFile)
+	case opts.TLSKeyFile == "":
+		return fmt.Errorf("TLS certificate %s given without its key", opts.TLSCertFile)
+	}
+	cert, err := tls.LoadX509KeyPair(opts.TLSCertFile, opts.TLSKeyFile)
+	if err != nil {
+		return fmt.Errorf("TLS certificate %s and key %s: %w", opts.TLSCertFile, opts.TLSKeyFile, err)
+	}
+	r.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return nil
+}
+
+// ServeHTTP serves the distribution API; after Close every request is
+// answered 503.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.closed.Load() {
+		writeError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "registry closed")
+		return
+	}
+	r.handler.ServeHTTP(w, req)
+}
+
+// Close stops the registry from serving (requests answer 503) and releases
+// the lock on its root, after any manifest write in flight. Calling it
+// again does nothing.
+func (r *Registry) Close() error {
+	r.journal.mu.Lock()
+	defer r.journal.mu.Unlock()
+	r.closed.Store(true)
+	return r.lock.release()
+}
+
+// logRequests logs one line per request: method, path, status and, with
+// authentication, the user.
 func logRequests(h http.Handler, logger *log.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		h.ServeHTTP(sw, r)
+		info := &requestInfo{}
+		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+		if info.user != "" {
+			logger.Printf("%s %s %d (user %q)", r.Method, r.URL.RequestURI(), sw.status, info.user)
+			return
+		}
 		logger.Printf("%s %s %d", r.Method, r.URL.RequestURI(), sw.status)
 	})
 }
+
+// requestInfo is what inner layers tell logRequests about a request.
+type requestInfo struct {
+	user string // authenticated user; empty if none
+}
+
+type requestInfoKey struct{}
 
 // statusWriter remembers the status a handler wrote.
 type statusWriter struct {
@@ -111,40 +233,6 @@ type statusWriter struct {
 func (s *statusWriter) WriteHeader(code int) {
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)
-}
-
-// Serve listens on addr (host:port; port 0 picks a free port), calls ready
-// (if not nil) with the address actually bound, and serves h until ctx is
-// cancelled; it then stops accepting connections and waits up to five
-// seconds for requests in flight. It returns nil after a shutdown caused by
-// ctx, and the error otherwise.
-func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
-	if ready != nil {
-		ready(ln.Addr())
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err // Serve never returns nil
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-		return fmt.Errorf("registry shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
 
 // manifestPath splits a manifest URL path (/v2/<name>/manifests/<ref>) as

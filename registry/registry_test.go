@@ -29,19 +29,36 @@ import (
 
 const artifactType = "application/vnd.referee.test+json"
 
+// server is a registry served on loopback by httptest.
+type server struct {
+	*httptest.Server
+	reg *registry.Registry
+}
+
+// Close stops serving and closes the registry, releasing its root.
+func (s *server) Close() {
+	s.Server.Close()
+	s.reg.Close()
+}
+
 // start serves a registry on root (empty: in memory) for the test's life.
-func start(t *testing.T, opts registry.Options) *httptest.Server {
+func start(t *testing.T, opts registry.Options) *server {
 	t.Helper()
 	h, err := registry.New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	srv := httptest.NewServer(h)
+	return serveReg(t, h)
+}
+
+// serveReg serves h until the test ends or the server is closed.
+func serveReg(t *testing.T, h *registry.Registry) *server {
+	srv := &server{httptest.NewServer(h), h}
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-func repoOf(t *testing.T, srv *httptest.Server, repo string) name.Repository {
+func repoOf(t *testing.T, srv *server, repo string) name.Repository {
 	t.Helper()
 	r, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://")+"/"+repo, name.Insecure)
 	if err != nil {
@@ -59,7 +76,7 @@ type pushed struct {
 
 // pushImageAndReferrer pushes a random image as repo:v1 and, with a plain
 // HTTP PUT by digest, an artifact manifest whose subject is that image.
-func pushImageAndReferrer(t *testing.T, srv *httptest.Server, repo string) pushed {
+func pushImageAndReferrer(t *testing.T, srv *server, repo string) pushed {
 	t.Helper()
 	img, err := random.Image(512, 2)
 	if err != nil {
@@ -133,7 +150,7 @@ func do(t *testing.T, method, url, contentType string, body []byte) *http.Respon
 }
 
 // referrers lists the referrers of subject with the plain HTTP API.
-func referrers(t *testing.T, srv *httptest.Server, repo string, subject v1.Hash) (int, *v1.IndexManifest) {
+func referrers(t *testing.T, srv *server, repo string, subject v1.Hash) (int, *v1.IndexManifest) {
 	t.Helper()
 	resp := do(t, http.MethodGet, srv.URL+"/v2/"+repo+"/referrers/"+subject.String(), "", nil)
 	if resp.StatusCode != http.StatusOK {
@@ -147,7 +164,7 @@ func referrers(t *testing.T, srv *httptest.Server, repo string, subject v1.Hash)
 }
 
 // checkServed verifies everything pushImageAndReferrer stored is served.
-func checkServed(t *testing.T, srv *httptest.Server, p pushed) {
+func checkServed(t *testing.T, srv *server, p pushed) {
 	t.Helper()
 	repo := repoOf(t, srv, p.repo)
 	img, err := remote.Image(repo.Tag("v1"))
@@ -250,7 +267,7 @@ func checkBlobs(t *testing.T, img v1.Image) {
 }
 
 // mustRaw fetches the referrer manifest's bytes.
-func mustRaw(t *testing.T, p pushed, srv *httptest.Server) []byte {
+func mustRaw(t *testing.T, p pushed, srv *server) []byte {
 	t.Helper()
 	resp := do(t, http.MethodGet, srv.URL+"/v2/"+p.repo+"/manifests/"+p.referrer.String(), "", nil)
 	b, _ := io.ReadAll(resp.Body)
@@ -317,6 +334,7 @@ func TestJournalDamage(t *testing.T) {
 		damage  func(lines []string) []string
 		wantErr string // empty: New succeeds and v1 is served
 		warn    string
+		again   string // the warning a second restart repeats (lines skipped as harmless stay)
 	}{
 		{
 			name:   "truncated last line",
@@ -334,6 +352,54 @@ func TestJournalDamage(t *testing.T) {
 				return append([]string{l[0], "{not json\n"}, l[1:]...)
 			},
 			wantErr: "manifests.jsonl:2: corrupt manifest journal line",
+		},
+		{
+			// Two registries on one root, before roots were locked: each
+			// deleted the same tag.
+			name:   "DELETE twice",
+			damage: func(l []string) []string { return append(l, l[3]) },
+			warn:   "manifests.jsonl:5: skipped DELETE demo/app:tmp: already absent",
+			again:  "skipped DELETE demo/app:tmp",
+		},
+		{
+			name: "DELETE of a digest never stored",
+			damage: func(l []string) []string {
+				return append([]string{l[0], `{"method":"DELETE","repo":"demo/app","reference":"sha256:` + strings.Repeat("0", 64) + `"}` + "\n"}, l[1:]...)
+			},
+			warn:  "manifests.jsonl:2: skipped DELETE demo/app@sha256:0000",
+			again: "skipped DELETE",
+		},
+		{
+			name: "DELETE in a repository never stored",
+			damage: func(l []string) []string {
+				return append(l, `{"method":"DELETE","repo":"other","reference":"v1"}`+"\n")
+			},
+			warn:  "skipped DELETE other:v1: already absent",
+			again: "skipped DELETE other:v1",
+		},
+		{
+			name:   "PUT twice",
+			damage: func(l []string) []string { return append(l, l[0], l[2]) },
+		},
+		{
+			name:   "truncated last line after a stale DELETE",
+			damage: func(l []string) []string { return append(l, l[3], `{"method":"PUT","repo":"demo/a`) },
+			warn:   "incomplete last line",
+			again:  "skipped DELETE demo/app:tmp",
+		},
+		{
+			name: "garbage before a stale DELETE",
+			damage: func(l []string) []string {
+				return append(l, "\x00\x00\x00\n", l[3])
+			},
+			wantErr: "manifests.jsonl:5: corrupt manifest journal line",
+		},
+		{
+			name: "valid JSON, wrong shape",
+			damage: func(l []string) []string {
+				return append([]string{l[0], `{"method":"PUT","repo":"demo/app","reference":"x"}` + "\n"}, l[1:]...)
+			},
+			wantErr: "manifests.jsonl:2: corrupt manifest journal line: PUT without a body",
 		},
 		{
 			name: "unknown method",
@@ -374,7 +440,7 @@ func TestJournalDamage(t *testing.T) {
 			if !strings.Contains(logs.String(), tc.warn) {
 				t.Errorf("log %q does not warn %q", logs.String(), tc.warn)
 			}
-			srv = httptest.NewServer(h)
+			srv = serveReg(t, h)
 			checkServed(t, srv, p)
 			// The torn line was cut off: a new write and a restart are clean.
 			if resp := do(t, http.MethodDelete, srv.URL+"/v2/demo/app/manifests/v1", "", nil); resp.StatusCode != http.StatusAccepted {
@@ -383,8 +449,13 @@ func TestJournalDamage(t *testing.T) {
 			srv.Close()
 			logs.Reset()
 			srv = start(t, registry.Options{Root: root, Logger: log.New(&logs, "", 0)})
-			if strings.Contains(logs.String(), "warning") {
-				t.Errorf("second restart warned: %q", logs.String())
+			for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				if strings.Contains(l, "warning") && (tc.again == "" || !strings.Contains(l, tc.again)) {
+					t.Errorf("second restart warned: %q", l)
+				}
+			}
+			if tc.again != "" && !strings.Contains(logs.String(), "skipped 1 harmless") {
+				t.Errorf("second restart log %q does not count the skipped line", logs.String())
 			}
 			if resp := do(t, http.MethodGet, srv.URL+"/v2/demo/app/manifests/v1", "", nil); resp.StatusCode != http.StatusNotFound {
 				t.Errorf("deleted v1 answers %s", resp.Status)
