@@ -20,6 +20,12 @@ import (
 // fails the test instead of ending the binary.
 func referee(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return refereeStdin(t, "", args...)
+}
+
+// refereeStdin is referee with stdin.
+func refereeStdin(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	func() {
 		defer func() {
@@ -27,7 +33,7 @@ func referee(t *testing.T, args ...string) (code int, stdout, stderr string) {
 				t.Fatalf("referee %s panicked: %v", strings.Join(args, " "), r)
 			}
 		}()
-		code = cli.Main(context.Background(), append([]string{"referee"}, args...), strings.NewReader(""), &out, &errb)
+		code = cli.Main(context.Background(), append([]string{"referee"}, args...), strings.NewReader(stdin), &out, &errb)
 	}()
 	return code, out.String(), errb.String()
 }

@@ -50,6 +50,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad format", []string{"key", "id", "--format", "xml", "x"}, []string{`--format "xml": want text or json`}},
 		{"registry root that cannot be made", []string{"registry", "serve", "--addr", "127.0.0.1:0", "--root", "/proc/nope"}, []string{"/proc/nope"}},
 		{"registry on all interfaces", []string{"registry", "serve", "--addr", ":5000"}, []string{"every interface", "--allow-remote"}},
+		{"remote registry without TLS and users", []string{"registry", "serve", "--addr", "0.0.0.0:0", "--allow-remote", "--tls-cert", "c.pem"}, []string{"needs --tls-key, --htpasswd"}},
 		{"demo into a full directory", []string{"demo", "--keep", full}, []string{full, "not empty", "--force"}},
 		{"run without a command", []string{"run", "-n", "x", "-k", "nope"}, []string{"nope"}},
 		{"bind-image without attach", []string{"run", "-n", "x", "-k", "nope", "--bind-image", "--", "true"}, []string{"--bind-image needs --attach"}},
