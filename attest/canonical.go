@@ -12,16 +12,11 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 )
 
-// maxJSONDepth bounds the nesting of any JSON document referee parses, so a
-// hostile file of a million '[' cannot exhaust the stack of a recursive
-// encoder.
-const maxJSONDepth = 64
-
 // decodeGeneric parses data as one JSON value, keeping numbers as
-// json.Number, and refuses trailing data, excessive nesting and repeated
-// keys.
+// json.Number, after CheckJSON's checks (UTF-8, repeated keys, nesting),
+// and refuses trailing data.
 func decodeGeneric(data []byte) (any, error) {
-	if err := checkJSON(data); err != nil {
+	if err := CheckJSON(data, nil); err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -42,6 +37,8 @@ func jsonError(err error) error {
 	switch {
 	case errors.As(err, &se) && se.Error() == "unexpected end of JSON input":
 		return errors.New("invalid JSON: truncated document")
+	case errors.As(err, &se) && strings.HasSuffix(se.Error(), "after top-level value"):
+		return errors.New("invalid JSON: trailing data after the document")
 	case errors.As(err, &se):
 		return fmt.Errorf("invalid JSON at byte %d: %v", se.Offset, se)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
@@ -76,101 +73,6 @@ func wantedJSON(t reflect.Type) string {
 		return "a number"
 	}
 	return "another kind of value"
-}
-
-// checkJSON refuses excessive nesting and repeated object keys, in one
-// pass over the bytes, without decoding. Every signed document is checked
-// so before it is used: a generic decode keeps the last of two equal keys
-// while decoding into structs merges them, so a document with repeated keys
-// could be verified as one thing and used as another (and the in-toto
-// references read such documents differently again). Keys are compared
-// after unescaping ("a" and "\u0061" are one key). Malformed JSON is left
-// for the decoder to report.
-func checkJSON(data []byte) error {
-	var stack []jsonFrame
-	for i := 0; i < len(data); i++ {
-		switch c := data[i]; c {
-		case '"':
-			j, escaped := i+1, false
-			for ; j < len(data) && data[j] != '"'; j++ {
-				if data[j] == '\\' {
-					escaped = true
-					j++
-				}
-			}
-			if j >= len(data) {
-				return nil
-			}
-			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
-				top := &stack[n-1]
-				key := string(data[i+1 : j])
-				if escaped {
-					if err := json.Unmarshal(data[i:j+1], &key); err != nil {
-						return nil
-					}
-				}
-				if top.has(key) {
-					return fmt.Errorf("invalid JSON: key %q appears twice in one object", key)
-				}
-				top.add(key)
-				top.expectKey = false
-			}
-			i = j
-		case '{', '[':
-			if len(stack) >= maxJSONDepth {
-				return fmt.Errorf("invalid JSON: nested deeper than %d levels", maxJSONDepth)
-			}
-			stack = append(stack, jsonFrame{object: c == '{', expectKey: c == '{'})
-		case '}', ']':
-			if len(stack) == 0 {
-				return nil
-			}
-			stack = stack[:len(stack)-1]
-		case ',':
-			if n := len(stack); n > 0 && stack[n-1].object {
-				stack[n-1].expectKey = true
-			}
-		}
-	}
-	return nil
-}
-
-// jsonFrame is one open object or array of checkJSON's scan. Keys are
-// kept in a slice while few (most objects of a link have one: "sha256"),
-// in a map beyond.
-type jsonFrame struct {
-	object    bool
-	expectKey bool
-	keys      []string
-	set       map[string]struct{}
-}
-
-func (f *jsonFrame) has(key string) bool {
-	if f.set != nil {
-		_, ok := f.set[key]
-		return ok
-	}
-	for _, k := range f.keys {
-		if k == key {
-			return true
-		}
-	}
-	return false
-}
-
-func (f *jsonFrame) add(key string) {
-	if f.set == nil && len(f.keys) < 16 {
-		f.keys = append(f.keys, key)
-		return
-	}
-	if f.set == nil {
-		f.set = make(map[string]struct{}, 32)
-		for _, k := range f.keys {
-			f.set[k] = struct{}{}
-		}
-		f.keys = nil
-	}
-	f.set[key] = struct{}{}
 }
 
 // CanonicalJSON returns the canonical JSON encoding (the OLPC form used by

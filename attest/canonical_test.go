@@ -43,6 +43,11 @@ func TestCanonicalJSONRefused(t *testing.T) {
 		{"truncated", `{"a":`, "truncated"},
 		{"syntax error", `{"a" 1}`, "invalid JSON at byte"},
 		{"empty", ``, "truncated"},
+		{"invalid UTF-8", "{\"s\":\"a\xffb\"}", "invalid UTF-8 at byte 7"},
+		{"overlong UTF-8", "{\"s\":\"\xc0\xaf\"}", "invalid UTF-8 at byte 6"},
+		{"encoded surrogate", "{\"s\":\"\xed\xa0\x80\"}", "invalid UTF-8 at byte 6"},
+		{"lone surrogate escape", `{"s":"\ud800"}`, `\ud800 at byte 6 is half of a UTF-16 surrogate pair`},
+		{"lone low surrogate escape", `{"\udc00":1}`, `\udc00 at byte 2 is half`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := attest.CanonicalJSON([]byte(tc.in))

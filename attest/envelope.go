@@ -62,64 +62,78 @@ type Envelope struct {
 	Signatures  []Signature
 }
 
-type metablockJSON struct {
-	Signed     json.RawMessage `json:"signed"`
-	Signatures []struct {
-		KeyID string `json:"keyid"`
-		Sig   string `json:"sig"`
-	} `json:"signatures"`
+// envelopeJSON is either form, each field as it arrived.
+type envelopeJSON struct {
+	Signed      json.RawMessage `json:"signed"`
+	Signatures  json.RawMessage `json:"signatures"`
+	Payload     json.RawMessage `json:"payload"`
+	PayloadType json.RawMessage `json:"payloadType"`
+}
+
+type signatureJSON struct {
+	KeyID string `json:"keyid"`
+	Sig   string `json:"sig"`
 }
 
 // ParseEnvelope reads a signed document in either form and checks its
-// structure; it does not check signatures.
+// structure; it does not check signatures. The whole document, and a DSSE
+// payload, must be UTF-8 (CheckJSON); fields that differ from the forms'
+// only in case are refused, other fields ignored, as the references
+// ignore them (they are not signed).
 func ParseEnvelope(data []byte) (*Envelope, error) {
 	if t := bytes.TrimSpace(data); bytes.HasPrefix(t, []byte("-----BEGIN ")) {
 		return nil, errors.New("is a PEM file (a key or certificate), not a signed in-toto layout or link")
 	}
-	v, err := decodeGeneric(data)
-	if err != nil {
+	if err := CheckJSON(data, envelopeSchema); err != nil {
 		return nil, fmt.Errorf("not a signed in-toto document (DSSE or Metablock JSON): %w", err)
 	}
-	obj, ok := v.(map[string]any)
-	if !ok {
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] != '{' && json.Valid(data) {
 		return nil, errors.New("not a signed in-toto document: the top level is not a JSON object")
 	}
-	// encoding/json matches struct fields case-insensitively, so
-	// {"signed": A, "SIGNED": B} would be read as B here and as A by the
-	// references: refuse field names that differ only in case.
-	for k := range obj {
-		for _, f := range []string{"signed", "signatures", "payload", "payloadType"} {
-			if k != f && strings.EqualFold(k, f) {
-				return nil, fmt.Errorf("ambiguous envelope: field %q (want %q)", k, f)
-			}
-		}
+	var raw envelopeJSON
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("not a signed in-toto document (DSSE or Metablock JSON): %w", jsonError(err))
 	}
-	_, hasSigned := obj["signed"]
-	_, hasPayload := obj["payload"]
-	switch {
+	switch hasSigned, hasPayload := raw.Signed != nil, raw.Payload != nil; {
 	case hasSigned && hasPayload:
 		return nil, errors.New("ambiguous envelope: has both \"signed\" (Metablock) and \"payload\" (DSSE)")
 	case hasSigned:
-		return parseMetablock(data)
+		return parseMetablock(raw)
 	case hasPayload:
-		return parseDSSE(data)
+		return parseDSSE(raw)
 	}
 	return nil, errors.New("not a signed in-toto document: neither a DSSE envelope (\"payload\") nor a Metablock (\"signed\")")
 }
 
-func parseMetablock(data []byte) (*Envelope, error) {
-	var m metablockJSON
-	if err := json.Unmarshal(data, &m); err != nil {
+// decodeField decodes one field of an envelope; an absent field leaves v
+// as it is.
+func decodeField(raw json.RawMessage, name string, v any) error {
+	if raw == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%q is a JSON %s where %s belongs", name, strings.Fields(te.Value + " value")[0], wantedJSON(te.Type))
+		}
+		return jsonError(err)
+	}
+	return nil
+}
+
+func parseMetablock(raw envelopeJSON) (*Envelope, error) {
+	var sigs []signatureJSON
+	if err := decodeField(raw.Signatures, "signatures", &sigs); err != nil {
 		return nil, fmt.Errorf("metablock: %w", err)
 	}
-	if len(m.Signatures) > maxSignatures {
-		return nil, fmt.Errorf("metablock has %d signatures, more than the %d allowed", len(m.Signatures), maxSignatures)
+	if len(sigs) > maxSignatures {
+		return nil, fmt.Errorf("metablock has %d signatures, more than the %d allowed", len(sigs), maxSignatures)
 	}
-	if !bytes.HasPrefix(bytes.TrimSpace(m.Signed), []byte("{")) {
+	if !bytes.HasPrefix(bytes.TrimSpace(raw.Signed), []byte("{")) {
 		return nil, errors.New("metablock: \"signed\" is not a JSON object")
 	}
-	e := &Envelope{Form: FormMetablock, Payload: m.Signed}
-	for i, s := range m.Signatures {
+	e := &Envelope{Form: FormMetablock, Payload: raw.Signed}
+	for i, s := range sigs {
 		sig, err := hex.DecodeString(s.Sig)
 		if err != nil {
 			return nil, fmt.Errorf("metablock signature %d: sig is not hex", i)
@@ -129,23 +143,36 @@ func parseMetablock(data []byte) (*Envelope, error) {
 	return e, nil
 }
 
-func parseDSSE(data []byte) (*Envelope, error) {
-	var d dsse.Envelope
-	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("DSSE envelope: %w", err)
+func parseDSSE(raw envelopeJSON) (*Envelope, error) {
+	var payloadType, payload64 string
+	var sigs []signatureJSON
+	for _, f := range []struct {
+		raw  json.RawMessage
+		name string
+		v    any
+	}{{raw.PayloadType, "payloadType", &payloadType}, {raw.Payload, "payload", &payload64}, {raw.Signatures, "signatures", &sigs}} {
+		if err := decodeField(f.raw, f.name, f.v); err != nil {
+			return nil, fmt.Errorf("DSSE envelope: %w", err)
+		}
 	}
-	if d.PayloadType != PayloadType {
-		return nil, fmt.Errorf("DSSE payloadType is %q, not in-toto's %q", d.PayloadType, PayloadType)
+	if payloadType != PayloadType {
+		return nil, fmt.Errorf("DSSE payloadType is %q, not in-toto's %q", payloadType, PayloadType)
 	}
-	if len(d.Signatures) > maxSignatures {
-		return nil, fmt.Errorf("DSSE envelope has %d signatures, more than the %d allowed", len(d.Signatures), maxSignatures)
+	if len(sigs) > maxSignatures {
+		return nil, fmt.Errorf("DSSE envelope has %d signatures, more than the %d allowed", len(sigs), maxSignatures)
 	}
-	payload, err := d.DecodeB64Payload()
+	payload, err := decodeB64(payload64)
 	if err != nil {
 		return nil, errors.New("DSSE payload is not base64")
 	}
-	e := &Envelope{Form: FormDSSE, PayloadType: d.PayloadType, Payload: payload}
-	for i, s := range d.Signatures {
+	// The payload is signed JSON text: UTF-8, no lone surrogate escapes,
+	// no repeated keys (its fields are checked when it is read as a layout
+	// or link).
+	if err := CheckJSON(payload, nil); err != nil {
+		return nil, fmt.Errorf("DSSE payload: %w", err)
+	}
+	e := &Envelope{Form: FormDSSE, PayloadType: payloadType, Payload: payload}
+	for i, s := range sigs {
 		sig, err := decodeB64(s.Sig)
 		if err != nil {
 			return nil, fmt.Errorf("DSSE signature %d: sig is not base64", i)
@@ -179,10 +206,14 @@ func NewEnvelope(form Form, payload []byte) *Envelope {
 // SignedBytes returns the bytes that signatures cover: DSSE's
 // pre-authentication encoding of the payload
 // (https://github.com/secure-systems-lab/dsse/blob/v1.0.0/protocol.md), or
-// the canonical JSON of a Metablock's "signed" object.
+// the canonical JSON of a Metablock's "signed" object. A payload that is not
+// UTF-8, or that CheckJSON refuses (Metablock), has none.
 func (e *Envelope) SignedBytes() ([]byte, error) {
 	switch e.Form {
 	case FormDSSE:
+		if err := checkUTF8(e.Payload); err != nil {
+			return nil, fmt.Errorf("DSSE payload: %w", err)
+		}
 		return dsse.PAE(e.PayloadType, e.Payload), nil
 	case FormMetablock:
 		return CanonicalJSON(e.Payload)
@@ -285,9 +316,10 @@ func (e *Envelope) Marshal() ([]byte, error) {
 }
 
 // PayloadKind returns the "_type" of the payload ("layout", "link", or
-// another type, which referee refuses to use as either).
+// another type, which referee refuses to use as either), after CheckJSON
+// (a "_TYPE" beside "_type" is refused).
 func (e *Envelope) PayloadKind() (string, error) {
-	if err := checkJSON(e.Payload); err != nil {
+	if err := CheckJSON(e.Payload, payloadKindSchema); err != nil {
 		return "", fmt.Errorf("payload: %w", err)
 	}
 	var t struct {

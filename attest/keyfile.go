@@ -127,6 +127,9 @@ func parseSSLibJSON(data []byte) (*Key, string, error) {
 	if obj, ok := v.(map[string]any); !ok || obj["keytype"] == nil {
 		return nil, "", notAKey(v)
 	}
+	if err := CheckJSON(data, keyFileSchema); err != nil {
+		return nil, "", fmt.Errorf("JSON key: %w", err)
+	}
 	var j sslibJSONKey
 	if err := json.Unmarshal(data, &j); err != nil {
 		return nil, "", fmt.Errorf("JSON key: %w", jsonError(err))

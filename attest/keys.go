@@ -214,8 +214,13 @@ func ecdsaDigest(c elliptic.Curve, data []byte) []byte {
 }
 
 // KeyFromLayout builds a Key from one value of a layout's "keys" map as it
-// arrived, and checks that its keyid matches the key material.
+// arrived (fixed fields: keyid, keytype, scheme, keyid_hash_algorithms,
+// keyval with public and private), and checks that its keyid matches the
+// key material.
 func KeyFromLayout(keyid string, raw json.RawMessage) (*Key, error) {
+	if err := CheckJSON(raw, layoutKeySchema); err != nil {
+		return nil, fmt.Errorf("key %s: %w", short(keyid), err)
+	}
 	var j sslibJSONKey
 	if err := json.Unmarshal(raw, &j); err != nil {
 		return nil, fmt.Errorf("key %s: %w", short(keyid), jsonError(err))

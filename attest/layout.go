@@ -53,10 +53,11 @@ func (l *Layout) ExpiresAt() (time.Time, error) {
 }
 
 // ParseLayout decodes a layout payload (the "signed" object or DSSE payload)
-// and validates it: types, keys whose keyids match their material, unique
+// and validates it: CheckJSON with the fixed fields of layouts, steps,
+// inspections and keys (unknown fields and case variants refused), types, keys whose keyids match their material, unique
 // names, thresholds, and every artifact rule.
 func ParseLayout(payload []byte) (*Layout, error) {
-	if err := checkJSON(payload); err != nil {
+	if err := CheckJSON(payload, layoutSchema); err != nil {
 		return nil, err
 	}
 	var aux struct {

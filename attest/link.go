@@ -69,11 +69,13 @@ func ValidateStepName(name string) error {
 	return nil
 }
 
-// ParseLink decodes and validates a link payload. Artifact paths are checked
+// ParseLink decodes and validates a link payload, after CheckJSON with the
+// link's fixed fields (unknown fields and case variants refused, hash
+// algorithms unique regardless of case). Artifact paths are checked
 // to be clean relative paths, so that rules cannot be evaded by spelling one
 // file two ways (dir/../foo, ./foo): in-toto-golang's GHSA-vrxp-mg9f-hwf3.
 func ParseLink(payload []byte) (*Link, error) {
-	if err := checkJSON(payload); err != nil {
+	if err := CheckJSON(payload, linkSchema); err != nil {
 		return nil, err
 	}
 	var l Link
@@ -134,7 +136,19 @@ func checkArtifactPath(p string) error {
 }
 
 // Marshal encodes the link as a payload, with empty maps rather than nulls.
+// A name or artifact path that is not UTF-8 is refused: JSON would carry
+// it as U+FFFD, another name.
 func (l *Link) Marshal() ([]byte, error) {
+	if !utf8.ValidString(l.Name) {
+		return nil, fmt.Errorf("link name %q is not UTF-8", l.Name)
+	}
+	for what, arts := range map[string]map[string]HashObj{"materials": l.Materials, "products": l.Products} {
+		for p := range arts {
+			if !utf8.ValidString(p) {
+				return nil, fmt.Errorf("link %q %s: artifact path %q is not UTF-8", l.Name, what, p)
+			}
+		}
+	}
 	c := *l
 	c.Type = "link"
 	if c.Materials == nil {
