@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unicode/utf8"
 
 	ignore "github.com/sabhiram/go-gitignore"
 )
@@ -139,6 +140,11 @@ func (o RecordOptions) name(found []hashed) (map[string]HashObj, error) {
 		}
 		if name == "" {
 			return nil, fmt.Errorf("recording: --lstrip-paths leaves %q an empty name", f.rel)
+		}
+		if !utf8.ValidString(name) {
+			// JSON would carry it as U+FFFD: another name, shared by
+			// every file that differs from it in those bytes.
+			return nil, fmt.Errorf("recording %q: the name is not UTF-8, which a link cannot hold", f.rel)
 		}
 		if prev, dup := from[name]; dup {
 			if prev == f.abs {
