@@ -2,11 +2,14 @@ package attest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/referee-dev/referee/attest"
 )
@@ -33,6 +36,11 @@ func FuzzParseEnvelope(f *testing.F) {
 		}
 		if len(env.Signatures) > 64 {
 			t.Fatalf("%d signatures accepted", len(env.Signatures))
+		}
+		// What was accepted is UTF-8 and read without replacement.
+		readExactly(t, data)
+		if env.Form == attest.FormDSSE {
+			readExactly(t, env.Payload)
 		}
 		// Whatever the payload, these must not panic.
 		signed, signedErr := env.SignedBytes()
@@ -77,6 +85,40 @@ func FuzzParseEnvelope(f *testing.F) {
 			t.Fatalf("signed bytes changed: %v %v", signedErr, signedErr2)
 		}
 	})
+}
+
+// readExactly fails unless data is UTF-8 and decoding it replaced nothing
+// with U+FFFD (as Go does for invalid bytes and lone surrogate escapes).
+func readExactly(t *testing.T, data []byte) {
+	t.Helper()
+	if !utf8.Valid(data) {
+		t.Fatalf("accepted invalid UTF-8: %q", data)
+	}
+	if bytes.Contains(data, []byte("\uFFFD")) || bytes.Contains(data, []byte("\ufffd")) || bytes.ContainsRune(data, utf8.RuneError) {
+		return // U+FFFD is in the document itself
+	}
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return
+	}
+	if out, _ := json.Marshal(v); bytes.ContainsRune(out, utf8.RuneError) {
+		t.Fatalf("accepted a document read with U+FFFD: %q", data)
+	}
+}
+
+// exactFields fails unless every top-level field of data is one of fields,
+// spelled exactly.
+func exactFields(t *testing.T, data []byte, fields ...string) {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		t.Fatalf("accepted a document that is not an object: %q", data)
+	}
+	for k := range m {
+		if !slices.Contains(fields, k) {
+			t.Fatalf("accepted field %q: %q", k, data)
+		}
+	}
 }
 
 // normSigs treats a nil and an empty signature alike.
@@ -201,6 +243,8 @@ func FuzzParseLayout(f *testing.F) {
 		if err != nil {
 			return
 		}
+		readExactly(t, data)
+		exactFields(t, data, "_type", "expires", "readme", "keys", "steps", "inspect")
 		p1, err := l.Marshal()
 		if err != nil {
 			t.Fatalf("Marshal of a parsed layout: %v", err)
@@ -226,6 +270,8 @@ func FuzzParseLink(f *testing.F) {
 		if err != nil {
 			return
 		}
+		readExactly(t, data)
+		exactFields(t, data, "_type", "name", "command", "materials", "products", "byproducts", "environment")
 		p1, err := l.Marshal()
 		if err != nil {
 			t.Fatalf("Marshal of a parsed link: %v", err)
