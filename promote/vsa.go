@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/referee-dev/referee/attest"
 )
 
 // PredicateTypeVSA is the SLSA Verification Summary Attestation predicate
@@ -83,6 +85,27 @@ func (s Summary) Statement() ([]byte, error) {
 	return protojson.Marshal(statement)
 }
 
+// vsaSchema is the schema of a SLSA VSA v1 predicate, for attest.CheckJSON.
+// See https://slsa.dev/spec/v1.0/verification_summary.
+func vsaSchema() *attest.Schema {
+	descriptor := attest.ResourceDescriptorSchema()
+	anyValue := &attest.Schema{}
+	return &attest.Schema{Protobuf: true, Fields: map[string]*attest.Schema{
+		"verifier": {Protobuf: true, Fields: map[string]*attest.Schema{
+			"id":      anyValue,
+			"version": {Map: anyValue},
+		}},
+		"timeVerified":       anyValue,
+		"resourceUri":        anyValue,
+		"policy":             descriptor,
+		"inputAttestations":  {Elem: descriptor},
+		"verificationResult": anyValue,
+		"verifiedLevels":     anyValue,
+		"dependencyLevels":   {Map: anyValue},
+		"slsaVersion":        anyValue,
+	}}
+}
+
 func digestMap(d string) map[string]string {
 	alg, hex, ok := strings.Cut(d, ":")
 	if !ok {
@@ -94,10 +117,19 @@ func digestMap(d string) map[string]string {
 // ParseSummary reads a VSA Statement (a DSSE payload) and returns what it
 // says about the subject digest image ("sha256:<hex>"). It refuses a
 // statement of another type, another predicate type, or one whose subjects
-// do not include image.
+// do not include image. The payload must pass attest.CheckJSON with the
+// Statement's and the VSA's schema first (UTF-8, no repeated keys, no field
+// that differs from a known one in case or is its protobuf name); unknown
+// (extension) fields are then ignored, as the attestation framework's
+// parsing rules say
+// (https://github.com/in-toto/attestation/blob/main/spec/v1/README.md#parsing-rules).
 func ParseSummary(payload []byte, image string) (*Summary, error) {
+	if err := attest.CheckJSON(payload, attest.StatementSchema(vsaSchema())); err != nil {
+		return nil, fmt.Errorf("VSA statement: %w", err)
+	}
+	read := protojson.UnmarshalOptions{DiscardUnknown: true}
 	var st intoto.Statement
-	if err := protojson.Unmarshal(payload, &st); err != nil {
+	if err := read.Unmarshal(payload, &st); err != nil {
 		return nil, fmt.Errorf("VSA statement: %w", err)
 	}
 	if err := st.Validate(); err != nil {
@@ -121,7 +153,7 @@ func ParseSummary(payload []byte, image string) (*Summary, error) {
 		return nil, err
 	}
 	var pred vsa.VerificationSummary
-	if err := protojson.Unmarshal(pj, &pred); err != nil {
+	if err := read.Unmarshal(pj, &pred); err != nil {
 		return nil, fmt.Errorf("VSA predicate: %w", err)
 	}
 	s := &Summary{
