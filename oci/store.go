@@ -45,10 +45,16 @@ const (
 )
 
 // DefaultRequestTimeout bounds each step of one registry request (dialling,
-// the TLS handshake, waiting for the response headers) when
-// Options.Timeout is zero. Reading a body is not bounded: a large blob
-// may take longer.
+// the TLS handshake, waiting for the response headers, waiting for each
+// read of a response body) when Options.Timeout is zero. A whole body is
+// not bounded: a large blob may take longer, as long as data keeps coming.
 const DefaultRequestTimeout = 30 * time.Second
+
+// DefaultMaxReferrerPages bounds the pages of one referrers listing, empty
+// pages included, when Options.MaxReferrerPages is zero: a registry that
+// answers every page with a link to another is refused after that many.
+// It allows DefaultMaxReferrers referrers in pages of 10.
+const DefaultMaxReferrerPages = 1000
 
 // Options controls how stores are reached and what they may send.
 type Options struct {
@@ -66,11 +72,16 @@ type Options struct {
 	// its credsStore and credential helpers, read as docker does (see
 	// Options.credential for which library reads what).
 	RegistryConfig string
-	// Timeout bounds dialling a registry, the TLS handshake and the wait
-	// for each response's headers; zero means DefaultRequestTimeout. A
-	// request that times out is not retried. It does not bound reading a
-	// response body, so that long blob copies are not cut.
+	// Timeout bounds dialling a registry, the TLS handshake, the wait
+	// for each response's headers and each wait for response body data;
+	// zero means DefaultRequestTimeout. A request that times out is not
+	// retried, and fails with a *TimeoutError. It does not bound a whole
+	// body, so that long blob copies are not cut while data comes:
+	// WithDeadline bounds a whole operation.
 	Timeout time.Duration
+	// MaxReferrerPages bounds the pages of one referrers listing (empty
+	// ones too); zero means DefaultMaxReferrerPages.
+	MaxReferrerPages int
 	// MaxManifestBytes and MaxBlobBytes refuse larger manifests and
 	// envelope blobs; zero means the defaults.
 	MaxManifestBytes, MaxBlobBytes int64
@@ -108,6 +119,10 @@ func Open(ctx context.Context, ref Reference, o Options) (Store, error) {
 	// could delete the index the other just wrote. Old indexes are left
 	// for the registry's garbage collection.
 	repo.SkipReferrersGC = true
+	repo.ReferrerListMaxPages = o.MaxReferrerPages
+	if repo.ReferrerListMaxPages <= 0 {
+		repo.ReferrerListMaxPages = DefaultMaxReferrerPages
+	}
 	client, err := o.authClient(ref)
 	if err != nil {
 		return nil, err
@@ -136,7 +151,7 @@ func (o Options) authClientWith(credential auth.CredentialFunc) (*auth.Client, e
 		if err != nil {
 			return nil, err
 		}
-		base = &http.Client{Transport: tr}
+		base = &http.Client{Transport: &timeoutTransport{next: tr, timeout: o.requestTimeout()}}
 	}
 	transport := base.Transport
 	if transport == nil {
@@ -152,17 +167,19 @@ func (o Options) authClientWith(credential auth.CredentialFunc) (*auth.Client, e
 }
 
 // transport is http.DefaultTransport with the CA file's authorities and
-// the request timeouts. http.Client.Timeout is left unset: it would bound
-// whole blob copies too.
+// the request timeouts (timeoutTransport adds body reads and names what
+// timed out). http.Client.Timeout is left unset: it would bound whole
+// blob copies too.
 func (o Options) transport() (*http.Transport, error) {
-	timeout := o.Timeout
-	if timeout <= 0 {
-		timeout = DefaultRequestTimeout
-	}
+	timeout := o.requestTimeout()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSHandshakeTimeout = timeout
 	tr.ResponseHeaderTimeout = timeout
+	// Keep as many connections as referee makes at once (DefaultParallel),
+	// instead of 2, so that a wide referrer graph does not open a new
+	// connection for most requests.
+	tr.MaxIdleConnsPerHost = DefaultParallel
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
@@ -178,6 +195,13 @@ func (o Options) transport() (*http.Transport, error) {
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return tr, nil
+}
+
+func (o Options) requestTimeout() time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return DefaultRequestTimeout
 }
 
 // retryPolicy is oras-go's default retry policy except that a request
@@ -209,7 +233,7 @@ func Resolve(ctx context.Context, s Store, ref Reference) (ocispec.Descriptor, e
 	}
 	desc, err := s.Resolve(ctx, target)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
+		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, bareTimeout(err))
 	}
 	if ref.Digest != "" && desc.Digest != ref.Digest {
 		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: the store answered with %s", ref, desc.Digest)
@@ -253,12 +277,12 @@ func fetchAll(ctx context.Context, s content.Fetcher, desc ocispec.Descriptor, l
 	}
 	rc, err := s.Fetch(ctx, desc)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", desc.Digest, err)
+		return nil, fmt.Errorf("fetching %s: %w", desc.Digest, bareTimeout(err))
 	}
 	defer rc.Close()
 	data, err := content.ReadAll(rc, desc)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", desc.Digest, err)
+		return nil, fmt.Errorf("fetching %s: %w", desc.Digest, bareTimeout(err))
 	}
 	return data, nil
 }

@@ -22,6 +22,12 @@ type CheckOptions struct {
 	VSAMaxAge time.Duration
 	Full      verify.ImageOptions
 	OCI       oci.Options
+	// Deadline bounds the check of one image, every request and listing
+	// together; past it the outcome is a *oci.TimeoutError naming the
+	// image's registry. Zero means none. CheckMany gives each image its
+	// own deadline, so a registry that hangs for one image does not stop
+	// the others.
+	Deadline time.Duration
 }
 
 // Outcome is the result for one image.
@@ -93,7 +99,7 @@ func CheckMany(ctx context.Context, refs []string, o CheckOptions, parallel int,
 	go func() {
 		for i, r := range refs {
 			g.Go(func() error {
-				outs[i] <- Check(gctx, r, o)
+				outs[i] <- checkWithin(gctx, r, o)
 				return nil
 			})
 		}
@@ -109,4 +115,17 @@ func CheckMany(ctx context.Context, refs []string, o CheckOptions, parallel int,
 		}
 	}
 	return g.Wait()
+}
+
+// checkWithin is Check bounded by o.Deadline.
+func checkWithin(ctx context.Context, ref string, o CheckOptions) Outcome {
+	registry := "" // an OCI layout: the message names it in ref
+	if r, err := oci.ParseReference(ref); err == nil {
+		registry = r.Registry
+	}
+	ctx, cancel := oci.WithDeadline(ctx, o.Deadline, registry, "checking "+ref)
+	defer cancel()
+	out := Check(ctx, ref, o)
+	out.Err = oci.DeadlineError(ctx, out.Err)
+	return out
 }
