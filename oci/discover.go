@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
@@ -55,11 +56,16 @@ type DiscoverOptions struct {
 	// MaxDepth bounds nesting (a sublayout's links are referrers of the
 	// sublayout); zero means 8.
 	MaxDepth int
-	// MaxNodes bounds the whole graph; zero means 10,000.
+	// MaxNodes bounds the referrers in the whole graph (the subject is
+	// not counted); zero means DefaultMaxReferrers.
 	MaxNodes int
 	// MaxReferrers bounds the referrers of one manifest; zero means
 	// DefaultMaxReferrers.
 	MaxReferrers int
+	// MaxListTime bounds each listing of a manifest's referrers, all its
+	// pages; zero means DefaultMaxListTime. (The pages of a listing are
+	// bounded by Options.MaxReferrerPages.)
+	MaxListTime time.Duration
 	// MaxManifestBytes refuses larger manifests; zero means the default.
 	MaxManifestBytes int64
 	// MaxBlobBytes bounds the layer read to describe a referrer without
@@ -127,7 +133,7 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 		o.MaxDepth = 8
 	}
 	if o.MaxNodes <= 0 {
-		o.MaxNodes = 10000
+		o.MaxNodes = DefaultMaxReferrers
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = DefaultParallel
@@ -149,7 +155,7 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 	// A manifest listed under the wrong parent is reported there as a
 	// problem and may still be followed under the parent it names.
 	followed := map[string]bool{root.Digest: true}
-	count := 1
+	count := 0 // referrers, the subject not counted
 	level := []*Node{root}
 	for depth := 1; len(level) > 0; depth++ {
 		if depth > 1 && o.Follow != nil {
@@ -171,7 +177,7 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 					return err
 				}
 				defer o.release()
-				list, err := ListReferrers(gctx, s, parent.desc, "", o.MaxReferrers)
+				list, err := ListReferrersWithin(gctx, s, parent.desc, "", ListLimits{Max: o.MaxReferrers, Time: o.MaxListTime})
 				lists[i] = list
 				return err
 			})
@@ -199,7 +205,7 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 				}
 				listed[key] = true
 				if count++; count > o.MaxNodes {
-					return nil, fmt.Errorf("referrer graph of %s has more than %d manifests", subject.Digest, o.MaxNodes)
+					return nil, fmt.Errorf("referrer graph of %s has more than %d manifests below it", subject.Digest, o.MaxNodes)
 				}
 				child := &Node{Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size, desc: d}
 				parent.Referrers = append(parent.Referrers, child)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -14,52 +15,108 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
 )
 
 // DefaultMaxReferrers caps how many referrers of one subject referee reads,
-// however many pages a registry serves.
+// however many pages a registry serves: more than this many is an error,
+// exactly this many is accepted.
 const DefaultMaxReferrers = 10000
+
+// DefaultMaxListTime bounds one referrers listing, all its pages, when
+// ListLimits.Time is zero.
+const DefaultMaxListTime = 2 * time.Minute
+
+// ListLimits bounds one referrers listing. The pages of a listing are
+// bounded by the store (Options.MaxReferrerPages), since the registry
+// client follows the pages.
+type ListLimits struct {
+	// Max bounds the entries of the listing, repeated ones counted;
+	// zero means DefaultMaxReferrers.
+	Max int
+	// Time bounds the whole listing; zero means DefaultMaxListTime.
+	Time time.Duration
+}
 
 // errTooMany stops paging once the cap is reached.
 var errTooMany = errors.New("too many referrers")
 
-// ListReferrers lists the referrers of subject (optionally only those of
-// artifactType), through the OCI 1.1 referrers API or the referrers tag
-// schema on registries (oras-go detects which, per registry), or the
-// manifests that point at subject in an OCI layout. More than max
-// referrers is an error rather than a silent truncation. The entries are
-// what the registry says: a caller that relies on an entry's type or
-// annotations must read the manifest itself.
-// https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#listing-referrers
+// ListReferrers is ListReferrersWithin with at most max referrers (zero
+// means DefaultMaxReferrers) and the default time.
 func ListReferrers(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocispec.Descriptor, artifactType string, max int) ([]ocispec.Descriptor, error) {
+	return ListReferrersWithin(ctx, s, subject, artifactType, ListLimits{Max: max})
+}
+
+// ListReferrersWithin lists the referrers of subject (optionally only
+// those of artifactType), through the OCI 1.1 referrers API or the
+// referrers tag schema on registries (oras-go detects which, per
+// registry), or the manifests that point at subject in an OCI layout.
+// A listing beyond its bounds (more than l.Max entries, more pages than
+// the store allows, longer than l.Time) is an error naming the registry
+// and the bound, never a silent truncation. The entries are what the
+// registry says: a caller that relies on an entry's type or annotations
+// must read the manifest itself.
+// https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#listing-referrers
+func ListReferrersWithin(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocispec.Descriptor, artifactType string, l ListLimits) ([]ocispec.Descriptor, error) {
+	max := l.Max
 	if max <= 0 {
 		max = DefaultMaxReferrers
 	}
-	var out []ocispec.Descriptor
-	if rl, ok := s.(registry.ReferrerLister); ok {
-		err := rl.Referrers(ctx, subject, artifactType, func(page []ocispec.Descriptor) error {
-			out = append(out, page...)
-			if len(out) > max {
-				return errTooMany
-			}
-			return nil
-		})
-		if errors.Is(err, errTooMany) {
-			return nil, fmt.Errorf("%s has more than %d referrers", subject.Digest, max)
-		}
+	rl, ok := s.(registry.ReferrerLister)
+	if !ok {
+		all, err := registry.Referrers(ctx, s, subject, artifactType)
 		if err != nil {
 			return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
 		}
+		if len(all) > max {
+			return nil, fmt.Errorf("%s has more than %d referrers", subject.Digest, max)
+		}
+		return dedupe(all), nil
+	}
+	limit := l.Time
+	if limit <= 0 {
+		limit = DefaultMaxListTime
+	}
+	where, pages, pageBytes := "", 0, int64(0)
+	if repo, ok := s.(*remote.Repository); ok {
+		where, pages, pageBytes = repo.Reference.Registry, repo.ReferrerListMaxPages, repo.MaxMetadataBytes
+	}
+	lctx, cancel := WithDeadline(ctx, limit, where, "listing the referrers of "+subject.Digest.String())
+	defer cancel()
+	var out []ocispec.Descriptor
+	err := rl.Referrers(lctx, subject, artifactType, func(page []ocispec.Descriptor) error {
+		out = append(out, page...)
+		if len(out) > max {
+			return errTooMany
+		}
+		return nil
+	})
+	prefix := ""
+	if where != "" {
+		prefix = "registry " + where + ": "
+	}
+	switch {
+	case err == nil:
 		return dedupe(out), nil
+	case errors.Is(err, errTooMany):
+		if n := len(dedupe(out)); n <= max {
+			return nil, fmt.Errorf("%sthe referrers listing of %s has more than %d entries (%d of them repeated)", prefix, subject.Digest, max, len(out)-n)
+		}
+		return nil, fmt.Errorf("%s%s has more than %d referrers", prefix, subject.Digest, max)
+	case errors.Is(err, errdef.ErrTooManyPages):
+		return nil, fmt.Errorf("%sthe referrers listing of %s goes on for more than %d pages", prefix, subject.Digest, pages)
+	case errors.Is(err, errdef.ErrSizeExceedsLimit):
+		return nil, fmt.Errorf("%sthe referrers index of %s is larger than the %d bytes --max-manifest-size allows", prefix, subject.Digest, pageBytes)
+	case errors.Is(err, io.ErrUnexpectedEOF) && ctx.Err() == nil && lctx.Err() == nil:
+		// oras-go stops reading a page at MaxMetadataBytes, and the JSON
+		// then ends early.
+		return nil, fmt.Errorf("%sa page of the referrers listing of %s is cut short: larger than the %d bytes --max-manifest-size allows, or the connection ended", prefix, subject.Digest, pageBytes)
+	case ctx.Err() == nil:
+		if derr := DeadlineError(lctx, err); derr != err {
+			return nil, derr
+		}
 	}
-	all, err := registry.Referrers(ctx, s, subject, artifactType)
-	if err != nil {
-		return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
-	}
-	if len(all) > max {
-		return nil, fmt.Errorf("%s has more than %d referrers", subject.Digest, max)
-	}
-	return dedupe(all), nil
+	return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, bareTimeout(err))
 }
 
 // dedupe drops repeated digests (a registry may list one twice).
