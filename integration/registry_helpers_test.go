@@ -84,18 +84,11 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startDockerRegistry runs Debian's docker-registry (CNCF distribution 2.8,
-// no referrers API) in the foreground on a free loopback port with its
-// storage in a temporary directory, waits until GET /v2/ answers, and
-// kills it when the test ends. It skips the test when docker-registry is
-// not installed. Returns host:port.
-func startDockerRegistry(t *testing.T) string {
-	t.Helper()
-	host, _ := dockerRegistry(t)
-	return host
-}
-
-// dockerRegistry is startDockerRegistry, also returning the storage root.
+// dockerRegistry runs Debian's docker-registry (CNCF distribution 2.8, no
+// referrers API) in the foreground on a free loopback port with its storage
+// (returned) in a temporary directory and deletes enabled, waits until GET
+// /v2/ answers, and kills it when the test ends. It skips the test when
+// docker-registry is not installed.
 func dockerRegistry(t *testing.T) (host, storage string) {
 	t.Helper()
 	return dockerRegistryWith(t, dockerOptions{})
