@@ -14,9 +14,11 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/referee-dev/referee/cli/internal/option"
 	"github.com/referee-dev/referee/internal/suggest"
+	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/verify"
 )
 
@@ -46,7 +48,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	var silent option.Silent
 	if !errors.As(err, &silent) {
-		fmt.Fprintf(stderr, "referee: %s\n", oneLine(err.Error()))
+		msg := oneLine(err.Error())
+		if errors.Is(err, auth.ErrBasicCredentialNotFound) {
+			msg += " (the registry asks for credentials and none are stored for it: referee login HOST, or --registry-config FILE)"
+		}
+		fmt.Fprintf(stderr, "referee: %s\n", msg)
 	}
 	if verify.IsNotVerified(err) {
 		return ExitNotVerified
@@ -119,6 +125,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 func prepare(cmds []*cli.Command, f cli.OnUsageErrorFunc) {
 	for _, c := range cmds {
 		c.OnUsageError = f
+		c.HideHelpCommand = true
+		if c.BashComplete == nil {
+			c.BashComplete = completeCommand(c)
+		}
 		if len(c.Subcommands) > 0 && c.Action == nil {
 			c.Action = func(ctx *cli.Context) error {
 				if ctx.NArg() > 0 {
@@ -207,7 +217,7 @@ func action(run func(c *cli.Context) error, groups ...option.Group) cli.ActionFu
 	return func(c *cli.Context) error {
 		err := option.Parse(c, groups...)
 		if err == nil {
-			err = run(c)
+			err = runWithin(c, run, groups)
 		}
 		for _, g := range groups {
 			if o, ok := g.(*option.Output); ok {
@@ -278,4 +288,28 @@ func isDurationFlag(c *cli.Context, name string) bool {
 		}
 	}
 	return false
+}
+
+// runWithin runs a command within --deadline, when it has the registry
+// flags: the whole of its registry work, unless the command applies the
+// deadline itself per image (verify, several images).
+func runWithin(c *cli.Context, run func(*cli.Context) error, groups []option.Group) error {
+	for _, g := range groups {
+		r, ok := g.(*option.Remote)
+		if !ok || r.PerImage || r.Deadline <= 0 {
+			continue
+		}
+		registry := ""
+		if ref, err := oci.ParseReference(c.Args().First()); err == nil {
+			registry = ref.Registry
+		}
+		ctx, cancel := oci.WithDeadline(c.Context, r.Deadline, registry, "running "+fullName(c)+" (--deadline)")
+		defer cancel()
+		parent := c.Context
+		c.Context = ctx
+		err := run(c)
+		c.Context = parent
+		return oci.DeadlineError(ctx, err)
+	}
+	return run(c)
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -48,6 +50,24 @@ _referee() {
 }
 if [[ "$funcstack[1]" == "_referee" ]]; then _referee "$@"; else compdef _referee referee; fi
 `
+
+// completeCommand prints the candidates for the word after cmd's
+// arguments: nothing after a flag that takes a value (the shell then offers
+// files), else urfave/cli's subcommands and flags. urfave reads the words
+// from os.Args.
+func completeCommand(cmd *cli.Command) cli.BashCompleteFunc {
+	return func(c *cli.Context) {
+		if n := len(os.Args); n > 2 {
+			if prev := os.Args[n-2]; len(prev) > 1 && prev[0] == '-' && takesValue(cmd, strings.TrimLeft(prev, "-")) {
+				return
+			}
+		}
+		if len(cmd.Subcommands) == 0 && (len(os.Args) < 3 || !strings.HasPrefix(os.Args[len(os.Args)-2], "-")) {
+			return // arguments, not flags: the shell offers files
+		}
+		cli.DefaultCompleteWithFlags(cmd)(c)
+	}
+}
 
 func completionCommand() *cli.Command {
 	return &cli.Command{

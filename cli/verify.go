@@ -42,6 +42,7 @@ func verifyCommand() *cli.Command {
 		setErr(&j, err)
 		return j
 	}
+	f.remote.PerImage = true
 	groups := []option.Group{&f.out, &f.layoutKeys, &f.vsaKeys, &f.remote}
 	return &cli.Command{
 		Name:      "verify",
@@ -148,7 +149,7 @@ func (f *verifyFlags) engineOptions() verify.Options {
 
 // checkOptions turns the flags into promote.CheckOptions.
 func (f *verifyFlags) checkOptions(c *cli.Context) (promote.CheckOptions, error) {
-	co := promote.CheckOptions{OCI: f.remote.OCI(), VSAKeys: f.vsaKeys.Keys, VSAMaxAge: f.vsaMaxAge}
+	co := promote.CheckOptions{OCI: f.remote.OCI(), VSAKeys: f.vsaKeys.Keys, VSAMaxAge: f.vsaMaxAge, Deadline: f.remote.Deadline}
 	if f.layoutKeys.Given() {
 		co.Full = verify.ImageOptions{Options: f.engineOptions(), Discover: f.remote.Discover(), MaxBlobBytes: f.remote.MaxBlobBytes, MinLayoutVersion: f.minVersion}
 	} else {
@@ -219,7 +220,11 @@ func setErr(j *verifyJSON, err error) {
 }
 
 func (f *verifyFlags) one(c *cli.Context, image string, co promote.CheckOptions) error {
-	out := promote.Check(c.Context, image, co)
+	var out promote.Outcome
+	// CheckMany bounds the image by co.Deadline, as in batch mode.
+	if err := promote.CheckMany(c.Context, []string{image}, co, 1, func(o promote.Outcome) error { out = o; return nil }); err != nil {
+		return err
+	}
 	w := f.out.Stdout(c)
 	if f.out.JSON() {
 		if err := option.WriteJSON(w, outcomeJSON(out, true)); err != nil {
