@@ -136,12 +136,9 @@ func checkArtifactPath(p string) error {
 }
 
 // Marshal encodes the link as a payload, with empty maps rather than nulls.
-// A name or artifact path that is not UTF-8 is refused: JSON would carry
-// it as U+FFFD, another name.
+// An artifact path that is not UTF-8 is refused: JSON would carry it as
+// U+FFFD, another name (step names are checked by ValidateStepName).
 func (l *Link) Marshal() ([]byte, error) {
-	if !utf8.ValidString(l.Name) {
-		return nil, fmt.Errorf("link name %q is not UTF-8", l.Name)
-	}
 	for what, arts := range map[string]map[string]HashObj{"materials": l.Materials, "products": l.Products} {
 		for p := range arts {
 			if !utf8.ValidString(p) {

@@ -521,7 +521,6 @@ func TestRecordingRefusesNonUTF8Names(t *testing.T) {
 	for _, l := range []*attest.Link{
 		{Name: "build", Products: map[string]attest.HashObj{"a\xff": {"sha256": hexA}}},
 		{Name: "build", Materials: map[string]attest.HashObj{"a\xc0\xaf": {"sha256": hexA}}},
-		{Name: "bu\xffild"},
 	} {
 		_, err := l.Marshal()
 		wantErr(t, err, "not UTF-8")
