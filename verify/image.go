@@ -3,9 +3,11 @@ package verify
 import (
 	"context"
 	"fmt"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/layoutref"
 	"github.com/referee-dev/referee/oci"
 )
@@ -33,6 +35,38 @@ type ImageOptions struct {
 // error is a problem reaching or reading the store. image must be the
 // descriptor the reference was resolved to, once.
 func Image(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOptions) (*Report, error) {
+	w, err := imageWalk(ctx, s, image, o, false)
+	if w == nil {
+		return nil, err
+	}
+	return w.Report, err
+}
+
+// Walked is what ImageWalk verified, read and used.
+type Walked struct {
+	Report *Report
+	// Graph is the referrer graph as verification listed and read it:
+	// the image's referrers and, below each sublayout, its referrers;
+	// the referrers of anything else were not listed.
+	Graph *oci.Node
+	// Used holds, when verification passed, the digests of the
+	// referrers whose documents it used: the layout (the one chosen or,
+	// with ImageOptions.Layout, the first attached referrer holding the
+	// same signed layout), the links counted for each step, the
+	// sublayouts counted and, at every depth, the links counted for
+	// their steps. Rejected, stale and unknown-step documents are not
+	// in it.
+	Used map[string]bool
+}
+
+// ImageWalk is Image, also returning the graph it walked and the
+// referrers whose documents it used (promote copies exactly those). On a
+// *NotVerifiedError the Walked is returned without Used.
+func ImageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOptions) (*Walked, error) {
+	return imageWalk(ctx, s, image, o, true)
+}
+
+func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOptions, wantUsed bool) (*Walked, error) {
 	d := o.Discover
 	if d.Follow == nil {
 		// Only a sublayout (a layout attached for a step) has referrers
@@ -48,6 +82,7 @@ func Image(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOp
 	if err != nil {
 		return nil, err
 	}
+	w := &Walked{Graph: graph}
 	var warnings []string
 	var walk func(n *oci.Node)
 	walk = func(n *oci.Node) {
@@ -76,12 +111,17 @@ func Image(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOp
 			if sel != nil {
 				r.Layout.NotUsed = sel.Rejected
 			}
-			return r, &NotVerifiedError{Failures: r.Failures}
+			w.Report = r
+			return w, &NotVerifiedError{Failures: r.Failures}
 		}
 		layout = &sel.Chosen
 	}
 	eo := o.Options
 	eo.ImageDigest = image.Digest.String()
+	if eo.Now.IsZero() {
+		// One time for the verification and for finding what it used.
+		eo.Now = time.Now()
+	}
 	r, verr := Verify(ctx, Evidence{Source: layout.Source, Envelope: layout.Envelope}, evidence(bundle.Links), eo)
 	if r == nil {
 		return nil, verr
@@ -91,7 +131,82 @@ func Image(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOp
 	if sel != nil {
 		r.Layout.NotUsed = sel.Rejected
 	}
-	return r, verr
+	w.Report = r
+	if verr != nil || !wantUsed {
+		return w, verr
+	}
+	w.Used = map[string]bool{}
+	for _, l := range bundle.Layouts {
+		if (sel != nil && l.Envelope == sel.Chosen.Envelope) || (sel == nil && PayloadDigest(l.Envelope) == r.Layout.Digest) {
+			w.Used[l.Referrer.Digest] = true
+			break
+		}
+	}
+	if err := usedLinks(ctx, r, layout.Envelope, bundle.Links, eo, 0, w.Used); err != nil {
+		return w, err
+	}
+	return w, nil
+}
+
+// usedLinks adds to used the referrers of docs (the evidence offered to
+// the layout of r, signed in layoutEnv, at depth) whose documents r
+// counted for a step, and, for each sublayout counted, those its own
+// verification counted. The engine's report of a step keeps the first
+// sublayout it verified; when another sublayout was counted, it is
+// verified again here as the engine did (the functionary's key as its
+// layout key, at the same time, no inspector), which decides the same.
+func usedLinks(ctx context.Context, r *Report, layoutEnv *attest.Envelope, docs []*oci.Document, o Options, depth int, used map[string]bool) error {
+	bySource := map[string][]*oci.Document{}
+	for _, d := range docs {
+		bySource[source(d)] = append(bySource[source(d)], d)
+	}
+	for _, sr := range r.Steps {
+		for _, u := range sr.Used {
+			for _, d := range bySource[u.Source] {
+				used[d.Referrer.Digest] = true
+				if d.Kind != "layout" {
+					continue
+				}
+				sub := sr.Sublayout
+				if sub == nil || sub.Layout.Source != u.Source || !sub.Verified {
+					var err error
+					if sub, err = reverifySublayout(ctx, layoutEnv, d, u, o, depth); err != nil {
+						return err
+					}
+				}
+				if err := usedLinks(ctx, sub, d.Envelope, d.Sub, o, depth+1, used); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// reverifySublayout verifies the sublayout d, counted for a step of the
+// layout signed in layoutEnv by the key u names, as verifyLayout did.
+func reverifySublayout(ctx context.Context, layoutEnv *attest.Envelope, d *oci.Document, u LinkUse, o Options, depth int) (*Report, error) {
+	fail := func(why string) error {
+		return fmt.Errorf("cannot tell which links of sublayout %s verification used: %s", u.Source, why)
+	}
+	parent, err := attest.ParseLayout(layoutEnv.Payload)
+	if err != nil || len(u.KeyIDs) == 0 || parent.Keys[u.KeyIDs[0]] == nil {
+		return nil, fail("its functionary's key is not in the layout")
+	}
+	max := o.MaxSublayoutDepth
+	if max == 0 {
+		max = 8
+	}
+	so := Options{LayoutKeys: []*attest.Key{parent.Keys[u.KeyIDs[0]]}, Now: o.Now, MaxSublayoutDepth: max - depth - 1}
+	if so.MaxSublayoutDepth <= 0 {
+		so.MaxSublayoutDepth = -1 // no sublayout below this one, as at the engine's deepest level
+	}
+	ev := evidence([]*oci.Document{d})[0]
+	sub, err := Verify(ctx, ev, ev.Sub, so)
+	if sub == nil || !sub.Verified {
+		return nil, fail(fmt.Sprintf("it does not verify again (%v)", err))
+	}
+	return sub, nil
 }
 
 // evidence turns documents found in a store into engine evidence.
@@ -99,11 +214,16 @@ func evidence(docs []*oci.Document) []Evidence {
 	out := make([]Evidence, 0, len(docs))
 	for _, d := range docs {
 		out = append(out, Evidence{
-			Source:   fmt.Sprintf("referrer %s (%s)", d.Referrer.Digest, d.FileName),
+			Source:   source(d),
 			Envelope: d.Envelope,
 			StepHint: d.Step,
 			Sub:      evidence(d.Sub),
 		})
 	}
 	return out
+}
+
+// source names a document in reports: its referrer and file name.
+func source(d *oci.Document) string {
+	return fmt.Sprintf("referrer %s (%s)", d.Referrer.Digest, d.FileName)
 }
