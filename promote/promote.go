@@ -35,6 +35,13 @@ type Options struct {
 	// DstLayout is dst's directory when dst is an OCI layout (see
 	// oci.CopyOptions).
 	DstLayout string
+	// CopyTypes are artifact types (read from each referrer's manifest:
+	// artifactType, or else the config's media type) of other referrers
+	// to copy as well, such as another tool's SBOM or signature: those
+	// verification listed, of the image or of a sublayout copied. Their
+	// own referrers are not copied (verification does not list them). One
+	// beyond the limits verification uses is left out (Result.LeftOut).
+	CopyTypes []string
 }
 
 // DefaultLevels is what a VSA records when no level is given: the in-toto
@@ -45,8 +52,13 @@ var DefaultLevels = []string{"IN_TOTO_LAYOUT_VERIFIED"}
 type Result struct {
 	Report *verify.Report
 	// Graph is the referrer graph that was (or, with DryRun, would be)
-	// copied.
+	// copied, as verification read it: the layout, links and sublayouts
+	// it used and the referrers of Options.CopyTypes, not the summary
+	// attached after.
 	Graph *oci.Node
+	// LeftOut lists the referrers of Options.CopyTypes not copied
+	// (beyond a limit), and why.
+	LeftOut []oci.Skipped
 	// VSA is the referrer that holds the summary in the destination;
 	// VSAExisted is true when an equivalent one was already there.
 	VSA        ocispec.Descriptor
@@ -54,31 +66,59 @@ type Result struct {
 }
 
 // Promote verifies src's image (desc) from src alone; only if it verifies,
-// copies the image and its whole referrer graph to dst (tagged dstTag when
-// not empty), then attaches to the copy a VSA signed by o.Signer naming the
-// layout and the result. On failure nothing is copied and the returned
-// report says why (with a *verify.NotVerifiedError). Promoting again to
-// the same destination copies nothing new and adds no second VSA for the
-// same layout and promoter.
+// copies to dst (tagged dstTag when not empty) the image and exactly the
+// evidence verification read and used — the layout, the links counted,
+// the sublayouts counted and their links counted, as read in that one walk
+// of src's referrers, never listed again — and the referrers of
+// o.CopyTypes that walk listed, then attaches to the copy a VSA signed by
+// o.Signer naming the layout and the result. Every blob of a referrer is
+// bounded as verification bounds envelopes (o.Verify.MaxBlobBytes) and
+// all of them together by oci.DefaultMaxTotalBytes; the image's own blobs
+// are not. On failure nothing is copied and the returned report says why
+// (with a *verify.NotVerifiedError); evidence that cannot be copied within
+// the limits is an error before anything is copied. Promoting again to the
+// same destination copies nothing new and adds no second VSA for the same
+// layout and promoter.
 func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.Descriptor, dst oci.Store, dstName, dstTag string, o Options) (*Result, error) {
 	if o.Signer == nil && !o.DryRun {
 		return nil, errors.New("promote needs the promoter's key to sign the verification summary")
 	}
-	report, err := verify.Image(ctx, src, desc, o.Verify)
-	res := &Result{Report: report}
+	w, err := verify.ImageWalk(ctx, src, desc, o.Verify)
+	res := &Result{}
+	if w != nil {
+		res.Report = w.Report
+	}
 	if err != nil {
 		return res, err
 	}
-	res.Graph, err = oci.Discover(ctx, src, desc, o.Verify.Discover)
+	types := map[string]bool{}
+	for _, t := range o.CopyTypes {
+		types[t] = true
+	}
+	graph := w.Graph.Select(func(n *oci.Node) bool { return w.Used[n.Digest] || types[n.ArtifactType] })
+	leftOut := map[string]bool{}
+	co := oci.CopyOptions{
+		Discover:     o.Verify.Discover,
+		Graph:        graph,
+		MaxBlobBytes: o.Verify.MaxBlobBytes,
+		Require:      func(n *oci.Node) bool { return w.Used[n.Digest] },
+		LeftOut: func(s oci.Skipped) {
+			leftOut[s.Digest] = true
+			res.LeftOut = append(res.LeftOut, s)
+		},
+		DryRun:    o.DryRun,
+		Progress:  o.Progress,
+		DstLayout: o.DstLayout,
+	}
+	err = oci.Copy(ctx, src, dst, desc, dstTag, co)
+	res.Graph = graph.Select(func(n *oci.Node) bool { return !leftOut[n.Digest] })
 	if err != nil {
 		return res, err
 	}
 	if o.DryRun {
 		return res, nil
 	}
-	if err := oci.Copy(ctx, src, dst, desc, dstTag, oci.CopyOptions{Discover: o.Verify.Discover, Graph: res.Graph, Progress: o.Progress, DstLayout: o.DstLayout}); err != nil {
-		return res, err
-	}
+	report := res.Report
 	levels := o.Levels
 	if len(levels) == 0 {
 		levels = DefaultLevels
