@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/referee-dev/referee/cli/internal/option"
+	"github.com/referee-dev/referee/internal/termsafe"
 	"github.com/referee-dev/referee/oci"
 )
 
@@ -22,7 +23,8 @@ func copyCommand() *cli.Command {
 		Usage:     "copy an image with its whole referrer graph",
 		ArgsUsage: "SRC DST",
 		Description: `Copies the image and every referrer (layouts, links, sublayouts' links, other tools'
-referrers) between registries or to and from an OCI layout directory (oci-layout:PATH[:TAG]).
+referrers; each referrer blob within --max-blob-size, all within 256 MiB, the rest left out
+and said) between registries or to and from an OCI layout directory (oci-layout:PATH[:TAG]).
 DST's tag (or SRC's, when DST has none) is set. The digest is printed on stdout.
 
 Examples:
@@ -38,14 +40,19 @@ Examples:
 				return err
 			}
 			progress := progressLine(c, out.Quiet, "copying", "item")
-			err = oci.Copy(c.Context, sd.src, sd.dst, sd.desc, sd.tag, oci.CopyOptions{Discover: remote.Discover(), Progress: progress, DstLayout: sd.dstRef.Layout})
+			var leftOut []oci.Skipped
+			err = oci.Copy(c.Context, sd.src, sd.dst, sd.desc, sd.tag, oci.CopyOptions{Discover: remote.Discover(), Progress: progress, DstLayout: sd.dstRef.Layout,
+				MaxBlobBytes: remote.MaxBlobBytes, LeftOut: func(s oci.Skipped) { leftOut = append(leftOut, s) }})
 			endProgress(c, progress)
 			if err != nil {
 				return err
 			}
+			for _, l := range leftOut {
+				fmt.Fprintf(out.Stderr(c), "warning: referrer %s not copied: %s\n", termsafe.Quote(l.Digest), termsafe.Quote(l.Reason))
+			}
 			fmt.Fprintf(out.Stderr(c), "copied %s to %s\n", sd.srcRef, sd.dstName())
 			if out.JSON() {
-				return option.WriteJSON(out.Stdout(c), map[string]string{"source": sd.srcRef.String(), "destination": sd.dstRef.Name(), "tag": sd.tag, "digest": sd.desc.Digest.String()})
+				return option.WriteJSON(out.Stdout(c), map[string]any{"source": sd.srcRef.String(), "destination": sd.dstRef.Name(), "tag": sd.tag, "digest": sd.desc.Digest.String(), "leftOut": leftOut})
 			}
 			_, err = fmt.Fprintln(out.Stdout(c), sd.desc.Digest)
 			return err

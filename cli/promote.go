@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/referee-dev/referee/cli/internal/option"
+	"github.com/referee-dev/referee/internal/termsafe"
 	"github.com/referee-dev/referee/layoutref"
 	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/promote"
@@ -20,6 +21,7 @@ func promoteCommand() *cli.Command {
 		signer     = option.Signer{Usage: "promoter private key that signs the verification summary (required unless --dry-run)", Optional: true}
 		layout     string
 		levels     cli.StringSlice
+		copyTypes  cli.StringSlice
 		dryRun     bool
 		minVersion int
 	)
@@ -30,8 +32,10 @@ func promoteCommand() *cli.Command {
 		Usage:     "copy an image with its evidence to DST only if it verifies, and attach a signed verification summary",
 		ArgsUsage: "SRC DST",
 		Description: `Verifies SRC from its registry exactly as 'referee verify' does. Only on success it copies the
-image and its whole referrer graph to DST (a registry repository, tag optional, or
-oci-layout:PATH[:TAG]) and attaches to it a SLSA Verification Summary Attestation (in-toto
+image to DST (a registry repository, tag optional, or oci-layout:PATH[:TAG]) with exactly the
+evidence verification used — the layout, the links counted, sublayouts and their links — and
+the referrers of the --copy-type artifact types, each referrer blob within --max-blob-size,
+read in verification's one walk (nothing the registry shows later), and attaches to it a SLSA Verification Summary Attestation (in-toto
 Statement v1, predicate https://slsa.dev/verification_summary/v1) signed by --key, naming the
 layout's digest and the result. On failure nothing is copied, the report goes to stderr and
 the exit status is 1. Promoting again to the same DST adds nothing.
@@ -49,6 +53,7 @@ Examples:
 			&cli.StringFlag{Name: "layout", Aliases: []string{"l"}, Usage: "the layout to use: a file or an OCI reference (default: the current layout attached to SRC)", Destination: &layout},
 			&cli.StringSliceFlag{Name: "level", Usage: "verified `LEVEL` to record in the summary (repeatable; default IN_TOTO_LAYOUT_VERIFIED)", Destination: &levels},
 			&cli.BoolFlag{Name: "dry-run", Usage: "verify and say what would be copied; copy nothing", Destination: &dryRun},
+			&cli.StringSliceFlag{Name: "copy-type", Usage: "also copy the image's referrers of this artifact `TYPE` (an SBOM, signatures; repeatable)", Destination: &copyTypes},
 			&cli.IntFlag{Name: "min-layout-version", Usage: "refuse attached layouts below this `VERSION`", Destination: &minVersion},
 		),
 		Action: action(func(c *cli.Context) error {
@@ -58,7 +63,7 @@ Examples:
 			if !layoutKeys.Given() {
 				return option.Usagef("--layout-key is required (see %s --help)", fullName(c))
 			}
-			o := promote.Options{DryRun: dryRun, Levels: levels.Value(), Signer: signer.One()}
+			o := promote.Options{DryRun: dryRun, Levels: levels.Value(), Signer: signer.One(), CopyTypes: copyTypes.Value()}
 			if !dryRun && o.Signer == nil {
 				return option.Usagef("--key is required unless --dry-run: it signs the verification summary")
 			}
@@ -94,6 +99,7 @@ type promoteJSON struct {
 	Reason      string         `json:"reason,omitempty"`
 	Error       string         `json:"error,omitempty"`
 	Referrers   int            `json:"referrers"`
+	LeftOut     []oci.Skipped  `json:"leftOut,omitempty"`
 	VSA         string         `json:"vsa,omitempty"`
 	VSAExisted  bool           `json:"vsaExisted,omitempty"`
 	Report      *verify.Report `json:"report,omitempty"`
@@ -103,6 +109,7 @@ func printPromoted(c *cli.Context, out *option.Output, sd *srcDst, dryRun bool, 
 	j := promoteJSON{Source: sd.srcRef.String(), Destination: sd.dstRef.Name(), Digest: sd.desc.Digest.String(), DryRun: dryRun}
 	if res != nil {
 		j.Report = res.Report
+		j.LeftOut = res.LeftOut
 		if res.Graph != nil {
 			j.Referrers = countNodes(res.Graph) - 1
 		}
@@ -119,6 +126,11 @@ func printPromoted(c *cli.Context, out *option.Output, sd *srcDst, dryRun bool, 
 		j.Error = perr.Error()
 	}
 	msgs := out.Stderr(c)
+	if res != nil {
+		for _, l := range res.LeftOut {
+			fmt.Fprintf(msgs, "warning: referrer %s not copied: %s\n", termsafe.Quote(l.Digest), termsafe.Quote(l.Reason))
+		}
+	}
 	if out.JSON() {
 		if err := option.WriteJSON(out.Stdout(c), j); err != nil {
 			return err

@@ -1,7 +1,6 @@
 package layoutref
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -43,14 +42,11 @@ func ReadClaims(env *attest.Envelope, verified []string) *Claims {
 			c.KeyIDs = append(c.KeyIDs, bound(id))
 		}
 	}
-	var head struct {
-		Expires string `json:"expires"`
-		Readme  string `json:"readme"`
-	}
-	// PayloadKind checks the payload is JSON without repeated keys first.
-	if kind, err := env.PayloadKind(); err == nil && kind == "layout" && json.Unmarshal(env.Payload, &head) == nil {
-		c.Expires = bound(head.Expires)
-		c.Version, _ = (&attest.Layout{Readme: head.Readme}).Version()
+	// Read as verification reads it (strict: no case-variant or unknown
+	// fields), so that what is shown is what a reference would read.
+	if l, err := attest.ParseLayout(env.Payload); err == nil {
+		c.Expires = bound(l.Expires)
+		c.Version, _ = l.Version()
 	}
 	return c
 }

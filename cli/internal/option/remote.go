@@ -31,7 +31,7 @@ func (o *Remote) Flags() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Value: oci.DefaultRequestTimeout, Usage: "give up on a registry that does not connect, complete TLS, answer a request's headers or send body data within this `DURATION`", Destination: &o.Timeout},
 		&cli.DurationFlag{Name: "deadline", Value: DefaultDeadline, Usage: "give up on the whole registry work after this `DURATION` (per image with several images; 0: none)", Destination: &o.Deadline},
 		&cli.Int64Flag{Name: "max-manifest-size", Value: oci.DefaultMaxManifestBytes, Usage: "refuse manifests larger than this many `BYTES`", Destination: &o.MaxManifestBytes},
-		&cli.Int64Flag{Name: "max-blob-size", Value: oci.DefaultMaxBlobBytes, Usage: "refuse evidence blobs (envelopes) larger than this many `BYTES`", Destination: &o.MaxBlobBytes},
+		&cli.Int64Flag{Name: "max-blob-size", Value: oci.DefaultMaxBlobBytes, Usage: "refuse evidence blobs (envelopes; with copy and promote, every referrer blob) larger than this many `BYTES`", Destination: &o.MaxBlobBytes},
 	}
 }
 
