@@ -370,3 +370,29 @@ func TestWhatTheNewcomerFound(t *testing.T) {
 		t.Errorf("promote with other levels: %s", stderr)
 	}
 }
+
+// TestMinLayoutVersionByImageSet: --min-layout-version PATTERN=N raises the
+// floor for the images it matches only; N alone for every image.
+func TestMinLayoutVersionByImageSet(t *testing.T) {
+	image, dir := demoImage(t)
+	host := image[:strings.Index(image, "/")]
+	other := host + "/other:v1"
+	mustCLI(t, "copy", image, other)
+	owner := filepath.Join(dir, "owner.pub")
+	stdin := image + "\n" + other + "\n"
+	code, stdout, _ := refereeStdin(t, stdin, "verify", "-", "-k", owner, "--min-layout-version", host+"/app=2")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if code != cli.ExitNotVerified || len(lines) != 2 || !strings.HasPrefix(lines[0], "NOT-VERIFIED ") || !strings.Contains(lines[0], "version") || !strings.HasPrefix(lines[1], "VERIFIED ") {
+		t.Fatalf("floor for one repository: %d\n%s", code, stdout)
+	}
+	if code, stdout, _ := refereeStdin(t, stdin, "verify", "-", "-k", owner, "--min-layout-version", "**/nothing=5", "--min-layout-version", "1"); code != cli.ExitOK {
+		t.Fatalf("floors that allow both: %d\n%s", code, stdout)
+	}
+	if code, _, stderr := referee(t, "promote", image, host+"/prod:1", "--layout-key", owner, "--dry-run", "--min-layout-version", "**=2"); code != cli.ExitNotVerified {
+		t.Fatalf("promote under a floor: %d %s", code, stderr)
+	}
+	code, _, stderr := referee(t, "verify", image, "-k", owner, "--min-layout-version", "app=x")
+	if code != cli.ExitError || !strings.Contains(stderr, `"app=x"`) {
+		t.Fatalf("bad floor: %d %s", code, stderr)
+	}
+}

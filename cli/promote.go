@@ -23,10 +23,10 @@ func promoteCommand() *cli.Command {
 		levels     cli.StringSlice
 		copyTypes  cli.StringSlice
 		dryRun     bool
-		minVersion int
+		floors     floorFlags
 	)
 	out.FailJSON = func(err error) any { return promoteJSON{Error: err.Error()} }
-	groups := []option.Group{&out, &layoutKeys, &signer, &remote}
+	groups := []option.Group{&out, &layoutKeys, &signer, &remote, &floors}
 	return &cli.Command{
 		Name:      "promote",
 		Usage:     "copy an image with its evidence to DST only if it verifies, and attach a signed verification summary",
@@ -54,7 +54,6 @@ Examples:
 			&cli.StringSliceFlag{Name: "level", Usage: "verified `LEVEL` to record in the summary (repeatable; default IN_TOTO_LAYOUT_VERIFIED)", Destination: &levels},
 			&cli.BoolFlag{Name: "dry-run", Usage: "verify and say what would be copied; copy nothing", Destination: &dryRun},
 			&cli.StringSliceFlag{Name: "copy-type", Usage: "also copy the image's referrers of this artifact `TYPE` (an SBOM, signatures; repeatable)", Destination: &copyTypes},
-			&cli.IntFlag{Name: "min-layout-version", Usage: "refuse attached layouts below this `VERSION`", Destination: &minVersion},
 		),
 		Action: action(func(c *cli.Context) error {
 			if err := requireArgs(c, 2, 2, "SRC and DST"); err != nil {
@@ -67,7 +66,7 @@ Examples:
 			if !dryRun && o.Signer == nil {
 				return option.Usagef("--key is required unless --dry-run: it signs the verification summary")
 			}
-			o.Verify = verify.ImageOptions{Options: verify.Options{LayoutKeys: layoutKeys.Keys}, Discover: remote.Discover(), MaxBlobBytes: remote.MaxBlobBytes, MinLayoutVersion: minVersion}
+			o.Verify = verify.ImageOptions{Options: verify.Options{LayoutKeys: layoutKeys.Keys}, Discover: remote.Discover(), MaxBlobBytes: remote.MaxBlobBytes}
 			if layout != "" {
 				cand, err := layoutref.Load(c.Context, layout, remote.OCI())
 				if err != nil {
@@ -79,6 +78,7 @@ Examples:
 			if err != nil {
 				return err
 			}
+			o.Verify.MinLayoutVersion = floors.For(sd.srcRef.Name())
 			o.Progress = progressLine(c, out.Quiet, "copying", "item")
 			o.DstLayout = sd.dstRef.Layout
 			res, perr := promote.Promote(c.Context, sd.src, sd.srcRef.Name(), sd.desc, sd.dst, sd.dstRef.Name(), sd.tag, o)

@@ -28,7 +28,7 @@ type verifyFlags struct {
 	inspectionDir  string
 	vsaMaxAge      time.Duration
 	parallel       int
-	minVersion     int
+	floors         floorFlags
 }
 
 func verifyCommand() *cli.Command {
@@ -43,7 +43,7 @@ func verifyCommand() *cli.Command {
 		return j
 	}
 	f.remote.PerImage = true
-	groups := []option.Group{&f.out, &f.layoutKeys, &f.vsaKeys, &f.remote}
+	groups := []option.Group{&f.out, &f.layoutKeys, &f.vsaKeys, &f.remote, &f.floors}
 	return &cli.Command{
 		Name:      "verify",
 		Usage:     "verify a supply chain: an image from its registry, or a layout and a directory of links",
@@ -88,7 +88,6 @@ Examples:
 			&cli.StringFlag{Name: "inspection-dir", Value: ".", Usage: "working `DIR`ectory of inspections", Destination: &f.inspectionDir},
 			&cli.DurationFlag{Name: "vsa-max-age", Usage: "refuse verification summaries older than this `DURATION` (e.g. 720h)", Destination: &f.vsaMaxAge},
 			&cli.IntFlag{Name: "parallel", Value: 8, Usage: "images checked at once when several are given", Destination: &f.parallel},
-			&cli.IntFlag{Name: "min-layout-version", Usage: "refuse attached layouts below this `VERSION` (so deleting the current layout cannot bring back an older one)", Destination: &f.minVersion},
 		),
 		Action: action(func(c *cli.Context) error {
 			return f.out.Done(f.run(c))
@@ -149,11 +148,9 @@ func (f *verifyFlags) engineOptions() verify.Options {
 
 // checkOptions turns the flags into promote.CheckOptions.
 func (f *verifyFlags) checkOptions(c *cli.Context) (promote.CheckOptions, error) {
-	co := promote.CheckOptions{OCI: f.remote.OCI(), VSAKeys: f.vsaKeys.Keys, VSAMaxAge: f.vsaMaxAge, Deadline: f.remote.Deadline}
+	co := promote.CheckOptions{OCI: f.remote.OCI(), VSAKeys: f.vsaKeys.Keys, VSAMaxAge: f.vsaMaxAge, Deadline: f.remote.Deadline, Floors: f.floors.Floors}
 	if f.layoutKeys.Given() {
-		co.Full = verify.ImageOptions{Options: f.engineOptions(), Discover: f.remote.Discover(), MaxBlobBytes: f.remote.MaxBlobBytes, MinLayoutVersion: f.minVersion}
-	} else {
-		co.Full.MinLayoutVersion = f.minVersion
+		co.Full = verify.ImageOptions{Options: f.engineOptions(), Discover: f.remote.Discover(), MaxBlobBytes: f.remote.MaxBlobBytes}
 	}
 	if f.layout != "" {
 		cand, err := layoutref.Load(c.Context, f.layout, f.remote.OCI())

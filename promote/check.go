@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/layoutref"
 	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/verify"
 )
@@ -28,6 +29,11 @@ type CheckOptions struct {
 	// own deadline, so a registry that hangs for one image does not stop
 	// the others.
 	Deadline time.Duration
+	// Floors are minimum layout versions by image set (the repository
+	// HOST/REPO): for each image the first that matches raises
+	// Full.MinLayoutVersion, so that deleting an image's newest layout
+	// cannot bring back an older one.
+	Floors layoutref.Floors
 }
 
 // Outcome is the result for one image.
@@ -50,12 +56,15 @@ func (o Outcome) Verified() bool { return o.Err == nil }
 // o.VSAKeys, falling back to full verification when o.Full has layout keys.
 func Check(ctx context.Context, ref string, o CheckOptions) Outcome {
 	out := Outcome{Ref: ref}
-	s, _, desc, err := oci.OpenResolved(ctx, ref, o.OCI)
+	s, r, desc, err := oci.OpenResolved(ctx, ref, o.OCI)
 	if err != nil {
 		out.Err = err
 		return out
 	}
 	out.Image = desc.Digest.String()
+	if floor := o.Floors.For(r.Name()); floor > o.Full.MinLayoutVersion {
+		o.Full.MinLayoutVersion = floor
+	}
 	var vsaErr error
 	switch {
 	case len(o.VSAKeys) > 0 && o.Full.MinLayoutVersion > 0:
