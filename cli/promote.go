@@ -135,7 +135,7 @@ func printPromoted(c *cli.Context, out *option.Output, sd *srcDst, dryRun bool, 
 		if err := option.WriteJSON(out.Stdout(c), j); err != nil {
 			return err
 		}
-	} else if perr != nil && res != nil && res.Report != nil {
+	} else if verify.IsNotVerified(perr) && res != nil && res.Report != nil {
 		if err := res.Report.WriteText(msgs); err != nil {
 			return err
 		}
