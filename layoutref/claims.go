@@ -1,6 +1,7 @@
 package layoutref
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -42,11 +43,16 @@ func ReadClaims(env *attest.Envelope, verified []string) *Claims {
 			c.KeyIDs = append(c.KeyIDs, bound(id))
 		}
 	}
-	// Read as verification reads it (strict: no case-variant or unknown
-	// fields), so that what is shown is what a reference would read.
-	if l, err := attest.ParseLayout(env.Payload); err == nil {
-		c.Expires = bound(l.Expires)
-		c.Version, _ = l.Version()
+	// The fields by their exact names (a map, not struct decoding, which
+	// would also take "EXPIRES"), as the references read them; the layout
+	// may be invalid otherwise: these are claims, shown quoted.
+	var head map[string]json.RawMessage
+	if kind, err := env.PayloadKind(); err == nil && kind == "layout" && json.Unmarshal(env.Payload, &head) == nil {
+		var expires, readme string
+		_ = json.Unmarshal(head["expires"], &expires)
+		_ = json.Unmarshal(head["readme"], &readme)
+		c.Expires = bound(expires)
+		c.Version, _ = (&attest.Layout{Readme: readme}).Version()
 	}
 	return c
 }
