@@ -5,6 +5,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/referee-dev/referee/internal/termsafe"
 )
 
 // WriteLinkText prints a link for a person: the step, who claims to have
@@ -12,10 +14,10 @@ import (
 // product with its hashes, and the byproducts (exit code, output).
 func WriteLinkText(w io.Writer, l *Link, env *Envelope) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "link for step %s (%s)\n", l.Name, env.Form)
-	fmt.Fprintf(&b, "signatures (unverified): %s\n", strings.Join(env.SignerKeyIDs(), ", "))
+	fmt.Fprintf(&b, "link for step %s (%s)\n", termsafe.Quote(l.Name), env.Form)
+	fmt.Fprintf(&b, "signatures (unverified): %s\n", quoteAll(env.SignerKeyIDs()))
 	if len(l.Command) > 0 {
-		fmt.Fprintf(&b, "command: %s\n", strings.Join(l.Command, " "))
+		fmt.Fprintf(&b, "command: %s\n", termsafe.Quote(strings.Join(l.Command, " ")))
 	}
 	writeArtifacts(&b, "materials", l.Materials)
 	writeArtifacts(&b, "products", l.Products)
@@ -46,7 +48,7 @@ func writeArtifacts(b *strings.Builder, set string, m map[string]HashObj) {
 		sort.Strings(algs)
 		hs := make([]string, len(algs))
 		for i, a := range algs {
-			hs[i] = a + ":" + m[p][a]
+			hs[i] = termsafe.Quote(a + ":" + m[p][a])
 		}
 		fmt.Fprintf(b, "  %q  %s\n", p, strings.Join(hs, " "))
 	}

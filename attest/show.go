@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/referee-dev/referee/internal/termsafe"
 )
 
 // WriteLayoutText prints a layout for a person: expiry, keys, each step's
@@ -13,9 +15,9 @@ func WriteLayoutText(w io.Writer, l *Layout, env *Envelope) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "layout (%s), expires %s\n", env.Form, l.Expires)
 	if l.Readme != "" {
-		fmt.Fprintf(&b, "readme: %s\n", l.Readme)
+		fmt.Fprintf(&b, "readme: %s\n", termsafe.Quote(l.Readme))
 	}
-	fmt.Fprintf(&b, "signatures (unverified): %s\n", strings.Join(env.SignerKeyIDs(), ", "))
+	fmt.Fprintf(&b, "signatures (unverified): %s\n", quoteAll(env.SignerKeyIDs()))
 	b.WriteString("keys:\n")
 	for _, id := range l.KeyIDs() {
 		k := l.Keys[id]
@@ -26,15 +28,15 @@ func WriteLayoutText(w io.Writer, l *Layout, env *Envelope) error {
 		for i, id := range s.PubKeys {
 			short[i] = ShortKeyID(id)
 		}
-		fmt.Fprintf(&b, "step %s: threshold %d of [%s]\n", s.Name, s.Threshold, strings.Join(short, ", "))
+		fmt.Fprintf(&b, "step %s: threshold %d of [%s]\n", termsafe.Quote(s.Name), s.Threshold, strings.Join(short, ", "))
 		if len(s.ExpectedCommand) > 0 {
-			fmt.Fprintf(&b, "  expected command: %s\n", strings.Join(s.ExpectedCommand, " "))
+			fmt.Fprintf(&b, "  expected command: %s\n", termsafe.Quote(strings.Join(s.ExpectedCommand, " ")))
 		}
 		writeRules(&b, "materials", s.ExpectedMaterials)
 		writeRules(&b, "products", s.ExpectedProducts)
 	}
 	for _, in := range l.Inspect {
-		fmt.Fprintf(&b, "inspection %s: runs %s\n", in.Name, strings.Join(in.Run, " "))
+		fmt.Fprintf(&b, "inspection %s: runs %s\n", termsafe.Quote(in.Name), termsafe.Quote(strings.Join(in.Run, " ")))
 		writeRules(&b, "materials", in.ExpectedMaterials)
 		writeRules(&b, "products", in.ExpectedProducts)
 	}
@@ -50,3 +52,13 @@ func writeRules(b *strings.Builder, set string, rules [][]string) {
 
 // ShortKeyID is the first eight characters of a keyid.
 func ShortKeyID(id string) string { return short(id) }
+
+// quoteAll joins strings that came with a document, each quoted if a
+// terminal would act on it (they are unsigned, or not yet verified).
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = termsafe.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}

@@ -396,3 +396,19 @@ func TestMinLayoutVersionByImageSet(t *testing.T) {
 		t.Fatalf("bad floor: %d %s", code, stderr)
 	}
 }
+
+// TestShowQuotesWhatADocumentSays: link show and layout show print no
+// terminal control that a document carries.
+func TestShowQuotesWhatADocumentSays(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	mustCLI(t, "keygen", "alice")
+	path := strings.TrimSpace(mustCLI(t, "run", "-n", "x", "-k", "alice", "--", "echo", "\x1b]0;pwned\x07\x1b[2J\x1b[32mPASS\r"))
+	out := mustCLI(t, "link", "show", path)
+	if strings.ContainsAny(out, "\x1b\x07\r") {
+		t.Fatalf("link show printed control characters: %q", out)
+	}
+	if !strings.Contains(out, `\x1b[2J`) {
+		t.Errorf("link show does not show the escaped command: %s", out)
+	}
+}
