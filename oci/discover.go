@@ -78,6 +78,14 @@ type DiscoverOptions struct {
 	// (verification lists them only under layouts, where a sublayout's
 	// links hang, saving a round trip); nil lists everyone's.
 	Follow func(*Node) bool
+	// Trust, when it has keys, makes DiscoverAndGather keep in full only
+	// the documents that verification can use, checked as they arrive
+	// (see Trust); nil keeps every in-toto document read (pull).
+	Trust *Trust
+	// Budget, when set, bounds the envelope bytes that DiscoverAndGather
+	// holds at once, shared with every other gather using it (the images
+	// of a batch); see Budget and Bundle.Release.
+	Budget *Budget
 
 	// onListed, when set, is called with every listed referrer and its
 	// descriptor as the listing gave it, before its manifest is fetched;

@@ -2,18 +2,13 @@ package oci
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sort"
 	"sync"
-	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/errdef"
-	"oras.land/oras-go/v2/registry"
 
 	"github.com/referee-dev/referee/attest"
 )
@@ -28,13 +23,17 @@ type Document struct {
 	Kind     string
 	Step     string
 	Envelope *attest.Envelope
-	// Raw is the envelope file as stored.
+	// Raw is the envelope file as stored; nil when gathered with
+	// DiscoverOptions.Trust (verification needs only the envelope).
 	Raw []byte
 	// FileName is the name in-toto-verify expects: STEP.KEYID8.link, or
 	// root.layout.
 	FileName string
 	// Sub holds the documents attached to a sublayout (its links).
 	Sub []*Document
+
+	// weight is what the document holds of a shared Budget.
+	weight int64
 }
 
 // Skipped is a referrer that looked like in-toto evidence but is not usable,
@@ -50,6 +49,24 @@ type Bundle struct {
 	Layouts []*Document
 	Links   []*Document
 	Skipped []Skipped
+
+	lease *lease
+	stop  func() bool // the release when the context ends
+}
+
+// Release gives back to DiscoverOptions.Budget what the bundle's
+// documents hold of it: call it when done with them (when verification
+// ends); it is also done when the context given to DiscoverAndGather
+// ends. Without a Budget it does nothing; it may be called more than
+// once.
+func (b *Bundle) Release() {
+	if b == nil {
+		return
+	}
+	if b.stop != nil {
+		b.stop()
+	}
+	b.lease.close()
 }
 
 // Gather walks subject's referrer graph and reads every in-toto envelope in
@@ -57,7 +74,7 @@ type Bundle struct {
 // Envelope blobs are checked against digest and size and refused above
 // maxBlob. Nothing here verifies signatures: that is verify's job.
 func Gather(ctx context.Context, s content.ReadOnlyGraphStorage, graph *Node, maxBlob int64, parallel int) (*Bundle, error) {
-	return gather(ctx, s, graph, maxBlob, parallel, nil, newBudget())
+	return gather(ctx, newReader(s, maxBlob, nil, nil), graph, parallel, nil)
 }
 
 // fetched is what readDocuments found for one referrer.
@@ -79,12 +96,24 @@ type fetched struct {
 // Gather does. o.Parallel bounds the requests for listings and manifests
 // and, separately, those for envelopes, so that a graph of up to Parallel
 // referrers is still read in one round of each.
+//
+// With o.Trust, only documents signed by a trusted key are kept whatever
+// their size (see Trust), and each is checked as it arrives, before its
+// payload is read; with o.Budget, envelope bytes wait for room in it, and
+// the bundle holds its documents' share until Bundle.Release or the end
+// of ctx, whichever comes first.
 func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocispec.Descriptor, o DiscoverOptions, maxBlob int64) (*Node, *Bundle, error) {
-	if maxBlob <= 0 {
-		maxBlob = DefaultMaxBlobBytes
-	}
 	if o.Parallel <= 0 {
 		o.Parallel = DefaultParallel
+	}
+	r := newReader(s, maxBlob, o.Trust, o.Budget)
+	stop := func() bool { return false }
+	if r.lease != nil {
+		stop = context.AfterFunc(ctx, r.lease.close)
+	}
+	abandon := func() {
+		stop()
+		r.lease.close()
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -96,7 +125,7 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 	)
 	o.gate = make(chan struct{}, o.Parallel)
 	envelopes := DiscoverOptions{gate: make(chan struct{}, o.Parallel)}
-	bud := newBudget()
+	r.gate = envelopes.gate
 	if bs, ok := s.(blobStorer); ok {
 		o.onListed = func(n *Node, listed ocispec.Descriptor) {
 			dg, err := digest.Parse(listed.Annotations[AnnotationEnvelopeDigest])
@@ -115,10 +144,7 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 					return
 				}
 				defer envelopes.release()
-				sp.data, sp.err = fetchByDigest(pctx, bs, dg, maxBlob)
-				if sp.err == nil {
-					sp.err = bud.spend(len(sp.data))
-				}
+				sp.data, sp.hold, sp.err = r.fetchByDigest(pctx, bs, dg)
 			}()
 		}
 	}
@@ -130,126 +156,49 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 		go func() {
 			defer wg.Done()
 			if sp != nil {
-				// Wait before taking a place at the gate, which the
-				// speculative fetch may still hold.
 				select {
 				case <-sp.done:
 				case <-pctx.Done():
 					return
 				}
 			}
-			if envelopes.acquire(pctx) != nil {
-				return // cancelled: gather reads it again, if it gets there
-			}
-			docs, problem, err := readDocuments(pctx, s, n, maxBlob, sp, bud)
-			envelopes.release()
+			// Each fetch takes a place at the gate (reader.gate).
+			docs, problem, err := r.readDocuments(pctx, n, sp)
+			r.unused(sp)
 			mu.Lock()
 			pre[n] = fetched{docs, problem, err}
 			mu.Unlock()
 		}()
 	}
 	graph, err := Discover(ctx, s, subject, o)
+	cleanup := func() {
+		for _, sp := range early {
+			r.unused(sp) // never read: its manifest had a problem
+		}
+	}
 	if err != nil {
 		cancel()
 		wg.Wait()
+		cleanup()
+		abandon()
 		return nil, nil, err
 	}
 	wg.Wait()
-	b, err := gather(ctx, s, graph, maxBlob, o.Parallel, pre, bud)
+	cleanup()
+	b, err := gather(ctx, r, graph, o.Parallel, pre)
 	if err != nil {
+		abandon()
 		return nil, nil, err
 	}
+	b.stop = stop
 	return graph, b, nil
 }
 
-// blobStorer is a registry repository, whose blobs can be fetched by
-// digest alone.
-type blobStorer interface {
-	Blobs() registry.BlobStore
-}
-
-// DefaultMaxTotalBytes bounds all the envelope bytes read for one image,
-// so that many referrers, or one listing a blob many times, cannot exhaust
-// memory.
-const DefaultMaxTotalBytes = 256 << 20
-
-// maxLayersPerReferrer bounds the layers of one referrer that are read
-// (referee writes one).
-const maxLayersPerReferrer = 8
-
-// budget is what is left of DefaultMaxTotalBytes in one gather.
-type budget struct{ left atomic.Int64 }
-
-func newBudget() *budget {
-	b := &budget{}
-	b.left.Store(DefaultMaxTotalBytes)
-	return b
-}
-
-// spend takes n bytes from the budget, or fails once it is exhausted.
-func (b *budget) spend(n int) error {
-	if b.left.Add(-int64(n)) < 0 {
-		return fmt.Errorf("the evidence attached to this image is more than %d bytes", DefaultMaxTotalBytes)
-	}
-	return nil
-}
-
-// speculated is an envelope blob fetched by the digest a referrers listing
-// announced, before the manifest that should name it was read.
-type speculated struct {
-	digest digest.Digest
-	done   chan struct{}
-	data   []byte // checked against digest
-	err    error
-}
-
-// fetchByDigest fetches a blob knowing only its digest: the size comes
-// from the registry, is refused above limit before reading, and the
-// content is checked against both.
-func fetchByDigest(ctx context.Context, bs blobStorer, dg digest.Digest, limit int64) ([]byte, error) {
-	desc, rc, err := bs.Blobs().FetchReference(ctx, dg.String())
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	if desc.Digest != dg {
-		return nil, fmt.Errorf("fetching %s: the registry answered with %s", dg, desc.Digest)
-	}
-	if desc.Size > limit || desc.Size < 0 {
-		return nil, &tooLargeError{desc, limit}
-	}
-	return content.ReadAll(rc, desc)
-}
-
-// fetchLayer fetches a layer as fetchAll does, unless a speculative fetch
-// got exactly this digest and size; a failed speculation changes nothing.
-func fetchLayer(ctx context.Context, s content.Fetcher, l ocispec.Descriptor, maxBlob int64, sp *speculated, bud *budget) ([]byte, error) {
-	if sp != nil && l.Digest == sp.digest && l.Size >= 0 && l.Size <= maxBlob {
-		select {
-		case <-sp.done:
-			if sp.err == nil && int64(len(sp.data)) == l.Size {
-				return sp.data, nil
-			}
-		case <-ctx.Done():
-		}
-	}
-	data, err := fetchAll(ctx, s, l, maxBlob)
-	if err != nil {
-		return nil, err
-	}
-	return data, bud.spend(len(data))
-}
-
 // gather is Gather, with the documents of some referrers already read.
-func gather(ctx context.Context, s content.ReadOnlyGraphStorage, graph *Node, maxBlob int64, parallel int, pre map[*Node]fetched, bud *budget) (*Bundle, error) {
-	if maxBlob <= 0 {
-		maxBlob = DefaultMaxBlobBytes
-	}
+func gather(ctx context.Context, r *reader, graph *Node, parallel int, pre map[*Node]fetched) (*Bundle, error) {
 	if parallel <= 0 {
 		parallel = DefaultParallel
 	}
-	docs := map[*Node][]*Document{}
-	var problems = map[*Node]string{}
 	var nodes []*Node
 	var walk func(n *Node)
 	walk = func(n *Node) {
@@ -265,35 +214,44 @@ func gather(ctx context.Context, s content.ReadOnlyGraphStorage, graph *Node, ma
 	errs := make([]string, len(nodes))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
+	for _, n := range nodes {
+		if f, ok := pre[n]; ok && f.err != nil {
+			return nil, f.err
+		}
+	}
 	for i, n := range nodes {
 		if f, ok := pre[n]; ok {
-			if f.err != nil {
-				return nil, f.err
-			}
 			results[i], errs[i] = f.docs, f.problem
 			continue
 		}
 		g.Go(func() error {
 			var err error
-			results[i], errs[i], err = readDocuments(gctx, s, n, maxBlob, nil, bud)
+			results[i], errs[i], err = r.readDocuments(gctx, n, nil)
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	skipped, err := r.finish(ctx, nodes, results, errs, parallel)
+	if err != nil {
+		return nil, err
+	}
+	docs := map[*Node][]*Document{}
+	problems := map[*Node]string{}
 	for i, n := range nodes {
 		docs[n] = results[i]
 		if errs[i] != "" {
 			problems[n] = errs[i]
 		}
 	}
-	b := &Bundle{Graph: graph}
+	b := &Bundle{Graph: graph, lease: r.lease}
 	for _, n := range nodes {
 		if p, ok := problems[n]; ok {
 			b.Skipped = append(b.Skipped, Skipped{Digest: n.Digest, Reason: p})
 		}
 	}
+	b.Skipped = append(b.Skipped, skipped...)
 	// Direct referrers of the image are root layouts and links; documents
 	// attached to a sublayout's manifest are that sublayout's links.
 	var place func(parent *Node, into *[]*Document, top bool)
@@ -319,65 +277,6 @@ func gather(ctx context.Context, s content.ReadOnlyGraphStorage, graph *Node, ma
 	sortDocs(b.Layouts)
 	sortDocs(b.Links)
 	return b, nil
-}
-
-// readDocuments reads the in-toto envelopes of one referrer; a referrer
-// that does not look like in-toto evidence gives none. An envelope over
-// maxBlob, or gone from the store, makes the referrer skipped (problem),
-// as a deleted referrer is. Any other failure to fetch it, above all
-// bytes that do not match the descriptor, is an error: skipping the
-// referrer would let a lying or failing store choose the evidence (drop
-// the current layout so that an older one is used).
-func readDocuments(ctx context.Context, s content.Fetcher, n *Node, maxBlob int64, sp *speculated, bud *budget) ([]*Document, string, error) {
-	var out []*Document
-	if len(n.layers) > maxLayersPerReferrer {
-		return nil, fmt.Sprintf("has %d layers; referee reads referrers of at most %d", len(n.layers), maxLayersPerReferrer), nil
-	}
-	seen := map[digest.Digest]bool{}
-	for _, l := range n.layers {
-		if !mayHoldInToto(n.ArtifactType, l.MediaType, l.Annotations[AnnotationTitle]) || seen[l.Digest] {
-			continue
-		}
-		seen[l.Digest] = true
-		raw, err := fetchLayer(ctx, s, l, maxBlob, sp, bud)
-		var tooLarge *tooLargeError
-		switch {
-		case errors.As(err, &tooLarge) || errors.Is(err, errdef.ErrNotFound):
-			return nil, err.Error(), nil
-		case err != nil:
-			return nil, "", fmt.Errorf("referrer %s: %w", n.Digest, err)
-		}
-		env, err := attest.ParseEnvelope(raw)
-		if err != nil {
-			if IsRefereeType(n.ArtifactType) {
-				return nil, fmt.Sprintf("layer %s: %v", l.Digest, err), nil
-			}
-			continue // another tool's artifact that is not an in-toto envelope
-		}
-		kind, err := env.PayloadKind()
-		if err != nil || (kind != "layout" && kind != "link") {
-			continue // e.g. an in-toto Statement (cosign, BuildKit): not evidence for a layout
-		}
-		d := &Document{Referrer: n, Kind: kind, Envelope: env, Raw: raw}
-		keyid := firstKeyID(env)
-		switch kind {
-		case "link":
-			link, err := attest.ParseLink(env.Payload)
-			if err != nil {
-				return nil, fmt.Sprintf("layer %s: %v", l.Digest, err), nil
-			}
-			d.Step = link.Name
-			d.FileName = attest.LinkFileName(d.Step, keyid)
-		case "layout":
-			d.Step = n.Annotations[AnnotationStep]
-			d.FileName = "root.layout"
-			if d.Step != "" {
-				d.FileName = attest.LinkFileName(d.Step, keyid)
-			}
-		}
-		out = append(out, d)
-	}
-	return out, "", nil
 }
 
 // sortDocs orders documents newest first (by the creation annotation, a
