@@ -94,10 +94,15 @@ func Check(ctx context.Context, ref string, o CheckOptions) Outcome {
 
 // CheckMany checks refs with at most parallel at once (1 means one after
 // the other) and calls report for each outcome in the order of refs, as
-// soon as it and all before it are done.
+// soon as it and all before it are done. The images checked at once
+// share one bound on the evidence they hold in memory,
+// o.Full.Discover.Budget, by default oci.NewBudget(0).
 func CheckMany(ctx context.Context, refs []string, o CheckOptions, parallel int, report func(Outcome) error) error {
 	if parallel < 1 {
 		parallel = 1
+	}
+	if o.Full.Discover.Budget == nil {
+		o.Full.Discover.Budget = oci.NewBudget(0)
 	}
 	outs := make([]chan Outcome, len(refs))
 	for i := range outs {
