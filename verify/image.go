@@ -78,10 +78,20 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 	// Envelopes are fetched as soon as their referrer's manifest is read:
 	// on a distant registry, waiting for the whole graph first costs the
 	// slowest manifest fetch again.
+	// Large envelopes are kept only if a layout key, or a key a kept
+	// layout names, signed them: checked from their signatures as they
+	// arrive, so that hostile evidence cannot fill memory.
+	if d.Trust == nil {
+		d.Trust = &oci.Trust{Keys: o.LayoutKeys}
+		if o.Layout != nil {
+			d.Trust.Layouts = []*attest.Envelope{o.Layout.Envelope}
+		}
+	}
 	graph, bundle, err := oci.DiscoverAndGather(ctx, s, image, d, o.MaxBlobBytes)
 	if err != nil {
 		return nil, err
 	}
+	defer bundle.Release()
 	w := &Walked{Graph: graph}
 	var warnings []string
 	var walk func(n *oci.Node)
