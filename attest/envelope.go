@@ -81,6 +81,9 @@ type signatureJSON struct {
 // only in case are refused, other fields ignored, as the references
 // ignore them (they are not signed).
 func ParseEnvelope(data []byte) (*Envelope, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("is empty, not a signed in-toto document")
+	}
 	if t := bytes.TrimSpace(data); bytes.HasPrefix(t, []byte("-----BEGIN ")) {
 		return nil, errors.New("is a PEM file (a key or certificate), not a signed in-toto layout or link")
 	}

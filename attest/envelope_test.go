@@ -160,7 +160,8 @@ func TestParseEnvelopeBadInput(t *testing.T) {
 	manySigs := `{"payloadType":"application/vnd.in-toto+json","payload":"` + b64("{}") + `","signatures":[` +
 		strings.Repeat(`{"keyid":"a","sig":""},`, 64) + `{"keyid":"a","sig":""}]}`
 	for _, tc := range []struct{ name, data, want string }{
-		{"empty", ``, "truncated"},
+		{"empty", ``, "is empty"},
+		{"only whitespace", " \n\t", "is empty"},
 		{"truncated", `{"signed": {"_type": "link"`, "truncated"},
 		{"array", `[]`, "not a JSON object"},
 		{"string", `"x"`, "not a JSON object"},

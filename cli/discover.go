@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/referee-dev/referee/cli/internal/option"
@@ -38,6 +40,9 @@ Examples:
 		Action: action(func(c *cli.Context) error {
 			if err := requireArgs(c, 1, 1, "one IMAGE"); err != nil {
 				return err
+			}
+			if artifactType != "" && !strings.Contains(artifactType, "/") {
+				return option.Usagef("--artifact-type %q: give a media type (such as %s or %s); discover shows each referrer's", artifactType, oci.ArtifactTypeLayoutDSSE, oci.ArtifactTypeLinkDSSE)
 			}
 			s, ref, desc, err := oci.OpenResolved(c.Context, c.Args().First(), remote.OCI())
 			if err != nil {

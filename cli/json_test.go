@@ -89,3 +89,22 @@ func TestJSONForUsageErrors(t *testing.T) {
 		t.Fatalf("promote without DST: %d %q", code, stdout)
 	}
 }
+
+// TestJSONIsSafeOnATerminal: what encoding/json leaves raw (DEL, C1 and
+// bidi controls) is escaped in every JSON output, without changing values.
+func TestJSONIsSafeOnATerminal(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	mustCLI(t, "keygen", "alice")
+	path := strings.TrimSpace(mustCLI(t, "run", "-n", "x", "-k", "alice", "--", "echo", "\u009b2J\u202eevil\u007f"))
+	out := mustCLI(t, "link", "show", path, "--format", "json")
+	if strings.ContainsAny(out, "\u009b\u202e\u007f") {
+		t.Fatalf("raw controls in JSON: %q", out)
+	}
+	var doc struct {
+		Document struct{ Command []string } `json:"document"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Document.Command) != 2 || doc.Document.Command[1] != "\u009b2J\u202eevil\u007f" {
+		t.Fatalf("value changed: %v %q", err, doc.Document.Command)
+	}
+}

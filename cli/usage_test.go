@@ -59,6 +59,7 @@ func TestUsageErrors(t *testing.T) {
 		{"login without password-stdin", []string{"login", "localhost:1", "-u", "me"}, []string{"--password-stdin is required"}},
 		{"unknown flag", []string{"verify", "--bogus"}, []string{"bogus"}},
 		{"negative limit", []string{"discover", "--max-blob-size", "0", "localhost:1/x:y"}, []string{"--max-blob-size must be a positive"}},
+		{"short artifact type", []string{"discover", "--artifact-type", "layout", "x/y:z"}, []string{`--artifact-type "layout": give a media type`}},
 		{"misspelt flag", []string{"verify", "--layout-kye", "k", "x/y:z"}, []string{"referee verify has no flag --layout-kye", "did you mean --layout-key?"}},
 		{"duration that is not one", []string{"discover", "--timeout", "abc", "x/y:z"}, []string{`--timeout "abc" is not a duration`}},
 		{"value flag last", []string{"verify", "localhost:1/x:y", "--layout-key"}, []string{"--layout-key needs a value"}},

@@ -1,6 +1,7 @@
 package option
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/referee-dev/referee/internal/termsafe"
 	"github.com/referee-dev/referee/verify"
 )
 
@@ -111,17 +113,26 @@ func (o *Output) Done(err error) error {
 	return err
 }
 
-// WriteJSON writes v indented, as one JSON document.
+// WriteJSON writes v indented, as one JSON document. Characters a terminal
+// would act on (DEL, C1 and bidi controls, which encoding/json leaves raw)
+// are escaped as \uXXXX, which changes no value.
 func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	return writeJSON(w, v, "  ")
 }
 
 // WriteJSONLine writes v on one line (JSON Lines, for batch output).
 func WriteJSONLine(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	return writeJSON(w, v, "")
+}
+
+func writeJSON(w io.Writer, v any, indent string) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", indent)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(termsafe.EscapeJSON(b.Bytes()))
+	return err
 }
