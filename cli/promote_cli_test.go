@@ -59,6 +59,10 @@ func TestPromoteAndVSACommands(t *testing.T) {
 	if !strings.Contains(out, "verified by a verification summary") {
 		t.Fatalf("verify --vsa-key: %s", out)
 	}
+	// A summary refused for its age says so.
+	if _, msg := cli(1, "", "verify", prod+"@"+digest, "--vsa-key", promoter+".pub", "--vsa-max-age", "1ns"); !strings.Contains(msg, "longer ago than the maximum age 1ns") {
+		t.Fatalf("verify --vsa-max-age: %s", msg)
+	}
 	count := func() int {
 		var g struct{ Referrers []json.RawMessage }
 		o, _ := cli(0, "", "discover", prod+":1.0", "--format", "json")

@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/termsafe"
 	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/verify"
 )
@@ -125,7 +126,7 @@ func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.De
 	}
 	// An existing summary stands for this promotion only if it says the
 	// same: the same layout and the same verified levels.
-	if prior, ok, err := findVSA(ctx, dst, desc, VSAPolicy{Keys: []*attest.Key{o.Signer.Key()}, Layout: report.Layout.Digest}); err != nil {
+	if prior, ok, _, err := findVSA(ctx, dst, desc, VSAPolicy{Keys: []*attest.Key{o.Signer.Key()}, Layout: report.Layout.Digest}); err != nil {
 		return res, err
 	} else if ok && sameLevels(prior.Summary.Levels, levels) {
 		res.VSA, res.VSAExisted = prior.Referrer, true
@@ -203,12 +204,16 @@ type VSAPolicy struct {
 // only used to skip referrers; everything accepted is read from the
 // manifest and the signed statement.
 func CheckVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPolicy) (*Accepted, error) {
-	a, ok, err := findVSA(ctx, s, desc, p)
+	a, ok, why, err := findVSA(ctx, s, desc, p)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w for %s signed by %s", ErrNoVSA, desc.Digest, keyList(p.Keys))
+		msg := fmt.Sprintf("for %s signed by %s", desc.Digest, keyList(p.Keys))
+		if len(why) > 0 {
+			msg += ": " + strings.Join(why, "; ")
+		}
+		return nil, fmt.Errorf("%w %s", ErrNoVSA, msg)
 	}
 	return a, nil
 }
@@ -216,11 +221,13 @@ func CheckVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPo
 // findVSA finds a VSA for desc that p accepts. The listing's artifact
 // type only chooses which referrers to read (a listing that lies can only
 // hide a summary, and then full verification or failure follows); each
-// candidate's manifest and statement are read and checked.
-func findVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPolicy) (*Accepted, bool, error) {
+// candidate's manifest and statement are read and checked. Why says why
+// each summary that a trusted key did sign was not accepted (what others
+// say is not repeated: it is unsigned).
+func findVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPolicy) (a *Accepted, ok bool, why []string, err error) {
 	list, err := oci.ListReferrers(ctx, s, desc, oci.ArtifactTypeStatementDSSE, 0)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	for _, d := range list {
 		if d.ArtifactType != oci.ArtifactTypeStatementDSSE {
@@ -243,18 +250,27 @@ func findVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPol
 				continue
 			}
 			sum, err := ParseSummary(env.Payload, desc.Digest.String())
+			reason := ""
 			switch {
-			case err != nil, sum.Result != "PASSED", sum.Verifier != VerifierID:
-				continue
+			case err != nil:
+				reason = err.Error()
+			case sum.Result != "PASSED":
+				reason = fmt.Sprintf("its result is %q", sum.Result)
+			case sum.Verifier != VerifierID:
+				reason = fmt.Sprintf("it was made by %q, not referee", sum.Verifier)
 			case p.Layout != "" && sum.Layout != p.Layout:
-				continue
+				reason = fmt.Sprintf("it names layout %s, not the pinned %s", sum.Layout, p.Layout)
 			case p.MaxAge > 0 && time.Since(sum.Time) > p.MaxAge:
+				reason = fmt.Sprintf("it was verified at %s, longer ago than the maximum age %s", sum.Time.Format(time.RFC3339), p.MaxAge)
+			}
+			if reason != "" {
+				why = append(why, fmt.Sprintf("summary %s: %s", d.Digest, termsafe.Quote(reason)))
 				continue
 			}
-			return &Accepted{Summary: sum, Referrer: d, KeyID: k.KeyID}, true, nil
+			return &Accepted{Summary: sum, Referrer: d, KeyID: k.KeyID}, true, nil, nil
 		}
 	}
-	return nil, false, nil
+	return nil, false, why, nil
 }
 
 func keyList(keys []*attest.Key) string {
