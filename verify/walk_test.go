@@ -59,7 +59,7 @@ func TestImageWalkUsed(t *testing.T) {
 			build := tmAttach(t, s, image, c.buildLink("bob", "tar"), wkAt(0, ""))
 			push := tmAttach(t, s, image, c.pushLink("alice", "tar", image), wkAt(0, ""))
 			tmAttach(t, s, image, c.pushLink("alice", "stale tar", image, "push", "--stale"), wkAt(10, "")) // a newer stale re-run
-			tmAttach(t, s, image, c.pushLink("mallory", "tar", image), oci.AttachOptions{})                  // unauthorised
+			tmAttach(t, s, image, c.pushLink("mallory", "tar", image), oci.AttachOptions{})                 // unauthorised
 			tmAttach(t, s, image, c.link("deploy", "mallory", nil, nil), oci.AttachOptions{})               // no such step
 			tmAttach(t, s, push, c.buildLink("bob", "tar", "below", "a", "link"), oci.AttachOptions{})      // below a link: never listed
 			tmAttachRaw(t, s, image, "application/spdx+json", "application/spdx+json", []byte(`{"spdxVersion":"SPDX-2.3"}`), nil)
@@ -73,7 +73,7 @@ func TestImageWalkUsed(t *testing.T) {
 			layout := tmAttach(t, s, image, c.signLayout(c.layout(), 1), oci.AttachOptions{})
 			sub, link := c.wkSublayout(t, s, image, "bob", "tar", 0, false)
 			tmAttach(t, s, sub, c.link("compile", "mallory", nil, map[string]attest.HashObj{"app.tar": sha("tar")}), oci.AttachOptions{}) // unauthorised in the sublayout
-			tmAttach(t, s, link, c.buildLink("bob", "tar"), oci.AttachOptions{})                                                         // below the sublayout's link
+			tmAttach(t, s, link, c.buildLink("bob", "tar"), oci.AttachOptions{})                                                          // below the sublayout's link
 			push := tmAttach(t, s, image, c.pushLink("alice", "tar", image), oci.AttachOptions{})
 			return []ocispec.Descriptor{layout, sub, link, push}, verify.ImageOptions{}
 		}, nil},
