@@ -10,7 +10,6 @@ import (
 
 	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/cli/internal/option"
-	"github.com/referee-dev/referee/oci"
 )
 
 func layoutCommand() *cli.Command {
@@ -115,45 +114,12 @@ func layoutSignCommand() *cli.Command {
 }
 
 func layoutShowCommand() *cli.Command {
-	var remote option.Remote
-	out := option.NewOutput(option.TextJSON...)
-	return &cli.Command{
-		Name:      "show",
-		Usage:     "print a layout readably (signatures are listed, not verified)",
-		ArgsUsage: "LAYOUT",
-		Description: `LAYOUT is a file or an OCI reference to a manifest holding one (a referrer's digest, as
+	return shower[*attest.Layout]{kind: "layout", parse: attest.ParseLayout, text: attest.WriteLayoutText}.command("LAYOUT",
+		`LAYOUT is a file or an OCI reference to a manifest holding one (a referrer's digest, as
 discover shows it, or a policy repository's tag). --format json prints the layout itself with
 where it came from and who claims to have signed it.
 
 Examples:
    referee layout show root.layout
-   referee layout show localhost:5000/app@sha256:5f4d4d8d75d0… --format json`,
-		Flags: option.Flags(&out, &remote),
-		Action: action(func(c *cli.Context) error {
-			if err := requireArgs(c, 1, 1, "one LAYOUT (a file or an OCI reference)"); err != nil {
-				return err
-			}
-			src, env, err := oci.ReadDocument(c.Context, c.Args().First(), "layout", remote.OCI())
-			if err != nil {
-				return err
-			}
-			layout, err := attest.ParseLayout(env.Payload)
-			if err != nil {
-				return fmt.Errorf("%s: %w", src, err)
-			}
-			if out.JSON() {
-				return option.WriteJSON(out.Stdout(c), documentJSON{Source: src, Form: env.Form.String(), Signatures: env.SignerKeyIDs(), Document: layout})
-			}
-			return attest.WriteLayoutText(out.Stdout(c), layout, env)
-		}, &out, &remote),
-	}
-}
-
-// documentJSON is a layout or link in --format json: the document, where
-// it came from, and the keyids its signatures claim (not verified).
-type documentJSON struct {
-	Source     string   `json:"source"`
-	Form       string   `json:"form"`
-	Signatures []string `json:"signatures"`
-	Document   any      `json:"document"`
+   referee layout show localhost:5000/app@sha256:5f4d4d8d75d0… --format json`)
 }
