@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -68,19 +65,4 @@ Examples:
 			return err
 		}, groups...),
 	}
-}
-
-// checkEmptyDir refuses a directory with files in it (named by flag): the
-// command would replace them, or mix its files with them.
-func checkEmptyDir(dir, flag string) error {
-	es, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("%s %s: %w", flag, dir, err)
-	case len(es) > 0:
-		return option.Usagef("%s %s: the directory is not empty; give a new directory, or --force", flag, dir)
-	}
-	return nil
 }

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
@@ -102,4 +105,19 @@ func published(c *cli.Context, out *option.Output, t *target, step, path string,
 	}
 	_, err := fmt.Fprintln(w, line)
 	return err
+}
+
+// checkEmptyDir refuses a directory with files in it (named by flag): the
+// command would replace them, or mix its files with them.
+func checkEmptyDir(dir, flag string) error {
+	es, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", flag, dir, err)
+	case len(es) > 0:
+		return option.Usagef("%s %s: the directory is not empty; give a new directory, or --force", flag, dir)
+	}
+	return nil
 }
