@@ -5,22 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/referee-dev/referee/cli/internal/option"
+	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/promote"
 	"github.com/referee-dev/referee/verify"
 )
-
-// referrersTag matches the tags of the referrers tag schema
-// (sha256-<hex>, and cosign's sha256-<hex>.sig/.att/.sbom), which `crane ls`
-// lists beside images on registries without the referrers API. They are
-// indexes of evidence, not images: batch verification skips them.
-// https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#referrers-tag-schema
-var referrersTag = regexp.MustCompile(`:sha256-[0-9a-f]{64}(\.[a-z]+)?$`)
 
 // many checks many images concurrently and prints one result per line in
 // input order. Exit status: 2 if any could not be checked, else 1 if any
@@ -29,7 +22,7 @@ func (f *verifyFlags) many(c *cli.Context, images []string, co promote.CheckOpti
 	var check []string
 	skipped := map[int]bool{}
 	for i, img := range images {
-		if referrersTag.MatchString(img) && !strings.Contains(img, "@") {
+		if ref, err := oci.ParseReference(img); err == nil && ref.Digest == "" && oci.IsEvidenceTag(ref.Tag) {
 			skipped[i] = true
 			continue
 		}
