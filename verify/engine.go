@@ -172,7 +172,7 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 			sr := &r.Steps[i]
 			if g := groups[sr.Name]; len(g) > 0 {
 				for _, c := range g[0].members {
-					sr.Used = append(sr.Used, LinkUse{Source: c.ev.Source, KeyIDs: c.keyIDs})
+					sr.Used = append(sr.Used, LinkUse{Source: c.ev.Source, KeyIDs: c.keyIDs, sub: c.sub})
 				}
 				sr.NotEvaluated = "rules not evaluated: another step has no acceptable links"
 			}
@@ -187,7 +187,7 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 		sr := &r.Steps[i]
 		g := chosen.groups[sr.Name]
 		for _, c := range g.members {
-			sr.Used = append(sr.Used, LinkUse{Source: c.ev.Source, KeyIDs: c.keyIDs})
+			sr.Used = append(sr.Used, LinkUse{Source: c.ev.Source, KeyIDs: c.keyIDs, sub: c.sub})
 		}
 		for _, other := range groups[sr.Name] {
 			if other == g {

@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"fmt"
-	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -128,10 +127,6 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 	}
 	eo := o.Options
 	eo.ImageDigest = image.Digest.String()
-	if eo.Now.IsZero() {
-		// One time for the verification and for finding what it used.
-		eo.Now = time.Now()
-	}
 	r, verr := Verify(ctx, Evidence{Source: layout.Source, Envelope: layout.Envelope}, evidence(bundle.Links), eo)
 	if r == nil {
 		return nil, verr
@@ -152,20 +147,14 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 			break
 		}
 	}
-	if err := usedLinks(ctx, r, layout.Envelope, bundle.Links, eo, 0, w.Used); err != nil {
-		return w, err
-	}
+	usedLinks(r, bundle.Links, w.Used)
 	return w, nil
 }
 
 // usedLinks adds to used the referrers of docs (the evidence offered to
-// the layout of r, signed in layoutEnv, at depth) whose documents r
-// counted for a step, and, for each sublayout counted, those its own
-// verification counted. The engine's report of a step keeps the first
-// sublayout it verified; when another sublayout was counted, it is
-// verified again here as the engine did (the functionary's key as its
-// layout key, at the same time, no inspector), which decides the same.
-func usedLinks(ctx context.Context, r *Report, layoutEnv *attest.Envelope, docs []*oci.Document, o Options, depth int, used map[string]bool) error {
+// the layout of r) whose documents r counted for a step, and, for each
+// sublayout counted, those its own verification counted.
+func usedLinks(r *Report, docs []*oci.Document, used map[string]bool) {
 	bySource := map[string][]*oci.Document{}
 	for _, d := range docs {
 		bySource[source(d)] = append(bySource[source(d)], d)
@@ -174,49 +163,12 @@ func usedLinks(ctx context.Context, r *Report, layoutEnv *attest.Envelope, docs 
 		for _, u := range sr.Used {
 			for _, d := range bySource[u.Source] {
 				used[d.Referrer.Digest] = true
-				if d.Kind != "layout" {
-					continue
-				}
-				sub := sr.Sublayout
-				if sub == nil || sub.Layout.Source != u.Source || !sub.Verified {
-					var err error
-					if sub, err = reverifySublayout(ctx, layoutEnv, d, u, o, depth); err != nil {
-						return err
-					}
-				}
-				if err := usedLinks(ctx, sub, d.Envelope, d.Sub, o, depth+1, used); err != nil {
-					return err
+				if d.Kind == "layout" && u.sub != nil {
+					usedLinks(u.sub, d.Sub, used)
 				}
 			}
 		}
 	}
-	return nil
-}
-
-// reverifySublayout verifies the sublayout d, counted for a step of the
-// layout signed in layoutEnv by the key u names, as verifyLayout did.
-func reverifySublayout(ctx context.Context, layoutEnv *attest.Envelope, d *oci.Document, u LinkUse, o Options, depth int) (*Report, error) {
-	fail := func(why string) error {
-		return fmt.Errorf("cannot tell which links of sublayout %s verification used: %s", u.Source, why)
-	}
-	parent, err := attest.ParseLayout(layoutEnv.Payload)
-	if err != nil || len(u.KeyIDs) == 0 || parent.Keys[u.KeyIDs[0]] == nil {
-		return nil, fail("its functionary's key is not in the layout")
-	}
-	max := o.MaxSublayoutDepth
-	if max == 0 {
-		max = 8
-	}
-	so := Options{LayoutKeys: []*attest.Key{parent.Keys[u.KeyIDs[0]]}, Now: o.Now, MaxSublayoutDepth: max - depth - 1}
-	if so.MaxSublayoutDepth <= 0 {
-		so.MaxSublayoutDepth = -1 // no sublayout below this one, as at the engine's deepest level
-	}
-	ev := evidence([]*oci.Document{d})[0]
-	sub, err := Verify(ctx, ev, ev.Sub, so)
-	if sub == nil || !sub.Verified {
-		return nil, fail(fmt.Sprintf("it does not verify again (%v)", err))
-	}
-	return sub, nil
 }
 
 // evidence turns documents found in a store into engine evidence.

@@ -129,6 +129,9 @@ type LinkUse struct {
 	Source string   `json:"source"`
 	KeyIDs []string `json:"keyids,omitempty"`
 	Reason string   `json:"reason,omitempty"`
+	// sub is, for a sublayout used, its own verification's report (the
+	// step's Sublayout shows only the first sublayout verified).
+	sub *Report
 }
 
 // WriteText writes the report for a person: one line per step and link,
