@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 )
 
@@ -376,26 +376,11 @@ func TestSilentRegistryTimesOut(t *testing.T) {
 			if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
 				return
 			}
-			w := bufio.NewWriter(c)
-			_, _ = w.WriteString("HTTP/1.1 200 OK\r\n")
-			_ = w.Flush()
-			tick := time.NewTicker(200 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-tick.C:
-					_, _ = w.WriteString("X-Slow: still here\r\n")
-					if w.Flush() != nil {
-						return
-					}
-				}
-			}
+			testenv.DripHeaderLines(c, 200*time.Millisecond, done)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := silentServer(t, tc.serve)
+			addr := testenv.TCPServer(t, tc.serve)
 			for _, op := range []struct {
 				name string
 				run  func() error
@@ -424,38 +409,4 @@ func TestSilentRegistryTimesOut(t *testing.T) {
 			}
 		})
 	}
-}
-
-// silentServer accepts TCP connections on loopback and hands each to
-// serve until the test ends.
-func silentServer(t *testing.T, serve func(c net.Conn, done <-chan struct{})) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				serve(c, done)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		close(done)
-		l.Close()
-		wg.Wait()
-	})
-	return l.Addr().String()
 }

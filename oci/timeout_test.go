@@ -15,6 +15,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 )
 
@@ -53,21 +54,21 @@ func TestHungRegistryTimesOut(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		bad      func(*http.Request) bool
-		m        misbehaviour
+		m        testenv.Misbehaviour
 		op       op
 		deadline time.Duration // 0: only the per-request timeout
 		want     string
 		bound    time.Duration
 	}{
-		{"silent on resolve", resolveHEAD, silent, resolve, 0, "timed out after 300ms waiting for response headers", timeout},
-		{"slowloris headers on resolve", resolveHEAD, dripHeaders(50 * time.Millisecond), resolve, 0, "timed out after 300ms waiting for response headers", timeout},
-		{"silent on the referrers listing", getOf("/referrers/"), silent, discover, 0, "timed out after 300ms waiting for response headers", timeout},
-		{"slowloris headers on the referrers listing", getOf("/referrers/"), dripHeaders(50 * time.Millisecond), list, 0, "timed out after 300ms waiting for response headers", timeout},
-		{"manifest body stalls", manifestGET, dripBody(0), manifest, 0, "timed out after 300ms waiting for response body data", timeout},
-		{"referrers listing body stalls", getOf("/referrers/"), dripBody(0), discover, 0, "timed out after 300ms waiting for response body data", timeout},
-		{"manifest body drips", manifestGET, dripBody(50 * time.Millisecond), manifest, 700 * time.Millisecond, "timed out after 700ms reading the image", 700 * time.Millisecond},
-		{"referrers listing drips", getOf("/referrers/"), dripBody(50 * time.Millisecond), discover, 700 * time.Millisecond, "timed out after 700ms reading the image", 700 * time.Millisecond},
-		{"silent past the deadline", resolveHEAD, silent, resolve, 200 * time.Millisecond, "timed out after 200ms reading the image", 200 * time.Millisecond},
+		{"silent on resolve", resolveHEAD, testenv.Silent, resolve, 0, "timed out after 300ms waiting for response headers", timeout},
+		{"slowloris headers on resolve", resolveHEAD, testenv.DripHeaders(50 * time.Millisecond), resolve, 0, "timed out after 300ms waiting for response headers", timeout},
+		{"silent on the referrers listing", getOf("/referrers/"), testenv.Silent, discover, 0, "timed out after 300ms waiting for response headers", timeout},
+		{"slowloris headers on the referrers listing", getOf("/referrers/"), testenv.DripHeaders(50 * time.Millisecond), list, 0, "timed out after 300ms waiting for response headers", timeout},
+		{"manifest body stalls", manifestGET, testenv.DripBody(0), manifest, 0, "timed out after 300ms waiting for response body data", timeout},
+		{"referrers listing body stalls", getOf("/referrers/"), testenv.DripBody(0), discover, 0, "timed out after 300ms waiting for response body data", timeout},
+		{"manifest body drips", manifestGET, testenv.DripBody(50 * time.Millisecond), manifest, 700 * time.Millisecond, "timed out after 700ms reading the image", 700 * time.Millisecond},
+		{"referrers listing drips", getOf("/referrers/"), testenv.DripBody(50 * time.Millisecond), discover, 700 * time.Millisecond, "timed out after 700ms reading the image", 700 * time.Millisecond},
+		{"silent past the deadline", resolveHEAD, testenv.Silent, resolve, 200 * time.Millisecond, "timed out after 200ms reading the image", 200 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			host, arm := hostileRegistry(t, tc.bad, tc.m)
@@ -95,7 +96,7 @@ func TestHungRegistryTimesOut(t *testing.T) {
 // handshake.
 func TestSilentTLSHandshakeTimesOut(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	addr := silentServer(t, func(c net.Conn, done <-chan struct{}) { <-done })
+	addr := testenv.TCPServer(t, func(c net.Conn, done <-chan struct{}) { <-done })
 	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
 	tlsSrv.Close()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
@@ -112,7 +113,7 @@ func TestSilentTLSHandshakeTimesOut(t *testing.T) {
 func TestSlowBodyWithinTimeoutIsRead(t *testing.T) {
 	host, arm := hostileRegistry(t, func(r *http.Request) bool {
 		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/sha256:")
-	}, dripBody(time.Millisecond))
+	}, testenv.DripBody(time.Millisecond))
 	s := storeAt(t, host, oci.Options{Timeout: 100 * time.Millisecond})
 	image := pushImage(t, s, "slow")
 	arm()

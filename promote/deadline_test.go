@@ -1,7 +1,6 @@
 package promote_test
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"log"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/demo"
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/promote"
 	"github.com/referee-dev/referee/verify"
@@ -46,9 +46,11 @@ func TestCheckManyHungRegistry(t *testing.T) {
 		name string
 		host func(t *testing.T) string
 	}{
-		{"silent", silentRegistry},
-		{"slowloris headers", func(t *testing.T) string { return hangingProxy(t, goodHost, dripHeaders) }},
-		{"referrers listing drips", func(t *testing.T) string { return hangingProxy(t, goodHost, dripBody) }},
+		{"silent", func(t *testing.T) string {
+			return testenv.TCPServer(t, func(_ net.Conn, done <-chan struct{}) { <-done })
+		}},
+		{"slowloris headers", func(t *testing.T) string { return hangingProxy(t, goodHost, testenv.DripHeaders(50*time.Millisecond)) }},
+		{"referrers listing drips", func(t *testing.T) string { return hangingProxy(t, goodHost, testenv.DripBody(50*time.Millisecond)) }},
 	} {
 		for _, parallel := range []int{1, 3} {
 			t.Run(tc.name+"/"+map[int]string{1: "one at a time", 3: "all at once"}[parallel], func(t *testing.T) {
@@ -99,37 +101,10 @@ func TestCheckManyHungRegistry(t *testing.T) {
 	}
 }
 
-// silentRegistry takes connections and never answers.
-func silentRegistry(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				<-done
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		close(done)
-		l.Close()
-	})
-	return l.Addr().String()
-}
-
 // hangingProxy is a reverse proxy in front of the registry at backend
 // that answers referrers listings with hang, and everything else as the
 // registry does.
-func hangingProxy(t *testing.T, backend string, hang func(w http.ResponseWriter, r *http.Request, next http.Handler, done <-chan struct{})) string {
+func hangingProxy(t *testing.T, backend string, hang testenv.Misbehaviour) string {
 	t.Helper()
 	next := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: backend})
 	done := make(chan struct{})
@@ -145,50 +120,4 @@ func hangingProxy(t *testing.T, backend string, hang func(w http.ResponseWriter,
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(done) })
 	return strings.TrimPrefix(srv.URL, "http://")
-}
-
-// dripHeaders sends one header line every 50ms, never ending the headers.
-func dripHeaders(w http.ResponseWriter, _ *http.Request, _ http.Handler, done <-chan struct{}) {
-	c, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	bw := bufio.NewWriter(c)
-	_, _ = bw.WriteString("HTTP/1.1 200 OK\r\n")
-	for {
-		if bw.Flush() != nil {
-			return
-		}
-		select {
-		case <-done:
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-		_, _ = bw.WriteString("X-Slow: still here\r\n")
-	}
-}
-
-// dripBody answers as the registry does, but sends the body one byte
-// every 50ms.
-func dripBody(w http.ResponseWriter, r *http.Request, next http.Handler, done <-chan struct{}) {
-	rec := httptest.NewRecorder()
-	next.ServeHTTP(rec, r)
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(rec.Code)
-	rc := http.NewResponseController(w)
-	for _, b := range rec.Body.Bytes() {
-		if _, err := w.Write([]byte{b}); err != nil || rc.Flush() != nil {
-			return
-		}
-		select {
-		case <-done:
-			return
-		case <-r.Context().Done():
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
