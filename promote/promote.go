@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -245,30 +246,29 @@ func findVSA(ctx context.Context, s oci.Store, desc ocispec.Descriptor, p VSAPol
 		if err != nil || env.Form != attest.FormDSSE {
 			continue
 		}
-		for _, k := range p.Keys {
-			if env.VerifyKey(k) != nil {
-				continue
-			}
-			sum, err := ParseSummary(env.Payload, desc.Digest.String())
-			reason := ""
-			switch {
-			case err != nil:
-				reason = err.Error()
-			case sum.Result != "PASSED":
-				reason = fmt.Sprintf("its result is %q", sum.Result)
-			case sum.Verifier != VerifierID:
-				reason = fmt.Sprintf("it was made by %q, not referee", sum.Verifier)
-			case p.Layout != "" && sum.Layout != p.Layout:
-				reason = fmt.Sprintf("it names layout %s, not the pinned %s", sum.Layout, p.Layout)
-			case p.MaxAge > 0 && time.Since(sum.Time) > p.MaxAge:
-				reason = fmt.Sprintf("it was verified at %s, longer ago than the maximum age %s", sum.Time.Format(time.RFC3339), p.MaxAge)
-			}
-			if reason != "" {
-				why = append(why, fmt.Sprintf("summary %s: %s", d.Digest, termsafe.Quote(reason)))
-				continue
-			}
-			return &Accepted{Summary: sum, Referrer: d, KeyID: k.KeyID}, true, nil, nil
+		i := slices.IndexFunc(p.Keys, func(k *attest.Key) bool { return env.VerifyKey(k) == nil })
+		if i < 0 {
+			continue
 		}
+		sum, err := ParseSummary(env.Payload, desc.Digest.String())
+		reason := ""
+		switch {
+		case err != nil:
+			reason = err.Error()
+		case sum.Result != "PASSED":
+			reason = fmt.Sprintf("its result is %q", sum.Result)
+		case sum.Verifier != VerifierID:
+			reason = fmt.Sprintf("it was made by %q, not referee", sum.Verifier)
+		case p.Layout != "" && sum.Layout != p.Layout:
+			reason = fmt.Sprintf("it names layout %s, not the pinned %s", sum.Layout, p.Layout)
+		case p.MaxAge > 0 && time.Since(sum.Time) > p.MaxAge:
+			reason = fmt.Sprintf("it was verified at %s, longer ago than the maximum age %s", sum.Time.Format(time.RFC3339), p.MaxAge)
+		}
+		if reason != "" {
+			why = append(why, fmt.Sprintf("summary %s: %s", d.Digest, termsafe.Quote(reason)))
+			continue
+		}
+		return &Accepted{Summary: sum, Referrer: d, KeyID: p.Keys[i].KeyID}, true, nil, nil
 	}
 	return nil, false, why, nil
 }
