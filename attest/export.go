@@ -30,23 +30,7 @@ const (
 // reference reads RSA key files only as PEM. The file's keyid, as referee
 // and the Python reference compute it, is k's.
 func ExportPublicKey(k *Key, format string) ([]byte, error) {
-	if err := exportable(k); err != nil {
-		return nil, err
-	}
-	switch format {
-	case ExportPEM:
-		out, err := k.MarshalPublicPEM()
-		if err != nil {
-			return nil, err
-		}
-		if err := samePEMKeyID(k, out); err != nil {
-			return nil, err
-		}
-		return out, nil
-	case ExportSecuresystemslib:
-		if err := sslibExportable(k); err != nil {
-			return nil, err
-		}
+	return export(k, format, k.MarshalPublicPEM, func() ([]byte, error) {
 		// The fields in the order, and with the spacing, of in-toto-keygen
 		// (Python's json.dumps); the public file carries no keyid.
 		return pyJSON(
@@ -55,8 +39,7 @@ func ExportPublicKey(k *Key, format string) ([]byte, error) {
 			"keyid_hash_algorithms", k.KeyIDHashAlgorithms,
 			"keyval", pyObject{"public", k.KeyVal.Public},
 		), nil
-	}
-	return nil, unknownFormat(format)
+	})
 }
 
 // ExportPrivateKey encodes s as a private key file in format: PKCS#8 PEM,
@@ -65,23 +48,7 @@ func ExportPublicKey(k *Key, format string) ([]byte, error) {
 // in-toto-keygen writes them. RSA keys are refused in securesystemslib JSON.
 func ExportPrivateKey(s *Signer, format string) ([]byte, error) {
 	k := s.Key()
-	if err := exportable(k); err != nil {
-		return nil, err
-	}
-	switch format {
-	case ExportPEM:
-		out, err := s.MarshalPrivatePEM()
-		if err != nil {
-			return nil, err
-		}
-		if err := samePEMKeyID(k, out); err != nil {
-			return nil, err
-		}
-		return out, nil
-	case ExportSecuresystemslib:
-		if err := sslibExportable(k); err != nil {
-			return nil, err
-		}
+	return export(k, format, s.MarshalPrivatePEM, func() ([]byte, error) {
 		var private string
 		switch p := s.priv.(type) {
 		case ed25519.PrivateKey:
@@ -103,6 +70,30 @@ func ExportPrivateKey(s *Signer, format string) ([]byte, error) {
 		// securesystemslib writes an ecdsa key's fields in another order.
 		return pyJSON("keytype", k.KeyType, "scheme", k.Scheme, "keyid", k.KeyID,
 			"keyval", keyval, "keyid_hash_algorithms", k.KeyIDHashAlgorithms), nil
+	})
+}
+
+// export writes k in format with pemFile or sslibFile, after the checks
+// both exports share: the keyid must survive the file.
+func export(k *Key, format string, pemFile, sslibFile func() ([]byte, error)) ([]byte, error) {
+	if err := exportable(k); err != nil {
+		return nil, err
+	}
+	switch format {
+	case ExportPEM:
+		out, err := pemFile()
+		if err != nil {
+			return nil, err
+		}
+		if err := samePEMKeyID(k, out); err != nil {
+			return nil, err
+		}
+		return out, nil
+	case ExportSecuresystemslib:
+		if err := sslibExportable(k); err != nil {
+			return nil, err
+		}
+		return sslibFile()
 	}
 	return nil, unknownFormat(format)
 }
