@@ -137,6 +137,26 @@ func (c *peChain) pushLink(who, tar string, image ocispec.Descriptor, cmd ...str
 	return c.link("push", who, map[string]attest.HashObj{"app.tar": peSHA(tar)}, map[string]attest.HashObj{attest.ImageArtifact: {"sha256": image.Digest.Encoded()}}, cmd...)
 }
 
+// peUsed is the evidence attachUsed attaches: what verification uses.
+type peUsed struct{ layout, sub, compile, push ocispec.Descriptor }
+
+func (u peUsed) all() []ocispec.Descriptor {
+	return []ocispec.Descriptor{u.layout, u.sub, u.compile, u.push}
+}
+
+// attachUsed attaches to image the owner's layout of version, bob's
+// sublayout for the build step with carol's compile link below it, and
+// alice's push link.
+func (c *peChain) attachUsed(t *testing.T, s oci.Store, image ocispec.Descriptor, version int) peUsed {
+	t.Helper()
+	var u peUsed
+	u.layout = peAttach(t, s, image, c.layout(version), oci.AttachOptions{})
+	u.sub = peAttach(t, s, image, c.sublayout(), oci.AttachOptions{Step: "build"})
+	u.compile = peAttach(t, s, u.sub, c.compileLink("carol", "tar"), oci.AttachOptions{})
+	u.push = peAttach(t, s, image, c.pushLink("alice", "tar", image), oci.AttachOptions{})
+	return u
+}
+
 func (c *peChain) options(copyTypes ...string) promote.Options {
 	return promote.Options{
 		Verify:    verify.ImageOptions{Options: verify.Options{LayoutKeys: []*attest.Key{c.owner.Key()}}, MaxBlobBytes: peMaxBlob},
@@ -339,22 +359,18 @@ func TestPromoteCopiesWhatVerificationUsed(t *testing.T) {
 				image := pePushImage(t, back)
 
 				// What verification uses.
-				layout := peAttach(t, back, image, c.layout(2), oci.AttachOptions{})
-				sub := peAttach(t, back, image, c.sublayout(), oci.AttachOptions{Step: "build"})
-				compile := peAttach(t, back, sub, c.compileLink("carol", "tar"), oci.AttachOptions{})
-				push := peAttach(t, back, image, c.pushLink("alice", "tar", image), oci.AttachOptions{})
+				used := c.attachUsed(t, back, image, 2)
 				sbom := peRaw(t, back, image, peSBOM, nil, [2]string{peSBOM, `{"spdxVersion":"SPDX-2.3"}`})
-				used := []ocispec.Descriptor{layout, sub, compile, push}
 
 				// What it reads but does not use, or never lists.
 				peAttach(t, back, image, c.layout(1), oci.AttachOptions{})                                                                      // older layout
-				peAttach(t, back, sub, c.compileLink("mallory", "tar"), oci.AttachOptions{})                                                    // unauthorised, in the sublayout
+				peAttach(t, back, used.sub, c.compileLink("mallory", "tar"), oci.AttachOptions{})                                               // unauthorised, in the sublayout
 				peAttach(t, back, image, c.pushLink("mallory", "tar", image), oci.AttachOptions{})                                              // unauthorised
 				peAttach(t, back, image, c.pushLink("alice", "stale", image, "--stale"), oci.AttachOptions{Created: time.Now().Add(time.Hour)}) // newer stale re-run
 				peAttach(t, back, image, c.link("deploy", "mallory", nil, nil), oci.AttachOptions{})                                            // no such step
-				peAttach(t, back, push, c.pushLink("alice", "tar", image, "below", "a", "link"), oci.AttachOptions{})                           // below a link
-				peRaw(t, back, push, peSBOM, nil, [2]string{peSBOM, `{"below":"a link"}`})                                                      // an SBOM below a link
-				peRaw(t, back, compile, peSBOM, nil, [2]string{peSBOM, `{"below":"a sublayout's link"}`})
+				peAttach(t, back, used.push, c.pushLink("alice", "tar", image, "below", "a", "link"), oci.AttachOptions{})                      // below a link
+				peRaw(t, back, used.push, peSBOM, nil, [2]string{peSBOM, `{"below":"a link"}`})                                                 // an SBOM below a link
+				peRaw(t, back, used.compile, peSBOM, nil, [2]string{peSBOM, `{"below":"a sublayout's link"}`})
 				peRaw(t, back, image, "application/vnd.dev.cosign.artifact.sig.v1+json", nil, [2]string{"application/vnd.dev.cosign.simplesigning.v1+json", `{}`})
 				big := peRaw(t, back, image, peSBOM, nil, [2]string{peSBOM, strings.Repeat("x", peMaxBlob+1)}) // beyond --max-blob-size
 
@@ -372,7 +388,7 @@ func TestPromoteCopiesWhatVerificationUsed(t *testing.T) {
 				if n, _ := reg.counts(); n != 1 {
 					t.Errorf("the image's referrers were listed %d times in the source, want once (verification)", n)
 				}
-				want := used
+				want := used.all()
 				if len(copyTypes) > 0 {
 					want = append(want, sbom)
 					if len(res.LeftOut) != 1 || res.LeftOut[0].Digest != big.Digest.String() || !strings.Contains(res.LeftOut[0].Reason, "more than the 65536 allowed") {
@@ -424,10 +440,7 @@ func TestPromoteIgnoresReferrersAttachedWhileItRuns(t *testing.T) {
 			reg := newPERegistry(t, referrersAPI)
 			back := peOpen(t, reg.backend)
 			image := pePushImage(t, back)
-			layout := peAttach(t, back, image, c.layout(1), oci.AttachOptions{})
-			sub := peAttach(t, back, image, c.sublayout(), oci.AttachOptions{Step: "build"})
-			compile := peAttach(t, back, sub, c.compileLink("carol", "tar"), oci.AttachOptions{})
-			push := peAttach(t, back, image, c.pushLink("alice", "tar", image), oci.AttachOptions{})
+			used := c.attachUsed(t, back, image, 1)
 			var late []ocispec.Descriptor
 			reg.mu.Lock()
 			reg.subject = image.Digest
@@ -452,7 +465,7 @@ func TestPromoteIgnoresReferrersAttachedWhileItRuns(t *testing.T) {
 			if n, _ := reg.counts(); n != 1 {
 				t.Errorf("the image's referrers were listed %d times in the source, want once (verification)", n)
 			}
-			want := peSorted(layout, sub, compile, push, res.VSA)
+			want := peSorted(append(used.all(), res.VSA)...)
 			if got := peGraph(t, dst, image); strings.Join(got, " ") != strings.Join(want, " ") {
 				t.Errorf("destination graph\n  %v\nwant\n  %v (not %v)", got, want, peSorted(late...))
 			}
@@ -469,10 +482,7 @@ func TestPromoteIgnoresReferrersHiddenFromVerification(t *testing.T) {
 	reg := newPERegistry(t, true)
 	back := peOpen(t, reg.backend)
 	image := pePushImage(t, back)
-	layout := peAttach(t, back, image, c.layout(1), oci.AttachOptions{})
-	sub := peAttach(t, back, image, c.sublayout(), oci.AttachOptions{Step: "build"})
-	compile := peAttach(t, back, sub, c.compileLink("carol", "tar"), oci.AttachOptions{})
-	push := peAttach(t, back, image, c.pushLink("alice", "tar", image), oci.AttachOptions{})
+	used := c.attachUsed(t, back, image, 1)
 	hidden := map[digest.Digest]bool{
 		peRaw(t, back, image, peSBOM, nil, [2]string{peSBOM, `{"hidden":true}`}).Digest:                     true,
 		peAttach(t, back, image, c.pushLink("alice", "tar", image, "--hidden"), oci.AttachOptions{}).Digest: true,
@@ -510,7 +520,7 @@ func TestPromoteIgnoresReferrersHiddenFromVerification(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promote: %v\n%s", err, reportOf(res))
 	}
-	want := peSorted(layout, sub, compile, push, res.VSA)
+	want := peSorted(append(used.all(), res.VSA)...)
 	if got := peGraph(t, dst, image); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("destination graph\n  %v\nwant\n  %v", got, want)
 	}
@@ -582,10 +592,7 @@ func TestPromoteDryRunSaysWhatWouldBeCopied(t *testing.T) {
 	reg := newPERegistry(t, true)
 	back := peOpen(t, reg.backend)
 	image := pePushImage(t, back)
-	layout := peAttach(t, back, image, c.layout(1), oci.AttachOptions{})
-	sub := peAttach(t, back, image, c.sublayout(), oci.AttachOptions{Step: "build"})
-	compile := peAttach(t, back, sub, c.compileLink("carol", "tar"), oci.AttachOptions{})
-	push := peAttach(t, back, image, c.pushLink("alice", "tar", image), oci.AttachOptions{})
+	used := c.attachUsed(t, back, image, 1)
 	sbom := peRaw(t, back, image, peSBOM, nil, [2]string{peSBOM, `{}`})
 	big := peRaw(t, back, image, peSBOM, nil, [2]string{peSBOM, strings.Repeat("x", peMaxBlob+1)})
 	peAttach(t, back, image, c.pushLink("mallory", "tar", image), oci.AttachOptions{})
@@ -597,7 +604,7 @@ func TestPromoteDryRunSaysWhatWouldBeCopied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := peDigests(res.Graph), peSorted(layout, sub, compile, push, sbom); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got, want := peDigests(res.Graph), peSorted(append(used.all(), sbom)...); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("would copy %v, want %v", got, want)
 	}
 	if len(res.LeftOut) != 1 || res.LeftOut[0].Digest != big.Digest.String() {
