@@ -5,55 +5,21 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 )
-
-// terminalAttacks are strings a registry may hold that a terminal would
-// act on: set the title, clear the screen, paint a green PASS and return
-// to the start of the line, reverse the text that follows.
-var terminalAttacks = []string{
-	"\x1b]0;title\x07",
-	"\x1b[2J",
-	"\x1b[32mPASS: the supply chain verifies\x1b[0m\r",
-	"\u202e",
-	"evil\u202etxt.exe",
-	"\u009b2J",
-	"line\nbreak",
-	"nul\x00byte",
-	"del\x7f",
-	"bad\xffutf8",
-}
-
-// terminalSafe says what in s could act on a terminal, checked apart from
-// termsafe: anything but valid UTF-8 of printable characters and newlines.
-func terminalSafe(s string) string {
-	if !utf8.ValidString(s) {
-		return "invalid UTF-8"
-	}
-	for _, r := range s {
-		switch {
-		case r == '\n':
-		case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
-			return "control " + strconv.QuoteRune(r)
-		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c, r == 0x2028, r == 0x2029:
-			return "bidi or separator " + strconv.QuoteRune(r)
-		}
-	}
-	return ""
-}
 
 // TestTreeQuotesWhatTheRegistrySays: every string of the discover tree
 // (digests, artifact types, annotations, steps, keyids, expiries,
 // problems, what content says) is printed so that no terminal acts on it,
 // and each attack is shown, quoted.
 func TestTreeQuotesWhatTheRegistrySays(t *testing.T) {
-	for _, attack := range terminalAttacks {
+	for _, attack := range testenv.TerminalAttacks {
 		t.Run(strconv.Quote(attack), func(t *testing.T) {
 			graph := &oci.Node{Digest: "sha256:" + strings.Repeat("a", 64), Referrers: []*oci.Node{
 				{Digest: attack, ArtifactType: attack, Annotations: map[string]string{
@@ -67,7 +33,7 @@ func TestTreeQuotesWhatTheRegistrySays(t *testing.T) {
 				t.Fatal(err)
 			}
 			text := b.String()
-			if why := terminalSafe(text); why != "" {
+			if why := testenv.TerminalUnsafe(text, false); why != "" {
 				t.Errorf("tree holds a %s:\n%q", why, text)
 			}
 			if lines := strings.Count(text, "\n"); lines != 5 {
@@ -121,7 +87,7 @@ func TestTreeFromAHostileRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := b.String()
-	if why := terminalSafe(text); why != "" {
+	if why := testenv.TerminalUnsafe(text, false); why != "" {
 		t.Errorf("tree holds a %s:\n%q", why, text)
 	}
 	for _, want := range []string{strconv.Quote(oci.ArtifactTypeLinkDSSE + attack), strconv.Quote(attack), `step "\x1b]0;title\a"`, `keys "\x1b[2J"`, `expires "\u202e"`, `keys "\x1b[2J\u202e"`, "read from content"} {

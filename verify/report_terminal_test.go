@@ -5,47 +5,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/layoutref"
 	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/verify"
 )
-
-// terminalAttacks are strings a registry or an unverified document may
-// hold that a terminal would act on.
-var terminalAttacks = []string{
-	"\x1b]0;title\x07",
-	"\x1b[2J",
-	"\x1b[32mPASS: the supply chain verifies\x1b[0m\r",
-	"\u202e",
-	"evil\u202etxt.exe",
-	"\u009b2J",
-	"line\nPASS: the supply chain verifies",
-	"nul\x00byte",
-	"del\x7f",
-	"bad\xffutf8",
-}
-
-// terminalSafe says what in s could act on a terminal, checked apart from
-// termsafe: anything but valid UTF-8 of printable characters, newlines
-// and tabs (which a command's output keeps).
-func terminalSafe(s string) string {
-	if !utf8.ValidString(s) {
-		return "invalid UTF-8"
-	}
-	for _, r := range s {
-		switch {
-		case r == '\n', r == '\t':
-		case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
-			return "control " + strconv.QuoteRune(r)
-		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c, r == 0x2028, r == 0x2029:
-			return "bidi or separator " + strconv.QuoteRune(r)
-		}
-	}
-	return ""
-}
 
 // hostileReport is a failed report with attack in every string.
 func hostileReport(attack string) *verify.Report {
@@ -75,7 +41,7 @@ func hostileReport(attack string) *verify.Report {
 // acts on, show each attack quoted, and end with the one verdict line
 // verify wrote.
 func TestReportTextQuotesWhatOthersWrote(t *testing.T) {
-	for _, attack := range terminalAttacks {
+	for _, attack := range testenv.TerminalAttacks {
 		t.Run(strconv.Quote(attack), func(t *testing.T) {
 			r := hostileReport(attack)
 			var b strings.Builder
@@ -83,7 +49,7 @@ func TestReportTextQuotesWhatOthersWrote(t *testing.T) {
 				t.Fatal(err)
 			}
 			text := b.String()
-			if why := terminalSafe(text); why != "" {
+			if why := testenv.TerminalUnsafe(text, true); why != "" {
 				t.Errorf("report holds a %s:\n%q", why, text)
 			}
 			if !strings.Contains(text, strconv.Quote(attack)) {
@@ -101,7 +67,7 @@ func TestReportTextQuotesWhatOthersWrote(t *testing.T) {
 			}
 			err := &verify.NotVerifiedError{Failures: r.Failures}
 			for _, msg := range []string{err.Error(), r.Failures[0].Error(), r.Failures[1].Error(), r.Layout.Unverified.String()} {
-				if why := terminalSafe(msg); why != "" || strings.Contains(msg, "\n") {
+				if why := testenv.TerminalUnsafe(msg, true); why != "" || strings.Contains(msg, "\n") {
 					t.Errorf("message holds a %s or a newline: %q", why, msg)
 				}
 			}
@@ -113,7 +79,7 @@ func TestReportTextQuotesWhatOthersWrote(t *testing.T) {
 // encoding/json escapes ESC, CR, BEL and the other C0 controls and keeps
 // every value; invalid UTF-8 becomes U+FFFD.
 func TestReportJSONEscapesControls(t *testing.T) {
-	for _, attack := range terminalAttacks {
+	for _, attack := range testenv.TerminalAttacks {
 		data, err := json.Marshal(hostileReport(attack))
 		if err != nil {
 			t.Fatal(err)
@@ -178,11 +144,11 @@ func TestReportFromAHostileRegistry(t *testing.T) {
 				t.Fatal(err)
 			}
 			text := b.String()
-			if why := terminalSafe(text); why != "" {
+			if why := testenv.TerminalUnsafe(text, true); why != "" {
 				t.Errorf("report holds a %s:\n%q", why, text)
 			}
 			if err != nil {
-				if why := terminalSafe(err.Error()); why != "" {
+				if why := testenv.TerminalUnsafe(err.Error(), true); why != "" {
 					t.Errorf("error holds a %s: %q", why, err.Error())
 				}
 			}
