@@ -12,7 +12,6 @@ package promote_test
 // misbehaves only where a test says.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -32,6 +31,7 @@ import (
 	"oras.land/oras-go/v2"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/promote"
 	"github.com/referee-dev/referee/verify"
@@ -239,40 +239,11 @@ func (r *peRegistry) counts() (listings, writes int) {
 	return r.listings, r.writes
 }
 
-func peOpen(t *testing.T, host string) oci.Store {
-	t.Helper()
-	ref, err := oci.ParseReference(host + "/app:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := oci.Open(context.Background(), ref, oci.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // pePushImage pushes an image whose layer is larger than peMaxBlob: the
 // image's own blobs are not bounded.
 func pePushImage(t *testing.T, s oci.Store) ocispec.Descriptor {
 	t.Helper()
-	ctx := context.Background()
-	layer, err := oras.PushBytes(ctx, s, ocispec.MediaTypeImageLayer, bytes.Repeat([]byte("image "), 3*peMaxBlob/6))
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, err := oras.PushBytes(ctx, s, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := oras.PackManifest(ctx, s, oras.PackManifestVersion1_1, "", oras.PackManifestOptions{ConfigDescriptor: &config, Layers: []ocispec.Descriptor{layer}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Tag(ctx, desc, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	return desc
+	return testenv.PushImage(t, s, strings.Repeat("image ", 3*peMaxBlob/6))
 }
 
 func peAttach(t *testing.T, s oci.Store, subject ocispec.Descriptor, file []byte, o oci.AttachOptions) ocispec.Descriptor {
@@ -355,7 +326,7 @@ func TestPromoteCopiesWhatVerificationUsed(t *testing.T) {
 			t.Run(mode.name+"/copy types "+strings.Join(copyTypes, ","), func(t *testing.T) {
 				c := newPEChain(t)
 				reg := newPERegistry(t, mode.referrersAPI)
-				back := peOpen(t, reg.backend)
+				back := testenv.Open(t, reg.backend+"/app")
 				image := pePushImage(t, back)
 
 				// What verification uses.
@@ -379,8 +350,8 @@ func TestPromoteCopiesWhatVerificationUsed(t *testing.T) {
 				reg.mu.Unlock()
 
 				dstReg := newPERegistry(t, !mode.referrersAPI)
-				dst := peOpen(t, dstReg.front)
-				src := peOpen(t, reg.front)
+				dst := testenv.Open(t, dstReg.front+"/app")
+				src := testenv.Open(t, reg.front+"/app")
 				res, err := promote.Promote(ctx, src, reg.front+"/app", image, dst, dstReg.front+"/app", "release", c.options(copyTypes...))
 				if err != nil {
 					t.Fatalf("promote: %v\n%s", err, reportOf(res))
@@ -438,7 +409,7 @@ func TestPromoteIgnoresReferrersAttachedWhileItRuns(t *testing.T) {
 		t.Run(map[bool]string{true: "referrers API", false: "tag schema"}[referrersAPI], func(t *testing.T) {
 			c := newPEChain(t)
 			reg := newPERegistry(t, referrersAPI)
-			back := peOpen(t, reg.backend)
+			back := testenv.Open(t, reg.backend+"/app")
 			image := pePushImage(t, back)
 			used := c.attachUsed(t, back, image, 1)
 			var late []ocispec.Descriptor
@@ -454,8 +425,8 @@ func TestPromoteIgnoresReferrersAttachedWhileItRuns(t *testing.T) {
 			reg.mu.Unlock()
 
 			dstReg := newPERegistry(t, !referrersAPI)
-			dst := peOpen(t, dstReg.front)
-			res, err := promote.Promote(ctx, peOpen(t, reg.front), reg.front+"/app", image, dst, dstReg.front+"/app", "release", c.options(peSBOM))
+			dst := testenv.Open(t, dstReg.front+"/app")
+			res, err := promote.Promote(ctx, testenv.Open(t, reg.front+"/app"), reg.front+"/app", image, dst, dstReg.front+"/app", "release", c.options(peSBOM))
 			if err != nil {
 				t.Fatalf("promote: %v\n%s", err, reportOf(res))
 			}
@@ -480,7 +451,7 @@ func TestPromoteIgnoresReferrersHiddenFromVerification(t *testing.T) {
 	ctx := context.Background()
 	c := newPEChain(t)
 	reg := newPERegistry(t, true)
-	back := peOpen(t, reg.backend)
+	back := testenv.Open(t, reg.backend+"/app")
 	image := pePushImage(t, back)
 	used := c.attachUsed(t, back, image, 1)
 	hidden := map[digest.Digest]bool{
@@ -514,8 +485,8 @@ func TestPromoteIgnoresReferrersHiddenFromVerification(t *testing.T) {
 	reg.mu.Unlock()
 
 	dstReg := newPERegistry(t, true)
-	dst := peOpen(t, dstReg.front)
-	src := peOpen(t, reg.front)
+	dst := testenv.Open(t, dstReg.front+"/app")
+	src := testenv.Open(t, reg.front+"/app")
 	res, err := promote.Promote(ctx, src, reg.front+"/app", image, dst, dstReg.front+"/app", "", c.options(peSBOM))
 	if err != nil {
 		t.Fatalf("promote: %v\n%s", err, reportOf(res))
@@ -558,7 +529,7 @@ func TestPromoteEvidenceBeyondLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newPEChain(t)
 			reg := newPERegistry(t, true)
-			back := peOpen(t, reg.backend)
+			back := testenv.Open(t, reg.backend+"/app")
 			image := pePushImage(t, back)
 			peAttach(t, back, image, c.layout(1), oci.AttachOptions{})
 			sub := peAttach(t, back, image, c.sublayout(), oci.AttachOptions{Step: "build"})
@@ -567,8 +538,8 @@ func TestPromoteEvidenceBeyondLimits(t *testing.T) {
 			bundle := peRaw(t, back, image, "application/vnd.example.bundle", tc.config, layers...)
 
 			dstReg := newPERegistry(t, true)
-			dst := peOpen(t, dstReg.front)
-			res, err := promote.Promote(ctx, peOpen(t, reg.front), reg.front+"/app", image, dst, dstReg.front+"/app", "release", c.options())
+			dst := testenv.Open(t, dstReg.front+"/app")
+			res, err := promote.Promote(ctx, testenv.Open(t, reg.front+"/app"), reg.front+"/app", image, dst, dstReg.front+"/app", "release", c.options())
 			if err == nil || verify.IsNotVerified(err) || !strings.Contains(err.Error(), "referrer "+bundle.Digest.String()+" is needed but cannot be copied") || !strings.Contains(err.Error(), "more than the 65536 allowed") {
 				t.Fatalf("promote: %v\n%s", err, reportOf(res))
 			}
@@ -590,7 +561,7 @@ func TestPromoteDryRunSaysWhatWouldBeCopied(t *testing.T) {
 	ctx := context.Background()
 	c := newPEChain(t)
 	reg := newPERegistry(t, true)
-	back := peOpen(t, reg.backend)
+	back := testenv.Open(t, reg.backend+"/app")
 	image := pePushImage(t, back)
 	used := c.attachUsed(t, back, image, 1)
 	sbom := peRaw(t, back, image, peSBOM, nil, [2]string{peSBOM, `{}`})
@@ -600,7 +571,7 @@ func TestPromoteDryRunSaysWhatWouldBeCopied(t *testing.T) {
 	dstReg := newPERegistry(t, true)
 	o := c.options(peSBOM)
 	o.DryRun, o.Signer = true, nil
-	res, err := promote.Promote(ctx, peOpen(t, reg.front), reg.front+"/app", image, peOpen(t, dstReg.front), dstReg.front+"/app", "release", o)
+	res, err := promote.Promote(ctx, testenv.Open(t, reg.front+"/app"), reg.front+"/app", image, testenv.Open(t, dstReg.front+"/app"), dstReg.front+"/app", "release", o)
 	if err != nil {
 		t.Fatal(err)
 	}
