@@ -83,13 +83,10 @@ func (c *Claims) String() string {
 }
 
 func shortKeyID(id string) string {
-	switch {
-	case id == "":
+	if id == "" {
 		return "(no keyid)"
-	case len(id) > 8:
-		return id[:8]
 	}
-	return id
+	return attest.ShortKeyID(id)
 }
 
 // bound cuts s to maxClaimLen bytes: it is unverified content.
