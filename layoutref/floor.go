@@ -45,7 +45,14 @@ func ParseFloor(s string) (Floor, error) {
 // (HOST/REPO), 0 when no floor matches.
 func (fs Floors) For(repo string) int {
 	for _, f := range fs {
-		if f.Pattern == "" || f.re.MatchString(repo) {
+		if f.Pattern == "" {
+			return f.Version
+		}
+		re := f.re
+		if re == nil { // a Floor written as a literal
+			re = globRegexp(f.Pattern)
+		}
+		if re.MatchString(repo) {
 			return f.Version
 		}
 	}

@@ -39,3 +39,10 @@ func TestParseFloorRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestFloorLiteral(t *testing.T) {
+	fs := layoutref.Floors{{Pattern: "r.example.com/**", Version: 4}}
+	if got := fs.For("r.example.com/a/b"); got != 4 {
+		t.Errorf("literal floor: %d", got)
+	}
+}
