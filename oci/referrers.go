@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
@@ -154,18 +152,7 @@ func referrersTag(subject ocispec.Descriptor) string {
 // quiet period longer than this writer's own read-modify-write takes
 // (within settleMin and settleMax), which outlasts such a stale write.
 func ensureListed(ctx context.Context, s Store, subject ocispec.Descriptor, descs ...ocispec.Descriptor) error {
-	const (
-		attempts    = 12
-		settleMin   = 150 * time.Millisecond
-		settleMax   = time.Second
-		maxSettling = 40
-	)
-	var (
-		repairs, settling int
-		lastIndex         digest.Digest
-		quietSince        time.Time
-		roundTrip         time.Duration
-	)
+	var st settler
 	for {
 		start := time.Now()
 		list, err := ListReferrers(ctx, s, subject, "", 0)
@@ -182,34 +169,23 @@ func ensureListed(ctx context.Context, s Store, subject ocispec.Descriptor, desc
 			if err != nil {
 				return fmt.Errorf("reading referrers index %s: %w", referrersTag(subject), err)
 			}
-			roundTrip = max(roundTrip, time.Since(start))
-			quiet := min(max(settleMin, 4*roundTrip), settleMax)
-			switch {
-			case cur.Digest != lastIndex:
-				lastIndex, quietSince = cur.Digest, time.Now()
-			case time.Since(quietSince) >= quiet:
-				return nil
+			st.took(start)
+			var settled bool
+			if settled, wait = st.settled(cur.Digest); settled {
+				return nil // listed (though other writers may keep the index busy)
 			}
-			if settling++; settling > maxSettling {
-				return nil // listed, though other writers keep the index busy
-			}
-			wait = quiet/2 + time.Duration(rand.Int64N(int64(quiet/2)))
 		} else {
-			if repairs == attempts {
-				return fmt.Errorf("referrer %s of %s is still not listed after %d attempts (concurrent writers?)", missing[0].Digest, subject.Digest, attempts)
+			if !st.canRepair() {
+				return fmt.Errorf("referrer %s of %s is still not listed after %d attempts (concurrent writers?)", missing[0].Digest, subject.Digest, repairAttempts)
 			}
 			if err := addToTagIndex(ctx, s, subject, missing); err != nil {
 				return err
 			}
-			roundTrip = max(roundTrip, time.Since(start))
-			lastIndex = ""
-			wait = time.Duration(20+rand.IntN(80)) * time.Millisecond << min(repairs, 4)
-			repairs++
+			st.took(start)
+			wait = st.repaired()
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if err := pause(ctx, wait); err != nil {
+			return err
 		}
 	}
 }

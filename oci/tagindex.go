@@ -177,18 +177,9 @@ func manifestUnknown(err error) bool {
 // (the referrers API, an OCI layout) nobody rewrites a list, and it
 // returns at once.
 func ensureUnlisted(ctx context.Context, s Store, subject ocispec.Descriptor, drop map[digest.Digest]bool, limit int64) ([]digest.Digest, error) {
-	const (
-		attempts    = 12
-		settleMin   = 150 * time.Millisecond
-		settleMax   = time.Second
-		maxSettling = 40
-	)
 	var (
-		removed           []digest.Digest
-		repairs, settling int
-		lastIndex         digest.Digest
-		quietSince        time.Time
-		roundTrip         time.Duration
+		removed []digest.Digest
+		st      settler
 	)
 	for {
 		start := time.Now()
@@ -202,23 +193,16 @@ func ensureUnlisted(ctx context.Context, s Store, subject ocispec.Descriptor, dr
 				back = append(back, e.Digest)
 			}
 		}
-		roundTrip = max(roundTrip, time.Since(start))
+		st.took(start)
 		var wait time.Duration
 		if len(back) == 0 {
-			quiet := min(max(settleMin, 4*roundTrip), settleMax)
-			switch {
-			case cur.Digest != lastIndex:
-				lastIndex, quietSince = cur.Digest, time.Now()
-			case time.Since(quietSince) >= quiet:
-				return removed, nil
+			var settled bool
+			if settled, wait = st.settled(cur.Digest); settled {
+				return removed, nil // unlisted (though other writers may keep the index busy)
 			}
-			if settling++; settling > maxSettling {
-				return removed, nil // unlisted, though other writers keep the index busy
-			}
-			wait = quiet/2 + time.Duration(rand.Int64N(int64(quiet/2)))
 		} else {
-			if repairs == attempts {
-				return removed, fmt.Errorf("%s is still listed in referrers index %s after %d attempts (concurrent writers?)", back[0], referrersTag(subject), attempts)
+			if !st.canRepair() {
+				return removed, fmt.Errorf("%s is still listed in referrers index %s after %d attempts (concurrent writers?)", back[0], referrersTag(subject), repairAttempts)
 			}
 			r, err := removeFromTagIndex(ctx, s, subject, drop, limit)
 			for _, d := range r {
@@ -229,14 +213,74 @@ func ensureUnlisted(ctx context.Context, s Store, subject ocispec.Descriptor, dr
 			if err != nil {
 				return removed, err
 			}
-			lastIndex = ""
-			wait = time.Duration(20+rand.IntN(80)) * time.Millisecond << min(repairs, 4)
-			repairs++
+			wait = st.repaired()
 		}
-		select {
-		case <-ctx.Done():
-			return removed, ctx.Err()
-		case <-time.After(wait):
+		if err := pause(ctx, wait); err != nil {
+			return removed, err
 		}
+	}
+}
+
+// Bounds of settler.
+const (
+	repairAttempts = 12
+	settleMin      = 150 * time.Millisecond
+	settleMax      = time.Second
+	maxSettling    = 40
+)
+
+// settler waits out the other writers of a referrers tag-schema index
+// (see ensureListed and ensureUnlisted): a change holds only once the
+// index behind the tag has stayed as wanted, unchanged, for a quiet period
+// longer than this writer's own read-modify-write takes (within settleMin
+// and settleMax), which outlasts another writer's stale write. It counts
+// the repairs made meanwhile, at most repairAttempts.
+type settler struct {
+	repairs, settling int
+	lastIndex         digest.Digest
+	quietSince        time.Time
+	roundTrip         time.Duration
+}
+
+// took records a round trip begun at start.
+func (st *settler) took(start time.Time) { st.roundTrip = max(st.roundTrip, time.Since(start)) }
+
+// settled records that the index (by digest) is as wanted, and reports
+// whether it has been so, unchanged, for the quiet period (or has been
+// looked at maxSettling times, other writers keeping it busy); if not, it
+// returns how long to wait before looking again.
+func (st *settler) settled(index digest.Digest) (bool, time.Duration) {
+	quiet := min(max(settleMin, 4*st.roundTrip), settleMax)
+	switch {
+	case index != st.lastIndex:
+		st.lastIndex, st.quietSince = index, time.Now()
+	case time.Since(st.quietSince) >= quiet:
+		return true, 0
+	}
+	if st.settling++; st.settling > maxSettling {
+		return true, 0
+	}
+	return false, quiet/2 + time.Duration(rand.Int64N(int64(quiet/2)))
+}
+
+// canRepair reports whether another repair may be made.
+func (st *settler) canRepair() bool { return st.repairs < repairAttempts }
+
+// repaired records a repair of the index and returns the jittered backoff
+// before looking again.
+func (st *settler) repaired() time.Duration {
+	st.lastIndex = ""
+	wait := time.Duration(20+rand.IntN(80)) * time.Millisecond << min(st.repairs, 4)
+	st.repairs++
+	return wait
+}
+
+// pause waits d, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
 }
