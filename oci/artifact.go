@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -107,14 +108,16 @@ func AttachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r 
 // blobUnknown reports whether a registry refused a manifest because it does
 // not know one of its blobs (MANIFEST_BLOB_UNKNOWN).
 func blobUnknown(err error) bool {
+	return hasErrorCode(err, errcode.ErrorCodeManifestBlobUnknown)
+}
+
+// hasErrorCode reports whether err is a registry's error response with
+// one of codes among its errors.
+// https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#error-codes
+func hasErrorCode(err error, codes ...string) bool {
 	var er *errcode.ErrorResponse
 	if !errors.As(err, &er) {
 		return false
 	}
-	for _, e := range er.Errors {
-		if e.Code == errcode.ErrorCodeManifestBlobUnknown {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(er.Errors, func(e errcode.Error) bool { return slices.Contains(codes, e.Code) })
 }

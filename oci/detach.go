@@ -252,8 +252,7 @@ func isManifestType(mediaType string) bool {
 	switch mediaType {
 	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
 		"application/vnd.oci.artifact.manifest.v1+json",
-		"application/vnd.docker.distribution.manifest.v2+json",
-		"application/vnd.docker.distribution.manifest.list.v2+json":
+		mediaTypeDockerManifest, mediaTypeDockerManifestList:
 		return true
 	}
 	return false
@@ -263,13 +262,7 @@ func isManifestType(mediaType string) bool {
 // (405, or UNSUPPORTED as distribution says with deletes disabled).
 func deleteRefused(err error) bool {
 	var er *errcode.ErrorResponse
-	if !errors.As(err, &er) {
-		return false
-	}
-	if er.StatusCode == http.StatusMethodNotAllowed {
-		return true
-	}
-	return slices.ContainsFunc(er.Errors, func(e errcode.Error) bool { return e.Code == errcode.ErrorCodeUnsupported })
+	return errors.As(err, &er) && er.StatusCode == http.StatusMethodNotAllowed || hasErrorCode(err, errcode.ErrorCodeUnsupported)
 }
 
 // stillListed reports whether subject's referrers list d (or cannot be

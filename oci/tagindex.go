@@ -158,13 +158,7 @@ func removeFromTagIndex(ctx context.Context, s Store, subject ocispec.Descriptor
 // manifestUnknown reports whether a registry refused an index because it
 // does not have one of its manifests.
 func manifestUnknown(err error) bool {
-	var er *errcode.ErrorResponse
-	if !errors.As(err, &er) {
-		return false
-	}
-	return slices.ContainsFunc(er.Errors, func(e errcode.Error) bool {
-		return e.Code == errcode.ErrorCodeManifestUnknown || e.Code == errcode.ErrorCodeManifestBlobUnknown
-	})
+	return hasErrorCode(err, errcode.ErrorCodeManifestUnknown, errcode.ErrorCodeManifestBlobUnknown)
 }
 
 // ensureUnlisted makes sure that no entry of drop is in subject's
