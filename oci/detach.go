@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -173,6 +174,8 @@ func deleteReferrers(ctx context.Context, del content.Deleter, s Store, subject 
 	if err != nil {
 		return fmt.Errorf("detaching %s from %s: %w", stored[0].Digest, subject.Digest, err)
 	}
+	// One listing serves every refused delete.
+	listing := sync.OnceValues(func() ([]ocispec.Descriptor, error) { return ListReferrers(ctx, s, subject, "", 0) })
 	for _, t := range todo {
 		if !t.stored {
 			continue
@@ -183,7 +186,7 @@ func deleteReferrers(ctx context.Context, del content.Deleter, s Store, subject 
 			t.res.Deleted = true
 		case errors.Is(err, errdef.ErrNotFound):
 			// deleted meanwhile by someone else
-		case deleteRefused(err) && !stillListed(ctx, s, subject, t.desc.Digest):
+		case deleteRefused(err) && !stillListed(listing, t.desc.Digest):
 			// Unlisted from the tag-schema index, which is what lists
 			// referrers there; the manifest itself stays.
 			t.res.Kept = "the registry refuses to delete manifests"
@@ -265,10 +268,10 @@ func deleteRefused(err error) bool {
 	return errors.As(err, &er) && er.StatusCode == http.StatusMethodNotAllowed || hasErrorCode(err, errcode.ErrorCodeUnsupported)
 }
 
-// stillListed reports whether subject's referrers list d (or cannot be
-// listed).
-func stillListed(ctx context.Context, s Store, subject ocispec.Descriptor, d digest.Digest) bool {
-	list, err := ListReferrers(ctx, s, subject, "", 0)
+// stillListed reports whether the referrers listing lists d (or the
+// referrers cannot be listed).
+func stillListed(listing func() ([]ocispec.Descriptor, error), d digest.Digest) bool {
+	list, err := listing()
 	return err != nil || slices.ContainsFunc(list, func(e ocispec.Descriptor) bool { return e.Digest == d })
 }
 
