@@ -75,15 +75,7 @@ func BenchmarkGatherHostileMemory(b *testing.B) {
 		idle, _ := testenv.RunChild(b, "TestGatherMemoryChild", append(env, "REFEREE_MEM_MODE=idle")...)
 		for _, mode := range []string{"trust", "all"} {
 			b.Run(kind+"/"+mode, func(b *testing.B) {
-				var peak int64
-				for b.Loop() {
-					p, _ := testenv.RunChild(b, "TestGatherMemoryChild", append(env, "REFEREE_MEM_MODE="+mode)...)
-					peak = max(peak, p)
-				}
-				b.ReportMetric(float64(peak)/float64(evidence), "peakRSS/evidence")
-				b.ReportMetric(float64(peak-idle)/float64(evidence), "extraRSS/evidence")
-				b.ReportMetric(float64(peak)/(1<<20), "peakRSS-MiB")
-				b.ReportMetric(float64(idle)/(1<<20), "idleRSS-MiB")
+				testenv.BenchPeakRSS(b, "TestGatherMemoryChild", append(env, "REFEREE_MEM_MODE="+mode), idle, evidence)
 			})
 		}
 	}

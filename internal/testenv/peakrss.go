@@ -76,3 +76,20 @@ func PrintPeakRSS(tb testing.TB) {
 	}
 	tb.Fatal("no VmHWM in /proc/self/status")
 }
+
+// BenchPeakRSS runs test in a child process (RunChild) with env once per
+// iteration of b, and reports the highest peak RSS over the evidence
+// bytes (peakRSS/evidence), the same less idle, the peak RSS of a child
+// that did nothing (extraRSS/evidence), and both in MiB.
+func BenchPeakRSS(b *testing.B, test string, env []string, idle, evidence int64) {
+	b.Helper()
+	var peak int64
+	for b.Loop() {
+		p, _ := RunChild(b, test, env...)
+		peak = max(peak, p)
+	}
+	b.ReportMetric(float64(peak)/float64(evidence), "peakRSS/evidence")
+	b.ReportMetric(float64(peak-idle)/float64(evidence), "extraRSS/evidence")
+	b.ReportMetric(float64(peak)/(1<<20), "peakRSS-MiB")
+	b.ReportMetric(float64(idle)/(1<<20), "idleRSS-MiB")
+}
