@@ -94,15 +94,7 @@ func BenchmarkCheckManyHostileMemory(b *testing.B) {
 		env := []string{"REFEREE_MEM_REFS=" + strings.Join(refs, ","), "REFEREE_MEM_KEY=" + keyFile}
 		idle, _ := testenv.RunChild(b, "TestCheckManyMemoryChild", append(env, "REFEREE_MEM_MODE=idle")...)
 		b.Run(tc.name, func(b *testing.B) {
-			var peak int64
-			for b.Loop() {
-				p, _ := testenv.RunChild(b, "TestCheckManyMemoryChild", append(env, "REFEREE_MEM_MODE=check")...)
-				peak = max(peak, p)
-			}
-			b.ReportMetric(float64(peak)/float64(evidence), "peakRSS/evidence")
-			b.ReportMetric(float64(peak-idle)/float64(evidence), "extraRSS/evidence")
-			b.ReportMetric(float64(peak)/(1<<20), "peakRSS-MiB")
-			b.ReportMetric(float64(idle)/(1<<20), "idleRSS-MiB")
+			testenv.BenchPeakRSS(b, "TestCheckManyMemoryChild", append(env, "REFEREE_MEM_MODE=check"), idle, evidence)
 		})
 	}
 }
