@@ -22,9 +22,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // MaxManifestSize bounds the body of a manifest PUT (4 MiB, the limit most
@@ -34,7 +34,8 @@ const MaxManifestSize = 4 << 20
 // Options configures New.
 type Options struct {
 	// Root is the directory that persists the registry: blobs under
-	// Root/blobs and manifests in the journal Root/manifests.jsonl. Empty
+	// Root/blobs, blob uploads in progress under Root/uploads and
+	// manifests in the journal Root/manifests.jsonl. Empty
 	// keeps everything in memory, lost when the process ends. A registry
 	// holds an exclusive lock on Root (the file Root/registry.lock) until
 	// Close or the end of its process: a second registry on the same Root
@@ -60,6 +61,16 @@ type Options struct {
 	// over TLS or from a loopback peer.
 	// https://distribution.github.io/distribution/about/configuration/#htpasswd
 	HtpasswdFile string
+	// MaxUploads bounds the blob uploads in progress (opened by
+	// POST /v2/<name>/blobs/uploads/, not yet finished or cancelled):
+	// opening one more drops the one idle longest. Zero means
+	// DefaultMaxUploads.
+	MaxUploads int
+	// UploadTimeout drops a blob upload that has had no request for that
+	// long; its URL then answers 404 BLOB_UPLOAD_UNKNOWN. Zero means
+	// DefaultUploadTimeout.
+	UploadTimeout time.Duration
+
 	// AnonymousPull lets requests without credentials read (GET and
 	// HEAD; not the /v2/ base endpoint, which always asks for them so
 	// clients learn to send them). Writes always need a user. Only with
@@ -111,6 +122,7 @@ func New(opts Options) (*Registry, error) {
 		ggcr.WithReferrersSupport(!opts.NoReferrers),
 	}
 	fix := func(h http.Handler) http.Handler {
+		h = &manifestFixes{inner: h}
 		if !opts.NoReferrers {
 			h = &specFixes{inner: h}
 		}
@@ -124,9 +136,10 @@ func New(opts Options) (*Registry, error) {
 		return h
 	}
 	if opts.Root == "" {
+		up, _ := newUploads("", opts.MaxUploads, opts.UploadTimeout)
 		// No journal, but the same checks on manifest writes.
 		r.journal = &journaled{inner: ggcr.New(gopts...), log: logger}
-		r.handler = fix(r.journal)
+		r.handler = fix(&blobAPI{store: newMemBlobs(), uploads: up, next: r.journal})
 		return r, nil
 	}
 	if err := os.MkdirAll(opts.Root, 0o755); err != nil {
@@ -137,13 +150,16 @@ func New(opts Options) (*Registry, error) {
 		return nil, err
 	}
 	blobs := filepath.Join(opts.Root, "blobs")
-	// The disk blob handler creates its temporary files in this directory
-	// and does not create it.
+	// Blobs are first written to temporary files in this directory.
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
 		lock.release()
 		return nil, fmt.Errorf("registry root: %w", err)
 	}
-	gopts = append(gopts, ggcr.WithBlobHandler(ggcr.NewDiskBlobHandler(blobs)))
+	up, err := newUploads(filepath.Join(opts.Root, uploadsName), opts.MaxUploads, opts.UploadTimeout)
+	if err != nil {
+		lock.release()
+		return nil, fmt.Errorf("registry root: %w", err)
+	}
 	j := &journaled{
 		inner: ggcr.New(gopts...),
 		path:  filepath.Join(opts.Root, journalName),
@@ -160,7 +176,8 @@ func New(opts Options) (*Registry, error) {
 	case st.applied > 0:
 		logger.Printf("registry: replayed %d manifest changes from %s", st.applied, j.path)
 	}
-	r.journal, r.lock, r.handler = j, lock, fix(j)
+	r.journal, r.lock = j, lock
+	r.handler = fix(&blobAPI{store: &diskBlobs{dir: blobs}, uploads: up, next: j})
 	return r, nil
 }
 
@@ -305,15 +322,6 @@ func (j *journaled) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		} else if err != nil {
 			writeError(w, http.StatusBadRequest, "MANIFEST_INVALID", "reading manifest: "+err.Error())
 			return
-		}
-		// ggcr stores a manifest under whatever digest the URL names;
-		// real registries refuse a mismatch.
-		if h, err := v1.NewHash(ref); err == nil && h.Algorithm == "sha256" {
-			if got, _, _ := v1.SHA256(bytes.NewReader(body)); got != h {
-				writeError(w, http.StatusBadRequest, "DIGEST_INVALID",
-					fmt.Sprintf("manifest digest is %s, not %s", got, h))
-				return
-			}
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		req.ContentLength = int64(len(body))

@@ -8,6 +8,9 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strconv"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // specFixes corrects two places where go-containerregistry's registry
@@ -23,6 +26,8 @@ import (
 type specFixes struct {
 	inner http.Handler
 }
+
+const ociIndex = "application/vnd.oci.image.index.v1+json"
 
 var referrersPath = regexp.MustCompile(`^/v2/(.+)/referrers/([a-z0-9]+:[a-f0-9]+)$`)
 
@@ -82,12 +87,23 @@ func (f *specFixes) referrers(w http.ResponseWriter, r *http.Request, repo strin
 		MediaType     string       `json:"mediaType"`
 		Manifests     []descriptor `json:"manifests"`
 	}
-	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &index) != nil {
+	empty := false
+	switch {
+	case rec.Code == http.StatusNotFound && strings.Contains(errorText(rec.Body.Bytes()), ": NAME_UNKNOWN:"):
+		// A repository with no manifests has no referrers: the spec's
+		// answer is an empty index, not 404.
+		index.SchemaVersion, index.MediaType = 2, ociIndex
+		empty = true
+	case rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &index) != nil:
 		copyResponse(w, rec)
 		return
 	}
 	want := r.URL.Query().Get("artifactType")
 	kept := index.Manifests[:0]
+	// go-containerregistry stores a manifest pushed by another digest
+	// (sha512) under its sha256 digest too, and lists it twice; the
+	// digest the client used is the one to keep.
+	twins := map[string]bool{}
 	for _, d := range index.Manifests {
 		get := httptest.NewRequest(http.MethodGet, "/v2/"+repo+"/manifests/"+d.Digest, nil)
 		get.Header.Set("Accept", d.MediaType)
@@ -97,6 +113,10 @@ func (f *specFixes) referrers(w http.ResponseWriter, r *http.Request, repo strin
 			ArtifactType string            `json:"artifactType"`
 			Config       *descriptor       `json:"config"`
 			Annotations  map[string]string `json:"annotations"`
+		}
+		if mrec.Code == http.StatusOK && !strings.HasPrefix(d.Digest, "sha256:") {
+			h, _, _ := v1.SHA256(bytes.NewReader(mrec.Body.Bytes()))
+			twins[h.String()] = true
 		}
 		if mrec.Code == http.StatusOK && json.Unmarshal(mrec.Body.Bytes(), &m) == nil {
 			d.ArtifactType = m.ArtifactType
@@ -109,7 +129,12 @@ func (f *specFixes) referrers(w http.ResponseWriter, r *http.Request, repo strin
 			kept = append(kept, d)
 		}
 	}
-	index.Manifests = kept
+	index.Manifests = kept[:0]
+	for _, d := range kept {
+		if !twins[d.Digest] {
+			index.Manifests = append(index.Manifests, d)
+		}
+	}
 	if index.Manifests == nil {
 		index.Manifests = []descriptor{}
 	}
@@ -118,9 +143,12 @@ func (f *specFixes) referrers(w http.ResponseWriter, r *http.Request, repo strin
 		copyResponse(w, rec)
 		return
 	}
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
+	if !empty {
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
 	}
+	w.Header().Set("Content-Type", ociIndex)
 	if want != "" {
 		w.Header().Set("OCI-Filters-Applied", "artifactType")
 	}
