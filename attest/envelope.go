@@ -225,8 +225,8 @@ func (e *Envelope) SignedBytes() ([]byte, error) {
 }
 
 // VerifyKey reports whether a signature of e verifies with key. Signatures
-// whose keyid names another key are skipped; DSSE signatures without a keyid
-// are tried.
+// whose keyid is none of the key's (Key.HasID: either in-toto generation's
+// keyid) are skipped; DSSE signatures without a keyid are tried.
 func (e *Envelope) VerifyKey(key *Key) error {
 	msg, err := e.SignedBytes()
 	if err != nil {
@@ -234,7 +234,7 @@ func (e *Envelope) VerifyKey(key *Key) error {
 	}
 	tried := false
 	for _, s := range e.Signatures {
-		if s.KeyID != "" && s.KeyID != key.KeyID {
+		if s.KeyID != "" && !key.HasID(s.KeyID) {
 			continue
 		}
 		tried = true

@@ -21,8 +21,11 @@ var ErrPrivateKey = errors.New("is a private key")
 var ErrPublicKey = errors.New("is a public key")
 
 // ParsePublicKey reads a public key file in any form the references write:
-// PEM (PKIX or PKCS#1 RSA) or the securesystemslib JSON key that
-// `in-toto-keygen -t ed25519` writes. A private key is refused with
+// PEM (PKIX or PKCS#1 RSA; RSA, ed25519, or ECDSA on P-256, P-384 or
+// P-521), a PEM X.509 certificate (its key, as in-toto-golang reads it; see
+// Key.Certificate), or the securesystemslib JSON key that
+// `in-toto-keygen -t ed25519` writes. The keyid is in-toto 1.3's and
+// in-toto-golang's; Key.CurrentID is current in-toto's. A private key is refused with
 // ErrPrivateKey, so that a private key is never handed on (into a layout, to
 // a verifier) by mistake; ParseAnyKey takes one.
 func ParsePublicKey(data []byte) (*Key, error) {
@@ -89,6 +92,9 @@ func parsePEMKey(data []byte) (*Key, error) {
 	if strings.Contains(block.Type, "ENCRYPTED") || block.Headers["Proc-Type"] != "" {
 		return nil, errors.New("encrypted private keys are not supported: decrypt it first (openssl pkey -in KEY -out KEY.plain)")
 	}
+	if block.Type == pemCertificate {
+		return certificateKey(data)
+	}
 	if block.Type == "RSA PUBLIC KEY" {
 		pub, err := x509.ParsePKCS1PublicKey(block.Bytes)
 		if err != nil {
@@ -114,8 +120,9 @@ type sslibJSONKey struct {
 	Scheme              string   `json:"scheme"`
 	KeyIDHashAlgorithms []string `json:"keyid_hash_algorithms"`
 	KeyVal              struct {
-		Public  string `json:"public"`
-		Private string `json:"private"`
+		Public      string `json:"public"`
+		Private     string `json:"private"`
+		Certificate string `json:"certificate"`
 	} `json:"keyval"`
 }
 
@@ -137,12 +144,17 @@ func parseSSLibJSON(data []byte) (*Key, string, error) {
 	if j.KeyType == "" {
 		return nil, "", errors.New("JSON key: keytype is empty")
 	}
-	k, err := newKey(j.KeyType, j.Scheme, j.KeyVal.Public, j.KeyIDHashAlgorithms)
+	k, err := newKeyListed(j.KeyType, j.Scheme, j.KeyVal.Public, j.KeyIDHashAlgorithms, j.KeyID)
+	if mismatch := (*keyIDMismatchError)(nil); errors.As(err, &mismatch) {
+		return nil, "", fmt.Errorf("JSON key: %w", err)
+	}
 	if err != nil {
 		return nil, "", err
 	}
-	if j.KeyID != "" && j.KeyID != k.KeyID {
-		return nil, "", fmt.Errorf("JSON key: keyid %s does not match the key (computed %s)", j.KeyID, k.KeyID)
+	if j.KeyVal.Certificate != "" {
+		if err := k.setCertificate(j.KeyVal.Certificate); err != nil {
+			return nil, "", fmt.Errorf("JSON key: %w", err)
+		}
 	}
 	return k, j.KeyVal.Private, nil
 }

@@ -2,6 +2,7 @@ package attest
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -14,6 +15,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Key types and signature schemes of the securesystemslib key format that
@@ -28,8 +31,11 @@ const (
 	SchemeEd25519         = "ed25519"
 	SchemeECDSAP256       = "ecdsa-sha2-nistp256"
 	SchemeECDSAP384       = "ecdsa-sha2-nistp384"
+	SchemeECDSAP521       = "ecdsa-sha2-nistp521"
+	schemeECDSAP224       = "ecdsa-sha2-nistp224"
 	legacyKeyTypeECDSA256 = "ecdsa-sha2-nistp256"
 	legacyKeyTypeECDSA384 = "ecdsa-sha2-nistp384"
+	legacyKeyTypeECDSA521 = "ecdsa-sha2-nistp521"
 )
 
 // defaultKeyIDHashAlgorithms is what both references put in every key they
@@ -50,13 +56,19 @@ type Key struct {
 	KeyIDHashAlgorithms []string `json:"keyid_hash_algorithms"`
 	KeyVal              KeyVal   `json:"keyval"`
 
-	pub crypto.PublicKey
+	pub  crypto.PublicKey
+	cert *x509.Certificate
+	// ids are the keyids the key answers to, KeyID first (see IDs).
+	ids []string
 }
 
 // KeyVal holds a key's encoded value: a PEM string for RSA and ECDSA, a hex
-// string for ed25519.
+// string for ed25519. Certificate is the PEM X.509 certificate the key was
+// read from, as in-toto-golang lists a certificate's key in a layout; it is
+// not part of the keyid.
 type KeyVal struct {
-	Public string `json:"public"`
+	Public      string `json:"public"`
+	Certificate string `json:"certificate,omitempty"`
 }
 
 // ShortID is the first eight characters of the keyid, as used in link file
@@ -71,33 +83,16 @@ func (k *Key) ShortID() string {
 // Public returns the key as a crypto.PublicKey.
 func (k *Key) Public() crypto.PublicKey { return k.pub }
 
-// computeKeyID returns the securesystemslib keyid: the sha256 of the
-// canonical JSON of keytype, scheme, keyid_hash_algorithms and keyval.public.
-func computeKeyID(keyType, scheme, public string, algs []string) (string, error) {
-	if algs == nil {
-		algs = defaultKeyIDHashAlgorithms
-	}
-	list := make([]any, len(algs))
-	for i, a := range algs {
-		list[i] = a
-	}
-	obj := map[string]any{
-		"keytype":               keyType,
-		"scheme":                scheme,
-		"keyid_hash_algorithms": list,
-		"keyval":                map[string]any{"public": public},
-	}
-	b, err := canonicalValue(obj)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+// newKey builds a Key from its encoded fields, parses the public value, and
+// gives it the keyid of in-toto 1.3 and in-toto-golang.
+func newKey(keyType, scheme, public string, algs []string) (*Key, error) {
+	return newKeyListed(keyType, scheme, public, algs, "")
 }
 
-// newKey builds a Key from its encoded fields, parses the public value, and
-// computes the keyid.
-func newKey(keyType, scheme, public string, algs []string) (*Key, error) {
+// newKeyListed builds a Key as newKey does, under the keyid it was listed
+// with when one is given: that keyid must be what either generation's rule
+// computes from the fields (see IDs).
+func newKeyListed(keyType, scheme, public string, algs []string, listed string) (*Key, error) {
 	k := &Key{KeyType: keyType, Scheme: scheme, KeyVal: KeyVal{Public: public}, KeyIDHashAlgorithms: algs}
 	if k.KeyIDHashAlgorithms == nil {
 		k.KeyIDHashAlgorithms = append([]string(nil), defaultKeyIDHashAlgorithms...)
@@ -105,12 +100,32 @@ func newKey(keyType, scheme, public string, algs []string) (*Key, error) {
 	if err := k.parsePublic(); err != nil {
 		return nil, err
 	}
-	id, err := computeKeyID(keyType, scheme, public, k.KeyIDHashAlgorithms)
+	ids, err := listedIDs(keyType, scheme, public, algs)
 	if err != nil {
 		return nil, err
 	}
-	k.KeyID = id
+	k.KeyID = ids[0]
+	if listed != "" {
+		if !slices.Contains(ids, listed) {
+			return nil, &keyIDMismatchError{listed: listed, ids: ids}
+		}
+		k.KeyID = listed
+	}
+	if k.ids, err = k.aliasIDs(k.KeyID); err != nil {
+		return nil, err
+	}
 	return k, nil
+}
+
+// keyIDMismatchError says that a listed keyid is neither generation's
+// keyid of the key's fields.
+type keyIDMismatchError struct {
+	listed string
+	ids    []string
+}
+
+func (e *keyIDMismatchError) Error() string {
+	return fmt.Sprintf("keyid %s does not match the key (in-toto 1.3 and in-toto-golang compute %s, current in-toto %s)", e.listed, e.ids[0], e.ids[1])
 }
 
 // parsePublic decodes KeyVal.Public according to KeyType and Scheme and
@@ -137,28 +152,24 @@ func (k *Key) parsePublic() error {
 		}
 		rk, ok := pub.(*rsa.PublicKey)
 		if !ok {
-			return fmt.Errorf("keytype rsa but the PEM holds a %T", pub)
+			return fmt.Errorf("keytype rsa but the PEM holds %s", keyKind(pub))
 		}
 		if rk.N.BitLen() < 2048 {
 			return fmt.Errorf("RSA key of %d bits is too small (2048 at least)", rk.N.BitLen())
 		}
 		k.pub = rk
 		return nil
-	case KeyTypeECDSA, legacyKeyTypeECDSA256, legacyKeyTypeECDSA384:
+	case KeyTypeECDSA, legacyKeyTypeECDSA256, legacyKeyTypeECDSA384, legacyKeyTypeECDSA521:
 		pub, err := parsePEMPublic(k.KeyVal.Public)
 		if err != nil {
 			return err
 		}
 		ek, ok := pub.(*ecdsa.PublicKey)
 		if !ok {
-			return fmt.Errorf("keytype %s but the PEM holds a %T", k.KeyType, pub)
+			return fmt.Errorf("keytype %s but the PEM holds %s", k.KeyType, keyKind(pub))
 		}
-		want := map[string]elliptic.Curve{SchemeECDSAP256: elliptic.P256(), SchemeECDSAP384: elliptic.P384()}[k.Scheme]
-		if want == nil {
-			return fmt.Errorf("%w: keytype %q with scheme %q", ErrUnknownKeyType, k.KeyType, k.Scheme)
-		}
-		if ek.Curve != want {
-			return fmt.Errorf("scheme %s but the key is on curve %s", k.Scheme, ek.Curve.Params().Name)
+		if err := checkECDSAScheme(k.KeyType, k.Scheme, ek); err != nil {
+			return err
 		}
 		k.pub = ek
 		return nil
@@ -166,18 +177,89 @@ func (k *Key) parsePublic() error {
 	return fmt.Errorf("%w: %q", ErrUnknownKeyType, k.KeyType)
 }
 
+// ecdsaSchemes are the references' scheme names by curve.
+var ecdsaSchemes = map[elliptic.Curve]string{
+	elliptic.P224(): schemeECDSAP224,
+	elliptic.P256(): SchemeECDSAP256,
+	elliptic.P384(): SchemeECDSAP384,
+	elliptic.P521(): SchemeECDSAP521,
+}
+
+// curveScheme is the scheme named after pub's curve, or "" if pub is no
+// ECDSA key on a curve the references read.
+func curveScheme(pub crypto.PublicKey) string {
+	ek, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return ""
+	}
+	return ecdsaSchemes[ek.Curve]
+}
+
+// checkECDSAScheme accepts an ECDSA key's keytype and scheme as the
+// references write them: the scheme named after the key's curve
+// (securesystemslib, and in-toto-golang given a scheme), or
+// ecdsa-sha2-nistp256 on any curve (in-toto-golang's and
+// go-securesystemslib's default for every ECDSA key). Either way the
+// signature hash follows the curve, as go-securesystemslib signs and
+// verifies: SHA-256 up to P-256, SHA-384 on P-384, SHA-512 on P-521; for a
+// key whose scheme names its curve that is also the scheme's hash. A scheme
+// naming another curve is refused, since the references would disagree on
+// its hash. The legacy keytypes (ecdsa-sha2-nistp256 and so on) must name
+// the curve too.
+func checkECDSAScheme(keyType, scheme string, ek *ecdsa.PublicKey) error {
+	own := ecdsaSchemes[ek.Curve]
+	if own == "" {
+		return fmt.Errorf("%w: ECDSA key on curve %s (want P-256, P-384 or P-521)", ErrUnknownKeyType, ek.Curve.Params().Name)
+	}
+	if !slices.Contains([]string{schemeECDSAP224, SchemeECDSAP256, SchemeECDSAP384, SchemeECDSAP521}, scheme) {
+		return fmt.Errorf("%w: keytype %q with scheme %q", ErrUnknownKeyType, keyType, scheme)
+	}
+	if keyType != KeyTypeECDSA && keyType != own {
+		return fmt.Errorf("keytype %s but the key is on curve %s (keytype %s or ecdsa)", keyType, ek.Curve.Params().Name, own)
+	}
+	if scheme != own && (scheme != SchemeECDSAP256 || keyType != KeyTypeECDSA) {
+		return fmt.Errorf("scheme %s but the key is on curve %s (scheme %s)", scheme, ek.Curve.Params().Name, own)
+	}
+	return nil
+}
+
+// keyKind names a key's algorithm in words, for messages.
+func keyKind(pub any) string {
+	switch p := pub.(type) {
+	case *rsa.PublicKey, *rsa.PrivateKey:
+		return "an RSA key"
+	case ed25519.PublicKey, ed25519.PrivateKey, *ed25519.PrivateKey:
+		return "an ed25519 key"
+	case *ecdsa.PublicKey:
+		return "an ECDSA key on curve " + p.Curve.Params().Name
+	case *ecdsa.PrivateKey:
+		return "an ECDSA key on curve " + p.Curve.Params().Name
+	case *ecdh.PublicKey, *ecdh.PrivateKey:
+		return "an X25519 or ECDH key"
+	}
+	return "a key of a kind in-toto does not use"
+}
+
 func parsePEMPublic(s string) (crypto.PublicKey, error) {
 	block, _ := pem.Decode([]byte(s))
 	if block == nil {
 		return nil, errors.New("public key is not PEM")
 	}
+	var pub crypto.PublicKey
+	var err error
 	switch block.Type {
 	case "PUBLIC KEY":
-		return x509.ParsePKIXPublicKey(block.Bytes)
+		pub, err = x509.ParsePKIXPublicKey(block.Bytes)
 	case "RSA PUBLIC KEY":
-		return x509.ParsePKCS1PublicKey(block.Bytes)
+		pub, err = x509.ParsePKCS1PublicKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("PEM block %q is not a public key", block.Type)
 	}
-	return nil, fmt.Errorf("PEM block %q is not a public key", block.Type)
+	if err != nil {
+		// Go's messages start with their package name.
+		return nil, fmt.Errorf("reading the PEM public key: %s", strings.TrimPrefix(err.Error(), "x509: "))
+	}
+	return pub, nil
 }
 
 // Verify checks sig over data with the key's scheme. RSA-PSS accepts any
@@ -204,19 +286,29 @@ func (k *Key) Verify(data, sig []byte) error {
 // ErrBadSignature is returned when a signature does not verify.
 var ErrBadSignature = errors.New("signature does not verify")
 
+// ecdsaDigest hashes data for an ECDSA signature on curve c as
+// go-securesystemslib does (and securesystemslib for the scheme named after
+// the curve): SHA-256 up to 256 bits, SHA-384 up to 384, SHA-512 above.
 func ecdsaDigest(c elliptic.Curve, data []byte) []byte {
-	if c == elliptic.P384() {
+	switch bits := c.Params().BitSize; {
+	case bits <= 256:
+		h := sha256.Sum256(data)
+		return h[:]
+	case bits <= 384:
 		h := sha512.Sum384(data)
 		return h[:]
 	}
-	h := sha256.Sum256(data)
+	h := sha512.Sum512(data)
 	return h[:]
 }
 
 // KeyFromLayout builds a Key from one value of a layout's "keys" map as it
 // arrived (fixed fields: keyid, keytype, scheme, keyid_hash_algorithms,
-// keyval with public and private), and checks that its keyid matches the
-// key material.
+// keyval with public, private and certificate), and checks that its keyid
+// matches the key material by either generation's rule: in-toto 1.3's and
+// in-toto-golang's (with keyid_hash_algorithms) or current in-toto's
+// (without). A certificate (in-toto-golang) must hold the listed public
+// key; see Certificate for what else is checked.
 func KeyFromLayout(keyid string, raw json.RawMessage) (*Key, error) {
 	if err := CheckJSON(raw, layoutKeySchema); err != nil {
 		return nil, fmt.Errorf("key %s: %w", short(keyid), err)
@@ -225,15 +317,20 @@ func KeyFromLayout(keyid string, raw json.RawMessage) (*Key, error) {
 	if err := json.Unmarshal(raw, &j); err != nil {
 		return nil, fmt.Errorf("key %s: %w", short(keyid), jsonError(err))
 	}
-	k, err := newKey(j.KeyType, j.Scheme, j.KeyVal.Public, j.KeyIDHashAlgorithms)
+	k, err := newKeyListed(j.KeyType, j.Scheme, j.KeyVal.Public, j.KeyIDHashAlgorithms, keyid)
+	if mismatch := (*keyIDMismatchError)(nil); errors.As(err, &mismatch) {
+		return nil, fmt.Errorf("key listed as %s has keyid %s (as in-toto 1.3 and in-toto-golang compute it) or %s (as current in-toto does)", short(keyid), mismatch.ids[0], mismatch.ids[1])
+	}
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", short(keyid), err)
 	}
-	if k.KeyID != keyid {
-		return nil, fmt.Errorf("key listed as %s has keyid %s", short(keyid), k.KeyID)
-	}
 	if j.KeyID != "" && j.KeyID != keyid {
 		return nil, fmt.Errorf("key listed as %s says its keyid is %s", short(keyid), j.KeyID)
+	}
+	if j.KeyVal.Certificate != "" {
+		if err := k.setCertificate(j.KeyVal.Certificate); err != nil {
+			return nil, fmt.Errorf("key %s: %w", short(keyid), err)
+		}
 	}
 	return k, nil
 }

@@ -35,6 +35,8 @@ var (
 		"keyval": {Closed: true, Fields: map[string]*Schema{
 			"public":  anyValue,
 			"private": anyValue,
+			// in-toto-golang lists a certificate's key with it.
+			"certificate": anyValue,
 		}},
 	}}
 

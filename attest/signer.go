@@ -28,7 +28,8 @@ func (s *Signer) Key() *Key { return s.key }
 
 // Sign signs data with the key's scheme: ed25519, RSASSA-PSS with SHA-256
 // and a 32-byte salt (what in-toto-golang verifies strictly), or ECDSA over
-// SHA-256/384 with an ASN.1 DER signature.
+// the curve's hash (SHA-256, SHA-384 on P-384, SHA-512 on P-521) with an
+// ASN.1 DER signature.
 func (s *Signer) Sign(data []byte) ([]byte, error) {
 	switch p := s.priv.(type) {
 	case ed25519.PrivateKey:
@@ -39,7 +40,7 @@ func (s *Signer) Sign(data []byte) ([]byte, error) {
 	case *ecdsa.PrivateKey:
 		return ecdsa.SignASN1(rand.Reader, p, ecdsaDigest(p.Curve, data))
 	}
-	return nil, fmt.Errorf("%w: %T", ErrUnknownKeyType, s.priv)
+	return nil, fmt.Errorf("%w: %s", ErrUnknownKeyType, keyKind(s.priv))
 }
 
 // GenerateKey makes a new key pair of keyType: "ed25519" (the default when
@@ -165,7 +166,7 @@ func parsePEMPrivate(data []byte) (crypto.Signer, error) {
 	}
 	priv, ok := parsed.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("%w: %T", ErrUnknownKeyType, parsed)
+		return nil, fmt.Errorf("%w: the file holds %s", ErrUnknownKeyType, keyKind(parsed))
 	}
 	return priv, nil
 }

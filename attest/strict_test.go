@@ -284,7 +284,10 @@ func TestUnknownFieldsRefused(t *testing.T) {
 		{"step", layout, parseLayout, []any{"steps", 1}, "cert_constraints", `unknown field "cert_constraints" in steps[1]`},
 		{"inspection", layout, parseLayout, []any{"inspect", 0}, "expected_command", `unknown field "expected_command" in inspect[0]`},
 		{"key", layout, parseLayout, []any{"keys", kid}, "expires", `unknown field "expires" in keys["` + kid + `"]`},
-		{"keyval", layout, parseLayout, []any{"keys", kid, "keyval"}, "certificate", `unknown field "certificate" in keys["` + kid + `"].keyval`},
+		{"keyval", layout, parseLayout, []any{"keys", kid, "keyval"}, "cert", `unknown field "cert" in keys["` + kid + `"].keyval`},
+		// in-toto-golang lists a certificate's key with keyval.certificate:
+		// read, and refused here only because "x" is no certificate.
+		{"keyval certificate", layout, parseLayout, []any{"keys", kid, "keyval"}, "certificate", `certificate is not a PEM certificate`},
 	} {
 		doc := tc.doc.clone()
 		doc.at(tc.place...).set(tc.field, &oNode{raw: []byte(`"x"`)})
