@@ -115,7 +115,6 @@ func sessionHeaders(w http.ResponseWriter, s *upload) {
 		end = 0 // distribution's convention for an empty upload
 	}
 	w.Header().Set("Range", "0-"+strconv.FormatInt(end, 10))
-	w.Header().Set("Content-Length", "0")
 }
 
 // storeError answers a failed blobStore.put.
