@@ -89,13 +89,10 @@ type Finding struct {
 	Fix string `json:"fix"`
 }
 
-// String writes the finding on one line: where, what, the rule, the fix.
+// String writes the finding on one line: the rule, its severity, what is
+// wrong (naming the step or inspection) and the fix.
 func (f Finding) String() string {
-	where := ""
-	if f.Step != "" {
-		where = fmt.Sprintf("%q: ", f.Step)
-	}
-	return fmt.Sprintf("%s%s (%s, %s); fix: %s", where, f.Message, f.Rule, f.Severity, f.Fix)
+	return fmt.Sprintf("%s (%s): %s; fix: %s", f.Rule, f.Severity, f.Message, f.Fix)
 }
 
 // LintOptions controls Lint.
@@ -111,11 +108,23 @@ type LintOptions struct {
 }
 
 // Lint reports what in a layout lets tampering pass, cannot verify, or
-// reads differently in the in-toto references, with the fix for each. The
-// layout need not have been validated (rules that do not parse are left to
-// Validate). Findings come in a fixed order: the layout's own first, then
-// each step and inspection in layout order, by rule. The rules are the
-// Lint* constants; see
+// reads differently in the in-toto references, with the fix for each:
+//
+//   - match-then-allow, match-not-enforced: a MATCH whose failure a later
+//     ALLOW, or the end of the rule list, lets pass;
+//   - unconsumed-products: products no other step or inspection MATCHes,
+//     the last step's with no inspection;
+//   - glob-differs: patterns Python's fnmatch and in-toto-golang read
+//     differently, and MATCH … IN prefix;
+//   - expiry-over-a-year, threshold-above-keys, unused-key;
+//   - image-not-bound: no step binds the image, which registry
+//     verification refuses;
+//   - sublayout-inspection (with LintOptions.Sublayout), command-inspection.
+//
+// The Lint* constants say more of each. The layout need not have been
+// validated (rules that do not parse are left to Validate). Findings come
+// in a fixed order: the layout's own first, then each step and inspection
+// in layout order, by rule. See
 // https://github.com/in-toto/docs/blob/v1.0/in-toto-spec.md#43-file-formats-layout.
 func Lint(l *Layout, o LintOptions) []Finding {
 	return lint(l, o, nil)
@@ -243,6 +252,6 @@ func specThresholds(steps []SpecStep, ids map[string]string, out []Finding) ([]S
 
 func thresholdFinding(step string, threshold, keys int) Finding {
 	return Finding{Rule: LintThreshold, Severity: SeverityError, Step: step,
-		Message: fmt.Sprintf("threshold %d needs links from %d functionaries with different keys, but the step has %d: no set of links can meet it", threshold, threshold, keys),
+		Message: fmt.Sprintf("step %q: threshold %d needs links from %d functionaries with different keys, but the step has %d: no set of links can meet it", step, threshold, threshold, keys),
 		Fix:     fmt.Sprintf("lower the threshold to %d, or add functionaries with keys of their own", keys)}
 }

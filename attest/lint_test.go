@@ -69,7 +69,7 @@ func hasFinding(fs []attest.Finding, rule, step string) bool {
 func dumpFindings(fs []attest.Finding) string {
 	var b strings.Builder
 	for _, f := range fs {
-		b.WriteString("\n  " + f.Rule + " " + f.String())
+		b.WriteString("\n  " + f.String())
 	}
 	return b.String()
 }
