@@ -219,7 +219,7 @@ func lintKeys(l *Layout, names map[string][]string) []Finding {
 	}
 	var out []Finding
 	for _, id := range l.KeyIDs() {
-		if used[id] || namedBy(signedBy, id, l.Keys[id]) {
+		if used[id] || namedBy(signedBy, id, l.Keys[id], names[id]) {
 			continue
 		}
 		what := fmt.Sprintf("key %s", ShortKeyID(id))
@@ -244,12 +244,17 @@ func lintQuoted(s []string) []string {
 }
 
 // namedBy reports whether a --signed-by value names the key: its keyid in
-// the layout, the keyid it carries, or a prefix of either of 8 or more
-// hex digits.
-func namedBy(signedBy []string, id string, k *Key) bool {
+// the layout, the keyid it carries, a prefix of either of 8 or more hex
+// digits, or the name of its functionary in the spec.
+func namedBy(signedBy []string, id string, k *Key, functionaries []string) bool {
 	for _, v := range signedBy {
 		for _, kid := range []string{id, keyIDOf(k)} {
 			if kid != "" && (v == kid || len(v) >= 8 && strings.HasPrefix(kid, v)) {
+				return true
+			}
+		}
+		for _, f := range functionaries {
+			if v == f {
 				return true
 			}
 		}

@@ -143,7 +143,7 @@ func TestLintRules(t *testing.T) {
 			spec{yaml: withPackage("[MATCH app.tar WITH PRODUCTS FROM build, DISALLOW *]")}},
 
 		{"a product no step uses", attest.LintUnconsumedProducts, "build",
-			spec{yaml: withPackage("[MATCH app.tar WITH PRODUCTS FROM build, DISALLOW *]") + "" /* debug.log below */},
+			spec{yaml: strings.Replace(withPackage("[MATCH app.tar WITH PRODUCTS FROM build, DISALLOW *]"), "CREATE app.tar, ", "CREATE app.tar, CREATE debug.log, ", 1)},
 			spec{yaml: withPackage("[MATCH app.tar WITH PRODUCTS FROM build, DISALLOW *]")}},
 		{"the last step's products, with no inspection", attest.LintUnconsumedProducts, "build",
 			spec{yaml: lintBuild},
@@ -190,6 +190,23 @@ func TestLintRules(t *testing.T) {
     expected_materials: [MATCH app.tar WITH PRODUCTS FROM build, DISALLOW *]
 `}},
 
+		{"a functionary a check names by a short keyid, or by name", attest.LintUnusedKey, "",
+			spec{yaml: strings.Replace(lintBuild, "functionaries:\n", "functionaries:\n  eve: keys/eve.pub\n", 1) + `inspections:
+  - name: provenance
+    run: referee check --attestation https://slsa.dev/provenance/v1 --signed-by=` + eve.KeyID[:7] + ` --cel 'true'
+  - name: check
+    run: referee check --cel 'true' app.tar
+    expected_materials: [MATCH app.tar WITH PRODUCTS FROM build, DISALLOW *]
+`},
+			spec{yaml: strings.Replace(lintBuild, "functionaries:\n", "functionaries:\n  eve: keys/eve.pub\n", 1) + `inspections:
+  - name: provenance
+    run: referee check --attestation https://slsa.dev/provenance/v1 --signed-by=` + eve.KeyID[:8] + ` --cel 'true'
+  - name: sbom
+    run: [referee, check, --attestation, https://spdx.dev/Document, --signed-by, eve, --cel, 'true']
+  - name: check
+    run: referee check --cel 'true' app.tar
+    expected_materials: [MATCH app.tar WITH PRODUCTS FROM build, DISALLOW *]
+`}},
 		{"no step binds the image", attest.LintImageNotBound, "",
 			spec{yaml: strings.Replace(lintBuild, "CREATE referee:image-manifest, ", "", 1)},
 			spec{yaml: lintBuild}},
@@ -205,8 +222,6 @@ func TestLintRules(t *testing.T) {
 			spec{yaml: strings.Replace(withPackage("[MATCH app.tar WITH PRODUCTS FROM build, DISALLOW *]"), "referee check --cel 'true' app.tgz", "tar -tzf app.tgz", 1)},
 			spec{yaml: strings.Replace(withPackage("[MATCH app.tar WITH PRODUCTS FROM build, DISALLOW *]"), "referee check", "/usr/local/bin/referee check", 1)}},
 	}
-	// The case "a product no step uses" has build make a second product.
-	cases[6].bad.yaml = strings.Replace(cases[6].bad.yaml, "CREATE app.tar, CREATE referee", "CREATE app.tar, CREATE debug.log, CREATE referee", 1)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			bad := lintSpec(t, c.bad.yaml, c.bad.opts)
