@@ -1,0 +1,183 @@
+package check_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/referee-dev/referee/check"
+)
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func mustCompile(t testing.TB, expr string) *check.Program {
+	t.Helper()
+	p, err := check.Compile(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The expressions a layout owner writes for the usual scanners' reports.
+const (
+	noCritical      = `input.vulnerabilities.all(v, v.severity != "CRITICAL")`
+	trivyNoCritical = `input.Results.all(r, !has(r.Vulnerabilities) || r.Vulnerabilities.all(v, v.Severity != "CRITICAL"))`
+	grypeNoCritical = `input.matches.all(m, m.vulnerability.severity != "Critical")`
+)
+
+func TestEval(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, expr string
+		pass             bool
+		reason           []string // in the Reason, in order
+	}{
+		{"simple report with a CRITICAL entry", "vulnerability-report.json", noCritical, false, []string{
+			"`" + noCritical + "` is false",
+			`for v = input.vulnerabilities[1] = {"cvss": 10, "id": "CVE-2024-3094"`,
+			`v.severity != "CRITICAL" is false: v.severity is "CRITICAL"`,
+		}},
+		{"trivy report with a CRITICAL entry", "trivy-critical.json", trivyNoCritical, false, []string{
+			"is false: for r = input.Results[0] = ",
+			`for v = r.Vulnerabilities[1] = {"CVSS": {"nvd": {"V3Score": 10}}, "FixedVersion": "5.6.1+really5.4.5-1"`,
+			`v.Severity is "CRITICAL"`,
+		}},
+		{"trivy report without one", "trivy-clean.json", trivyNoCritical, true, []string{
+			"is true: all 3 elements of input.Results satisfy it",
+		}},
+		{"grype report with a Critical match", "grype-critical.json", grypeNoCritical, false, []string{
+			`for m = input.matches[0] = `, `m.vulnerability.severity is "Critical"`,
+		}},
+		{"exists names the element found", "trivy-critical.json",
+			`input.Results.exists(r, r.Class == "lang-pkgs" && r.Vulnerabilities.exists(v, v.PkgName == "golang.org/x/net"))`, true, []string{
+				"for r = input.Results[1] = ", `for v = r.Vulnerabilities[0] = `, `v.PkgName is "golang.org/x/net"`,
+			}},
+		{"exists false says none", "vulnerability-report.json", `input.vulnerabilities.exists(v, v.severity == "HIGH")`, false, []string{
+			"none of the 3 elements of input.vulnerabilities does",
+		}},
+		{"exists_one counts", "vulnerability-report.json", `input.vulnerabilities.exists_one(v, v.cvss > 9)`, false, []string{
+			"2 of the 3 elements of input.vulnerabilities do: input.vulnerabilities[0], input.vulnerabilities[1]",
+		}},
+		{"size of a filter", "vulnerability-report.json", `size(input.vulnerabilities.filter(v, v.severity == "CRITICAL")) == 0`, false, []string{
+			`size(input.vulnerabilities.filter(v, v.severity == "CRITICAL")) is 1`, `"id": "CVE-2024-3094"`,
+		}},
+		{"a double compares with an int", "vulnerability-report.json", `input.vulnerabilities.all(v, v.cvss < 9)`, false, []string{
+			`for v = input.vulnerabilities[0] = `, "v.cvss < 9 is false: v.cvss is 9.8",
+		}},
+		{"&& names the false operand", "vulnerability-report.json", `input.scanner.startsWith("example") && input.vulnerabilities.size() < 3`, false, []string{
+			"input.vulnerabilities.size() < 3 is false: input.vulnerabilities.size() is 3",
+		}},
+		{"two-variable all over a list", "vulnerability-report.json", `input.vulnerabilities.all(i, v, i == 0 || v.cvss < 10)`, false, []string{
+			`for i, v = 1, input.vulnerabilities[1] = `,
+		}},
+		{"a map's keys", "trivy-critical.json", `input.Metadata.OS.all(k, k in ["Family", "Name"])`, true, []string{
+			"all 2 elements of input.Metadata.OS satisfy it",
+		}},
+		{"matches, strings and sets extensions", "trivy-critical.json",
+			`input.ArtifactName.matches("^registry\\.example/") && input.Metadata.OS.Family.upperAscii() == "DEBIAN" && sets.contains(["debian", "gomod", "yaml"], input.Results.map(r, r.Type))`, true, nil},
+		{"lists extension and bind", "vulnerability-report.json",
+			`cel.bind(ids, input.vulnerabilities.map(v, v.id), ids.distinct().size() == ids.size() && ids.sort()[0] == "CVE-2023-45853")`, true, nil},
+		{"optional field", "vulnerability-report.json", `input.?suppressed.orValue([]).size() == 0`, true, nil},
+		{"ternary", "vulnerability-report.json", `input.vulnerabilities.size() > 2 ? input.vulnerabilities[2].severity == "LOW" : true`, false, []string{
+			"input.vulnerabilities.size() > 2 is true", `input.vulnerabilities[2].severity == "LOW" is false: input.vulnerabilities[2].severity is "MEDIUM"`,
+		}},
+		{"statement is null for a file", "vulnerability-report.json", `statement == null`, true, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustCompile(t, tc.expr)
+			r, err := check.File(t.Context(), p, tc.file, readTestdata(t, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Pass != tc.pass {
+				t.Errorf("Pass = %v, want %v (%s)", r.Pass, tc.pass, r.Reason)
+			}
+			rest := r.Reason
+			for _, want := range tc.reason {
+				i := strings.Index(rest, want)
+				if i < 0 {
+					t.Fatalf("reason lacks %q (in order):\n%s", want, r.Reason)
+				}
+				rest = rest[i+len(want):]
+			}
+			if strings.ContainsAny(r.Reason, "\n\r") {
+				t.Errorf("reason is not one line: %q", r.Reason)
+			}
+		})
+	}
+}
+
+func TestEvalErrors(t *testing.T) {
+	doc := []byte(`{"vulnerabilities": [{"id": "CVE-1", "severity": "LOW"}, {"id": "CVE-2"}], "count": "3"}`)
+	for _, tc := range []struct {
+		name, expr string
+		want       []string
+	}{
+		{"no such key", `input.nope == 1`, []string{"at input.nope: no such key: nope"}},
+		{"no such key in an element", `input.vulnerabilities.all(v, v.severity != "CRITICAL")`, []string{
+			`at v.severity for v = input.vulnerabilities[1] = {"id": "CVE-2"}: no such key: severity`,
+		}},
+		{"types that do not compare", `input.count > 2`, []string{`at input.count > 2 (input.count is "3"): no such overload`}},
+		{"index out of range", `input.vulnerabilities[5].id == "x"`, []string{"at input.vulnerabilities[5] (input.vulnerabilities is [", "index out of bounds: 5"}},
+		{"statement of a plain file", `statement.predicateType == "x"`, []string{"at statement.predicateType"}},
+		{"division by zero", `input.vulnerabilities.size() / 0 == 1`, []string{"division by zero"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustCompile(t, tc.expr)
+			r, err := check.File(t.Context(), p, "report.json", doc)
+			var ee *check.EvalError
+			if !errors.As(err, &ee) {
+				t.Fatalf("err = %v (result %+v), want an *EvalError", err, r)
+			}
+			if ee.Expr != tc.expr || ee.Document != "report.json" {
+				t.Errorf("EvalError names %q over %q", ee.Expr, ee.Document)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "CEL expression `"+tc.expr+"` over report.json failed") || strings.Contains(msg, "\n") {
+				t.Errorf("message: %s", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message lacks %q: %s", w, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, expr, want string
+	}{
+		{"syntax", `input.x ==`, "CEL expression `input.x ==`: at column 11: Syntax error"},
+		{"int result", `size(input.vulnerabilities)`, "gives a value of type int, not a bool"},
+		{"string result", `"yes"`, "gives a value of type string, not a bool"},
+		{"JSON value result", `input.passed`, "gives a JSON value of any type, not a bool (true or false): compare it, as in input.passed == true"},
+		{"unknown variable", `document.x == 1`, "undeclared reference to 'document'"},
+		{"unknown function", `input.x.frobnicate()`, "undeclared reference to 'frobnicate'"},
+		{"bad regex literal", `input.x.matches("[")`, "at column"},
+		{"empty", "  ", "CEL expression is empty"},
+		{"second line", "input.x == 1 &&\n  input.y ==", "at line 2 column"},
+		{"too long", "input.x == '" + strings.Repeat("a", check.MaxExpressionBytes) + "'", "bytes, more than 16384"},
+		{"not UTF-8", "input.x == '\xff'", "is not UTF-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := check.Compile(tc.expr)
+			if err == nil {
+				t.Fatal("compiled")
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q, want one line with %q", err, tc.want)
+			}
+		})
+	}
+}
