@@ -51,7 +51,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		fmt.Fprintf(stderr, "referee: %s\n", msg)
 	}
-	if verify.IsNotVerified(err) {
+	var negative option.Negative
+	if verify.IsNotVerified(err) || errors.As(err, &negative) {
 		return ExitNotVerified
 	}
 	return ExitError

@@ -18,8 +18,9 @@ func layoutCommand() *cli.Command {
 		Usage: "create, sign and show in-toto layouts",
 		Description: `Examples:
    referee layout create --spec layout.yaml --key keys/owner --out root.layout
-   referee layout show root.layout`,
-		Subcommands: []*cli.Command{layoutCreateCommand(), layoutSignCommand(), layoutShowCommand()},
+   referee layout show root.layout
+   referee layout lint layout.yaml`,
+		Subcommands: []*cli.Command{layoutCreateCommand(), layoutSignCommand(), layoutShowCommand(), layoutLintCommand()},
 	}
 }
 
@@ -54,10 +55,11 @@ Examples:
 			if err := requireArgs(c, 0, 0, "no arguments (the spec is --spec FILE)"); err != nil {
 				return err
 			}
-			layout, err := layoutFromSpec(spec)
+			layout, findings, err := layoutFromSpec(spec)
 			if err != nil {
 				return err
 			}
+			writeFindings(out.Stderr(c), "warning: ", findings)
 			payload, err := layout.Marshal()
 			if err != nil {
 				return err
@@ -83,28 +85,27 @@ Examples:
 	}
 }
 
-// layoutFromSpec reads a spec file and builds its layout; key files are
-// relative to the spec.
-func layoutFromSpec(specPath string) (*attest.Layout, error) {
+// layoutFromSpec reads a spec file and builds its layout (key files are
+// relative to the spec), with what layout lint finds in it.
+func layoutFromSpec(specPath string) (*attest.Layout, []attest.Finding, error) {
 	data, err := os.ReadFile(specPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	spec, err := attest.ParseSpec(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", specPath, err)
+		return nil, nil, fmt.Errorf("%s: %w", specPath, err)
 	}
-	base := filepath.Dir(specPath)
-	layout, err := spec.Layout(func(p string) (*attest.Key, error) {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(base, p)
-		}
-		return attest.LoadPublicKey(p)
-	}, time.Now())
+	now := time.Now()
+	layout, err := spec.Layout(specKeyLoader(specPath), now)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", specPath, err)
+		return nil, nil, fmt.Errorf("%s: %w", specPath, err)
 	}
-	return layout, nil
+	findings, err := attest.LintSpec(spec, specKeyLoader(specPath), attest.LintOptions{Now: now})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", specPath, err)
+	}
+	return layout, findings, nil
 }
 
 func layoutSignCommand() *cli.Command {

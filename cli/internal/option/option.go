@@ -52,6 +52,14 @@ type Silent struct{ Err error }
 func (s Silent) Error() string { return s.Err.Error() }
 func (s Silent) Unwrap() error { return s.Err }
 
+// Negative is a command's answer "no" that is not an error: findings of
+// a lint, a check that evaluated to false. The exit status is 1, as for
+// an image that does not verify.
+type Negative struct{ Err error }
+
+func (n Negative) Error() string { return n.Err.Error() }
+func (n Negative) Unwrap() error { return n.Err }
+
 // Flag groups of one flag each that several commands share.
 
 // Force is --force: replace files that exist.

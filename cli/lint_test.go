@@ -1,0 +1,80 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/referee-dev/referee/cli"
+)
+
+// TestLayoutLint: findings exit 1 with rule, step and fix on one line
+// each; a clean spec exits 0; --format json lists the findings; layout
+// create prints the same findings as warnings and still writes the
+// layout; bad input exits 2.
+func TestLayoutLint(t *testing.T) {
+	clean := filepath.Join("..", "attest", "testdata", "lint", "motivating.yaml")
+	command := filepath.Join("..", "attest", "testdata", "lint", "motivating-command.yaml")
+
+	if code, stdout, stderr := referee(t, "layout", "lint", clean); code != cli.ExitOK || stdout != "" {
+		t.Fatalf("clean spec: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, stderr := referee(t, "layout", "lint", command)
+	if code != cli.ExitNotVerified || !strings.HasPrefix(stdout, "command-inspection (warning): inspection \"verify-no-critical-vulns\"") || !strings.Contains(stdout, "fix: ") || !strings.Contains(stderr, "1 finding") {
+		t.Fatalf("command inspection: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, _ = referee(t, "layout", "lint", command, "--format", "json")
+	var got struct {
+		Source   string `json:"source"`
+		Findings []struct{ Rule, Severity, Step, Message, Fix string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil || code != cli.ExitNotVerified || len(got.Findings) != 1 || got.Findings[0].Rule != "command-inspection" || got.Findings[0].Step != "verify-no-critical-vulns" || got.Source != command {
+		t.Fatalf("json: exit %d, %v, %q", code, err, stdout)
+	}
+
+	// layout create: the same finding as a warning, and the layout is written.
+	dir := t.TempDir()
+	owner := filepath.Join(dir, "owner")
+	if code, _, stderr := referee(t, "keygen", owner); code != cli.ExitOK {
+		t.Fatalf("keygen: %s", stderr)
+	}
+	abs, err := filepath.Abs(command)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := filepath.Join(dir, "layout.yaml")
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(spec, []byte(strings.ReplaceAll(string(data), "keys/", filepath.Dir(abs)+"/keys/")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "root.layout")
+	code, _, stderr = referee(t, "layout", "create", "--spec", spec, "--key", owner, "--out", out)
+	if code != cli.ExitOK || !strings.Contains(stderr, "warning: command-inspection (warning)") {
+		t.Fatalf("create: exit %d, stderr %q", code, stderr)
+	}
+	// The signed layout lints the same.
+	if code, stdout, _ := referee(t, "layout", "lint", out); code != cli.ExitNotVerified || !strings.HasPrefix(stdout, "command-inspection") {
+		t.Fatalf("signed layout: exit %d, %q", code, stdout)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("expires: 1y\nsteps: [{name: a, functionaries: [nobody]}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"layout", "lint"},
+		{"layout", "lint", filepath.Join(dir, "missing.yaml")},
+		{"layout", "lint", bad},
+		{"layout", "lint", clean, command},
+	} {
+		code, _, stderr := referee(t, args...)
+		if code != cli.ExitError || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
