@@ -48,4 +48,11 @@ func TestLayoutSpecDocBuilds(t *testing.T) {
 			t.Errorf("layout show lacks %q:\n%s", want, out.String())
 		}
 	}
+	// The doc says lint finds one thing in it: the command inspection.
+	out.Reset()
+	errb.Reset()
+	code = cli.Main(ctx, []string{"referee", "layout", "lint", filepath.Join(dir, "layout.yaml")}, strings.NewReader(""), &out, &errb)
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); code != cli.ExitNotVerified || len(lines) != 1 || !strings.HasPrefix(lines[0], `command-inspection (warning): inspection "untar"`) {
+		t.Errorf("layout lint of the documented spec: exit %d, %q %q", code, out.String(), errb.String())
+	}
 }
