@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -55,10 +56,17 @@ func blobPath(p string) (repo, kind, target string, ok bool) {
 	return "", "", "", false
 }
 
+// namePattern is the spec's grammar of repository names.
+var namePattern = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+
 func (b *blobAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	repo, kind, target, ok := blobPath(r.URL.Path)
 	if !ok {
 		b.next.ServeHTTP(w, r)
+		return
+	}
+	if !namePattern.MatchString(repo) {
+		writeError(w, http.StatusBadRequest, "NAME_INVALID", fmt.Sprintf("%q is not a valid repository name", repo))
 		return
 	}
 	switch {

@@ -150,10 +150,17 @@ func New(opts Options) (*Registry, error) {
 		return nil, err
 	}
 	blobs := filepath.Join(opts.Root, "blobs")
-	// Blobs are first written to temporary files in this directory.
+	// Blobs are first written to temporary files in this directory; those
+	// left by a registry that died are removed (the lock says none is
+	// writing).
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
 		lock.release()
 		return nil, fmt.Errorf("registry root: %w", err)
+	}
+	if tmps, err := filepath.Glob(filepath.Join(blobs, "upload-*")); err == nil {
+		for _, tmp := range tmps {
+			os.Remove(tmp)
+		}
 	}
 	up, err := newUploads(filepath.Join(opts.Root, uploadsName), opts.MaxUploads, opts.UploadTimeout)
 	if err != nil {

@@ -164,7 +164,10 @@ func (u *uploads) start(repo string) (*upload, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.expireLocked()
-	for len(u.sessions) >= u.max && u.evictOldest() {
+	for len(u.sessions) >= u.max {
+		if !u.evictOldest() {
+			break // all busy: a request each, so still bounded
+		}
 	}
 	u.sessions[s.id] = s
 	return s, nil
@@ -186,6 +189,10 @@ func (u *uploads) get(repo, id string) *upload {
 		return nil
 	}
 	s.last = u.now()
+	if u.dir != "" {
+		// The data file's time is the session's idle time after a restart.
+		os.Chtimes(filepath.Join(u.dir, s.id+".data"), s.last, s.last)
+	}
 	return s
 }
 

@@ -333,3 +333,39 @@ func TestBlobRanges(t *testing.T) {
 		}
 	})
 }
+
+// TestBlobBadRequests: what the blob endpoints refuse, and how.
+func TestBlobBadRequests(t *testing.T) {
+	srv := start(t, registry.Options{})
+	blob := []byte("some blob")
+	loc := newUpload(t, srv, "bad/app")
+	for _, tc := range []struct {
+		name, method, path string
+		body               []byte
+		hdr                []string
+		status             int
+		code               string
+	}{
+		{"upper-case repository", http.MethodPost, "/v2/Bad/App/blobs/uploads/", nil, nil, 400, "NAME_INVALID"},
+		{"empty repository", http.MethodPost, "/v2//blobs/uploads/", nil, nil, 400, "NAME_INVALID"},
+		{"malformed digest", http.MethodGet, "/v2/bad/app/blobs/sha256:xyz", nil, nil, 400, "DIGEST_INVALID"},
+		{"unsupported algorithm", http.MethodHead, "/v2/bad/app/blobs/md5:" + strings.Repeat("0", 32), nil, nil, 400, ""},
+		{"unknown blob", http.MethodGet, "/v2/bad/app/blobs/" + sha256Of([]byte("none")), nil, nil, 404, "BLOB_UNKNOWN"},
+		{"monolithic, wrong digest", http.MethodPost, "/v2/bad/app/blobs/uploads/?digest=" + sha256Of([]byte("other")), blob, nil, 400, "DIGEST_INVALID"},
+		{"monolithic, bad digest", http.MethodPost, "/v2/bad/app/blobs/uploads/?digest=sha256:nothex", blob, nil, 400, "DIGEST_INVALID"},
+		{"finish without digest", http.MethodPut, strings.TrimPrefix(loc, srv.URL), blob, nil, 400, "DIGEST_INVALID"},
+		{"bad Content-Range", http.MethodPatch, strings.TrimPrefix(loc, srv.URL), blob, []string{"Content-Range", "5-2"}, 416, "BLOB_UPLOAD_INVALID"},
+		{"POST to a blob", http.MethodPost, "/v2/bad/app/blobs/" + sha256Of(blob), nil, nil, 405, "UNSUPPORTED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := call(t, tc.method, srv.URL+tc.path, tc.body, tc.hdr...)
+			if resp.StatusCode != tc.status || tc.code != "" && errorCode(body) != tc.code {
+				t.Errorf("%s %s: %s %s, want %d %s", tc.method, tc.path, resp.Status, body, tc.status, tc.code)
+			}
+		})
+	}
+	// The refused requests left the upload usable.
+	if resp, body := call(t, http.MethodPut, loc+"?digest="+sha256Of(blob), blob); resp.StatusCode != http.StatusCreated {
+		t.Errorf("finishing the upload after refusals: %s %s", resp.Status, body)
+	}
+}
