@@ -228,7 +228,7 @@ func keyKind(pub any) string {
 	switch p := pub.(type) {
 	case *rsa.PublicKey, *rsa.PrivateKey:
 		return "an RSA key"
-	case ed25519.PublicKey, ed25519.PrivateKey, *ed25519.PrivateKey:
+	case ed25519.PublicKey, ed25519.PrivateKey:
 		return "an ed25519 key"
 	case *ecdsa.PublicKey:
 		return "an ECDSA key on curve " + p.Curve.Params().Name
