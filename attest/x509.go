@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // pemCertificate is the PEM block type of an X.509 certificate.
@@ -35,7 +36,8 @@ func parseCertificatePEM(text string) (*x509.Certificate, *pem.Block, error) {
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("parsing certificate: %w", err)
+		// Go's messages start with their package name.
+		return nil, nil, fmt.Errorf("reading the certificate: %s", strings.TrimPrefix(err.Error(), "x509: "))
 	}
 	return cert, block, nil
 }
