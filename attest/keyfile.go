@@ -95,6 +95,13 @@ func parsePEMKey(data []byte) (*Key, error) {
 	if block.Type == pemCertificate {
 		return certificateKey(data)
 	}
+	if block.Type == "PUBLIC KEY" {
+		// For Go's reason (an unsupported curve, say): go-securesystemslib
+		// would only say it cannot read the block.
+		if _, err := parsePEMPublic(string(data)); err != nil {
+			return nil, err
+		}
+	}
 	if block.Type == "RSA PUBLIC KEY" {
 		pub, err := x509.ParsePKCS1PublicKey(block.Bytes)
 		if err != nil {

@@ -310,7 +310,13 @@ func TestECDSASchemeMismatch(t *testing.T) {
 			}
 		})
 	}
-	if _, err := attest.ParsePublicKey(erin); err == nil {
-		t.Error("a secp256k1 key was read")
+	for _, tc := range []struct{ file, want string }{
+		{"erin.pub", "reading the PEM public key: unsupported elliptic curve (ECDSA keys must be on P-256, P-384 or P-521)"},
+		{"erin", "reading the private key: unknown elliptic curve (ECDSA keys must be on P-256, P-384 or P-521)"},
+	} {
+		_, err := attest.ParseAnyKey(readTestdata(t, "ingolang", tc.file))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s (secp256k1): error %v, want %q", tc.file, err, tc.want)
+		}
 	}
 }

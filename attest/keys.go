@@ -223,6 +223,17 @@ func checkECDSAScheme(keyType, scheme string, ek *ecdsa.PublicKey) error {
 	return nil
 }
 
+// goReason is the message of an error of Go's x509 parsers without the
+// package name it starts with, and for an elliptic curve Go does not read,
+// the curves in-toto keys use.
+func goReason(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "x509: ")
+	if strings.Contains(msg, "elliptic curve") {
+		msg += " (ECDSA keys must be on P-256, P-384 or P-521)"
+	}
+	return msg
+}
+
 // keyKind names a key's algorithm in words, for messages.
 func keyKind(pub any) string {
 	switch p := pub.(type) {
@@ -256,8 +267,7 @@ func parsePEMPublic(s string) (crypto.PublicKey, error) {
 		return nil, fmt.Errorf("PEM block %q is not a public key", block.Type)
 	}
 	if err != nil {
-		// Go's messages start with their package name.
-		return nil, fmt.Errorf("reading the PEM public key: %s", strings.TrimPrefix(err.Error(), "x509: "))
+		return nil, fmt.Errorf("reading the PEM public key: %s", goReason(err))
 	}
 	return pub, nil
 }

@@ -162,7 +162,7 @@ func parsePEMPrivate(data []byte) (crypto.Signer, error) {
 		return nil, fmt.Errorf("PEM block %q is not a private key", block.Type)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("parsing private key: %w", err)
+		return nil, fmt.Errorf("reading the private key: %s", goReason(err))
 	}
 	priv, ok := parsed.(crypto.Signer)
 	if !ok {

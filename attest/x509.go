@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // pemCertificate is the PEM block type of an X.509 certificate.
@@ -36,8 +35,7 @@ func parseCertificatePEM(text string) (*x509.Certificate, *pem.Block, error) {
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		// Go's messages start with their package name.
-		return nil, nil, fmt.Errorf("reading the certificate: %s", strings.TrimPrefix(err.Error(), "x509: "))
+		return nil, nil, fmt.Errorf("reading the certificate: %s", goReason(err))
 	}
 	return cert, block, nil
 }
