@@ -80,7 +80,7 @@ func TestEval(t *testing.T) {
 			`for i, v = 1, input.vulnerabilities[1] = `,
 		}},
 		{"a map's keys", "trivy-critical.json", `input.Metadata.OS.all(k, k in ["Family", "Name"])`, true, []string{
-			"all 2 elements of input.Metadata.OS satisfy it",
+			"all 2 keys of input.Metadata.OS satisfy it",
 		}},
 		{"matches, strings and sets extensions", "trivy-critical.json",
 			`input.ArtifactName.matches("^registry\\.example/") && input.Metadata.OS.Family.upperAscii() == "DEBIAN" && sets.contains(["debian", "gomod", "yaml"], input.Results.map(r, r.Type))`, true, nil},
@@ -126,7 +126,7 @@ func TestEvalErrors(t *testing.T) {
 		{"no such key in an element", `input.vulnerabilities.all(v, v.severity != "CRITICAL")`, []string{
 			`at v.severity for v = input.vulnerabilities[1] = {"id": "CVE-2"}: no such key: severity`,
 		}},
-		{"types that do not compare", `input.count > 2`, []string{`at input.count > 2 (input.count is "3"): no such overload`}},
+		{"types that do not compare", `input.count > 2`, []string{`at input.count > 2 (input.count is "3", of type string): no such overload`}},
 		{"index out of range", `input.vulnerabilities[5].id == "x"`, []string{"at input.vulnerabilities[5] (input.vulnerabilities is [", "index out of bounds: 5"}},
 		{"statement of a plain file", `statement.predicateType == "x"`, []string{"at statement.predicateType"}},
 		{"division by zero", `input.vulnerabilities.size() / 0 == 1`, []string{"division by zero"}},
@@ -179,5 +179,34 @@ func TestCompileErrors(t *testing.T) {
 				t.Errorf("error %q, want one line with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestReasonBounded(t *testing.T) {
+	var keys strings.Builder
+	for i := range 1000 {
+		if i > 0 {
+			keys.WriteString(",")
+		}
+		keys.WriteString(`"k` + itoa(i) + `": 1`)
+	}
+	doc := []byte(`{"vulnerabilities": [{"id": "CVE-1", "severity": "CRITICAL", "title": "` + strings.Repeat("ü", 100000) + `", "refs": {` + keys.String() + `}}]}`)
+	r, err := check.File(t.Context(), mustCompile(t, noCritical), "report.json", doc)
+	if err != nil || r.Pass {
+		t.Fatal(r, err)
+	}
+	if n := len([]rune(r.Reason)); n > 1001 {
+		t.Errorf("reason of %d runes", n)
+	}
+	if !strings.Contains(r.Reason, `{"id": "CVE-1", "refs": {1000 keys}, "severity": "CRITICAL", "title": "üüü`) || !strings.Contains(r.Reason, `v.severity is "CRITICAL"`) {
+		t.Errorf("reason: %s", r.Reason)
+	}
+
+	// Quantifiers nested deeper than those explained element by element.
+	deep := `input.all(a, a.all(b, b.all(c, c.all(d, d.all(e, e.all(f, f.all(g, g.all(h, h.all(i, i.all(j, j != 1))))))))))`
+	nested := strings.Repeat("[", 10) + "1" + strings.Repeat("]", 10)
+	r, err = check.File(t.Context(), mustCompile(t, deep), "deep.json", []byte(nested))
+	if err != nil || r.Pass || !strings.Contains(r.Reason, "for a = input[0] = ") {
+		t.Errorf("%+v %v", r, err)
 	}
 }

@@ -45,7 +45,6 @@ type unit struct {
 	ast    *cel.Ast
 	fast   cel.Program // without state tracking, for one element
 	traced cel.Program // with state tracking, for the explanation
-	vars   []string    // the variables of enclosing comprehensions it reads
 	// preds are the units of the quantifiers' predicates in ast, by the ID
 	// of the comprehension.
 	preds map[int64]*unit
@@ -54,13 +53,12 @@ type unit struct {
 // String is the expression as given.
 func (p *Program) String() string { return p.source }
 
-// newEnv is the CEL environment of checks over the variables vars, all of
-// them of any type: input and statement, then iteration variables. Its
-// extensions are those Kubernetes admission policies offer from cel-go:
+// newEnv is the CEL environment of checks over the variables input and
+// statement, of any type. Its extensions are those Kubernetes admission policies offer from cel-go:
 // strings, lists, sets, math, regex, bindings, two-variable
 // comprehensions and optionals, with cross-type numeric comparisons (a
 // JSON 9.8 compares with 9).
-func newEnv(vars []string) (*cel.Env, error) {
+func newEnv() (*cel.Env, error) {
 	opts := []cel.EnvOption{
 		cel.EnableMacroCallTracking(),
 		cel.CrossTypeNumericComparisons(true),
@@ -80,13 +78,7 @@ func newEnv(vars []string) (*cel.Env, error) {
 			cel.ValidateHomogeneousAggregateLiterals(),
 		),
 	}
-	seen := map[string]bool{}
-	for _, v := range vars {
-		if !seen[v] {
-			seen[v] = true
-			opts = append(opts, cel.Variable(v, cel.DynType))
-		}
-	}
+	opts = append(opts, cel.Variable("input", cel.DynType), cel.Variable("statement", cel.DynType))
 	return cel.NewEnv(opts...)
 }
 
@@ -105,7 +97,11 @@ func Compile(expr string) (*Program, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, fmt.Errorf("CEL expression is empty")
 	}
-	u, err := compileUnit(expr, []string{"input", "statement"}, 0)
+	env, err := newEnv()
+	if err != nil {
+		return nil, fmt.Errorf("CEL expression %s: %w", shown, err)
+	}
+	u, err := compileUnit(env, expr, nil, 0)
 	if err != nil {
 		return nil, fmt.Errorf("CEL expression %s: %w", shown, err)
 	}
@@ -122,16 +118,30 @@ func Compile(expr string) (*Program, error) {
 // element by element; deeper ones are explained by their value.
 const maxUnitDepth = 8
 
-func compileUnit(src string, vars []string, depth int) (*unit, error) {
-	env, err := newEnv(vars)
-	if err != nil {
-		return nil, err
+// compileUnit compiles src in the environment base with the variables
+// vars of enclosing comprehensions, of any type.
+func compileUnit(base *cel.Env, src string, vars []string, depth int) (*unit, error) {
+	env := base
+	if len(vars) > 0 {
+		var decls []cel.EnvOption
+		seen := map[string]bool{}
+		for _, v := range vars {
+			if !seen[v] {
+				seen[v] = true
+				decls = append(decls, cel.Variable(v, cel.DynType))
+			}
+		}
+		var err error
+		if env, err = base.Extend(decls...); err != nil {
+			return nil, err
+		}
 	}
 	a, iss := env.Compile(src)
 	if iss.Err() != nil {
 		return nil, issuesError(iss)
 	}
-	u := &unit{ast: a, vars: vars, preds: map[int64]*unit{}}
+	u := &unit{ast: a, preds: map[int64]*unit{}}
+	var err error
 	progOpts := []cel.ProgramOption{
 		cel.CostLimit(MaxCost),
 		cel.InterruptCheckFrequency(interruptEvery),
@@ -159,20 +169,21 @@ func compileUnit(src string, vars []string, depth int) (*unit, error) {
 				// A predicate that does not compile on its own (it
 				// should) is explained by its value only.
 				if text, err := parser.Unparse(q.pred, info); err == nil {
-					if pu, err := compileUnit(text, inner, depth+1); err == nil {
+					if pu, err := compileUnit(base, text, inner, depth+1); err == nil {
 						u.preds[e.ID()] = pu
 					}
 				}
 			}
+			// An explanation reads the range and the initial value in this
+			// unit, and the result of a cel.bind; a quantifier's
+			// predicate in its own unit; other loops by their value.
 			for _, sub := range []ast.Expr{c.IterRange(), c.AccuInit()} {
 				if err := visit(sub, scope); err != nil {
 					return err
 				}
 			}
-			for _, sub := range []ast.Expr{c.LoopCondition(), c.LoopStep(), c.Result()} {
-				if err := visit(sub, inner); err != nil {
-					return err
-				}
+			if c.IterVar() == "#unused" {
+				return visit(c.Result(), inner)
 			}
 			return nil
 		}

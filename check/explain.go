@@ -18,7 +18,7 @@ import (
 // How much an explanation says.
 const (
 	maxReason       = 1000 // runes of a Reason
-	maxShown        = 120  // runes of one value or sub-expression
+	maxShown        = 120  // bytes of one value, runes of one sub-expression
 	maxExplainDepth = 12   // nested clauses
 )
 
@@ -208,12 +208,12 @@ func (f *frame) explainComprehension(e ast.Expr, v ref.Val, depth int) string {
 		return ""
 	}
 	name := f.text(c.IterRange())
-	n := size(rng)
+	n := count(rng)
 	switch {
 	case q.kind == "all" && v == types.True:
-		return fmt.Sprintf("all %s of %s satisfy it", count(n), name)
+		return fmt.Sprintf("all %s of %s satisfy it", n, name)
 	case q.kind == "exists" && v == types.False:
-		return fmt.Sprintf("none of the %s of %s does", count(n), name)
+		return fmt.Sprintf("none of the %s of %s does", n, name)
 	case pred == nil:
 		return ""
 	}
@@ -235,9 +235,9 @@ func (f *frame) explainComprehension(e ast.Expr, v ref.Val, depth int) string {
 			at = append(at, name+h.index)
 		}
 		if len(hits) == 0 {
-			return fmt.Sprintf("none of the %s of %s does", count(n), name)
+			return fmt.Sprintf("none of the %s of %s does", n, name)
 		}
-		return fmt.Sprintf("%d of the %s of %s do: %s", len(hits), count(n), name, strings.Join(at, ", "))
+		return fmt.Sprintf("%d of the %s of %s do: %s", len(hits), n, name, strings.Join(at, ", "))
 	case len(hits) == 0:
 		return ""
 	}
@@ -299,9 +299,15 @@ func (f *frame) where(e ast.Expr, depth int) string {
 		}
 	}
 	if e.Kind() == ast.CallKind {
-		// The operands, of the types that did not match.
-		if ops := f.operands(e, 2); ops != "" {
-			return f.text(e) + " (" + ops + ")"
+		// The operands, of the types that may not have matched.
+		var parts []string
+		for _, op := range children(e) {
+			if ov, ok := f.value(op); ok && !literal(op) {
+				parts = append(parts, fmt.Sprintf("%s is %s, of type %s", f.text(op), show(ov), ov.Type().TypeName()))
+			}
+		}
+		if len(parts) > 0 {
+			return f.text(e) + " (" + strings.Join(parts, "; ") + ")"
 		}
 	}
 	return f.text(e)
@@ -444,21 +450,19 @@ func mapKeys(m traits.Mapper) []ref.Val {
 	return keys
 }
 
-func size(v ref.Val) int {
-	if s, ok := v.(traits.Sizer); ok {
-		if n, ok := s.Size().(types.Int); ok {
-			return int(n)
-		}
+// count says how many elements (or keys, of a map) v has.
+func count(v ref.Val) string {
+	what := "elements"
+	if _, ok := v.(traits.Mapper); ok {
+		what = "keys"
 	}
-	return -1
-}
-
-func count(n int) string {
-	switch n {
-	case -1:
-		return "elements"
-	case 1:
-		return "1 element"
+	s, ok := v.(traits.Sizer)
+	if !ok {
+		return what
 	}
-	return fmt.Sprintf("%d elements", n)
+	n, _ := s.Size().(types.Int)
+	if n == 1 {
+		return "1 " + strings.TrimSuffix(what, "s")
+	}
+	return fmt.Sprintf("%d %s", n, what)
 }

@@ -11,6 +11,9 @@ import (
 	"cel.dev/cel-go/common/types/traits"
 )
 
+// maxShownKeys is the most keys of a map that show sorts to show some.
+const maxShownKeys = 256
+
 // show writes a CEL value as JSON-like text, cut short at maxShown runes:
 // strings quoted, objects with their keys sorted.
 func show(v ref.Val) string {
@@ -74,6 +77,11 @@ func write(w *shortWriter, v ref.Val, depth int) {
 	case *types.Err:
 		w.put("an error (" + oneLine(x.Error()) + ")")
 	case traits.Mapper:
+		if n, _ := x.Size().(types.Int); n > maxShownKeys {
+			// Not worth sorting for the few shown.
+			w.put(fmt.Sprintf("{%d keys}", n))
+			return
+		}
 		w.put("{")
 		for i, k := range mapKeys(x) {
 			if w.full() {
