@@ -85,8 +85,8 @@ func buildConformance(t *testing.T, dir, out string, goArgs ...string) string {
 }
 
 // runConformance runs a suite binary with env in dir and returns its
-// output; the suite's verdict is read from its junit report.
-func runConformance(t *testing.T, bin, dir string, env ...string) string {
+// output and exit error; the suite's verdict is read from its junit report.
+func runConformance(t *testing.T, bin, dir string, env ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -102,13 +102,12 @@ func runConformance(t *testing.T, bin, dir string, env ...string) string {
 	if ctx.Err() != nil {
 		t.Fatalf("%s did not finish in 3 minutes\n%s", filepath.Base(bin), tail(string(out), 4000))
 	}
-	_ = err // a failing suite exits non-zero; the report says why
-	return string(out)
+	return string(out), err
 }
 
 func runGinkgo2023(t *testing.T, bin, host, deleteManifestFirst string) {
 	dir := t.TempDir()
-	out := runConformance(t, bin, dir,
+	out, err := runConformance(t, bin, dir,
 		"OCI_ROOT_URL=http://"+host,
 		"OCI_NAMESPACE=conformance/ginkgo",
 		"OCI_CROSSMOUNT_NAMESPACE=conformance/ginkgo-other",
@@ -128,12 +127,12 @@ func runGinkgo2023(t *testing.T, bin, host, deleteManifestFirst string) {
 		}
 		return "other"
 	}
-	checkJUnit(t, filepath.Join(dir, "junit.xml"), out, workflow, 74)
+	checkJUnit(t, filepath.Join(dir, "junit.xml"), out, err, workflow, 74)
 }
 
 func runSuite2026(t *testing.T, bin, host string) {
 	dir := t.TempDir()
-	out := runConformance(t, bin, dir,
+	out, err := runConformance(t, bin, dir,
 		"OCI_REGISTRY="+host,
 		"OCI_TLS=disabled",
 		"OCI_REPO1=conformance/repo1",
@@ -151,19 +150,22 @@ func runSuite2026(t *testing.T, bin, host string) {
 		}
 		return parts[1]
 	}
-	checkJUnit(t, filepath.Join(dir, "junit.xml"), out, workflow, 690)
+	checkJUnit(t, filepath.Join(dir, "junit.xml"), out, err, workflow, 690)
 }
 
 // junitReport is what both suites write: suites of test cases, each with a
-// failure, error or skipped element when it did not pass.
+// failure, error or skipped element (ginkgo) or status attribute (the 2026
+// suite, which puts the reason in system-out) when it did not pass.
 type junitReport struct {
 	Suites []struct {
 		Cases []struct {
 			Name      string     `xml:"name,attr"`
 			Classname string     `xml:"classname,attr"`
+			Status    string     `xml:"status,attr"` // the 2026 suite's verdict
 			Failure   *junitText `xml:"failure"`
 			Error     *junitText `xml:"error"`
 			Skipped   *junitText `xml:"skipped"`
+			SystemOut string     `xml:"system-out"` // the 2026 suite's reason
 		} `xml:"testcase"`
 	} `xml:"testsuite"`
 }
@@ -173,10 +175,11 @@ type junitText struct {
 	Text    string `xml:",chardata"`
 }
 
-// checkJUnit fails the test with every failed case of the report, and if
-// fewer than minPassed passed (a suite misconfigured into skipping); it
-// logs the counts per workflow.
-func checkJUnit(t *testing.T, path, out string, workflow func(string) string, minPassed int) {
+// checkJUnit fails the test with every failed case of the report, if
+// fewer than minPassed passed (a suite misconfigured into skipping), and if
+// the suite failed (runErr) with no failed case; it logs the counts per
+// workflow.
+func checkJUnit(t *testing.T, path, out string, runErr error, workflow func(string) string, minPassed int) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -201,15 +204,22 @@ func checkJUnit(t *testing.T, path, out string, workflow func(string) string, mi
 				counts[w] = &count{}
 			}
 			switch {
-			case c.Failure != nil || c.Error != nil:
+			case c.Failure != nil || c.Error != nil || c.Status == "failure" || c.Status == "error":
 				counts[w].failed++
-				why := c.Failure
-				if why == nil {
-					why = c.Error
+				var msg string
+				for _, why := range []*junitText{c.Failure, c.Error} {
+					if why != nil {
+						msg = why.Message
+						if msg == "" {
+							msg = why.Text
+						}
+					}
 				}
-				msg := strings.TrimSpace(why.Message + " " + why.Text)
-				failures = append(failures, fmt.Sprintf("%s: %s", name, tail(msg, 600)))
-			case c.Skipped != nil:
+				if msg == "" {
+					msg = c.SystemOut
+				}
+				failures = append(failures, fmt.Sprintf("%s: %s", name, tail(strings.TrimSpace(msg), 600)))
+			case c.Skipped != nil || c.Status == "skipped":
 				counts[w].skipped++
 			default:
 				counts[w].passed++
@@ -225,6 +235,9 @@ func checkJUnit(t *testing.T, path, out string, workflow func(string) string, mi
 	t.Logf("conformance results:\n  %s", strings.Join(lines, "\n  "))
 	if len(failures) > 0 {
 		t.Errorf("%d conformance tests failed:\n%s", len(failures), strings.Join(failures, "\n"))
+	}
+	if runErr != nil && len(failures) == 0 {
+		t.Errorf("the suite failed (%v) with no failed test in its report\n%s", runErr, tail(out, 4000))
 	}
 	if passed < minPassed {
 		t.Errorf("only %d conformance tests passed, want at least %d\n%s", passed, minPassed, tail(out, 4000))
