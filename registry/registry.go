@@ -1,6 +1,8 @@
 // Package registry is the OCI registry referee runs for local work, its demo
-// and its tests: go-containerregistry's pkg/registry (a real, spec-following
-// registry), optionally persisted to a directory, and a Serve function that
+// and its tests: go-containerregistry's pkg/registry for manifests, tags and
+// referrers, blobs and blob uploads served by this package, corrected where
+// they depart from distribution-spec v1.1 so that the OCI conformance suite
+// passes; optionally persisted to a directory; and a Serve function that
 // runs it on a TCP address until a context is cancelled.
 //
 // One registry at a time may use a given Root: New locks it. Beyond
