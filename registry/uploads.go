@@ -41,9 +41,8 @@ const (
 // restart of the registry.
 type uploads struct {
 	dir string // "" in memory
-	max int
+	max int // sessions
 	ttl time.Duration
-	now func() time.Time
 
 	mu       sync.Mutex
 	sessions map[string]*upload
@@ -66,14 +65,14 @@ type uploadMeta struct {
 
 // newUploads returns the session table; with dir it reloads the sessions
 // left there, dropping those already expired.
-func newUploads(dir string, max int, ttl time.Duration) (*uploads, error) {
-	if max <= 0 {
-		max = DefaultMaxUploads
+func newUploads(dir string, maxSessions int, ttl time.Duration) (*uploads, error) {
+	if maxSessions <= 0 {
+		maxSessions = DefaultMaxUploads
 	}
 	if ttl <= 0 {
 		ttl = DefaultUploadTimeout
 	}
-	u := &uploads{dir: dir, max: max, ttl: ttl, now: time.Now, sessions: map[string]*upload{}}
+	u := &uploads{dir: dir, max: maxSessions, ttl: ttl, sessions: map[string]*upload{}}
 	if dir == "" {
 		return u, nil
 	}
@@ -97,7 +96,7 @@ func newUploads(dir string, max int, ttl time.Duration) (*uploads, error) {
 			continue
 		}
 		s, err := u.load(id)
-		if err != nil || u.now().Sub(s.last) > ttl {
+		if err != nil || time.Since(s.last) > ttl {
 			u.removeFiles(id)
 			continue
 		}
@@ -150,7 +149,7 @@ func (u *uploads) start(repo string) (*upload, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
 	}
-	s := &upload{id: hex.EncodeToString(b[:]), repo: repo, last: u.now()}
+	s := &upload{id: hex.EncodeToString(b[:]), repo: repo, last: time.Now()}
 	if u.dir != "" {
 		meta, _ := json.Marshal(uploadMeta{Repo: repo})
 		if err := os.WriteFile(filepath.Join(u.dir, s.id+".data"), nil, 0o644); err != nil {
@@ -188,7 +187,7 @@ func (u *uploads) get(repo, id string) *upload {
 		s.mu.Unlock()
 		return nil
 	}
-	s.last = u.now()
+	s.last = time.Now()
 	if u.dir != "" {
 		// The data file's time is the session's idle time after a restart.
 		os.Chtimes(filepath.Join(u.dir, s.id+".data"), s.last, s.last)
@@ -209,7 +208,7 @@ func (u *uploads) finish(s *upload) {
 // expireLocked drops the sessions idle for longer than ttl. Sessions busy
 // with a request are left alone. u.mu is held.
 func (u *uploads) expireLocked() {
-	now := u.now()
+	now := time.Now()
 	for id, s := range u.sessions {
 		if !s.mu.TryLock() {
 			continue
