@@ -90,6 +90,10 @@ func TestEval(t *testing.T) {
 		{"ternary", "vulnerability-report.json", `input.vulnerabilities.size() > 2 ? input.vulnerabilities[2].severity == "LOW" : true`, false, []string{
 			"input.vulnerabilities.size() > 2 is true", `input.vulnerabilities[2].severity == "LOW" is false: input.vulnerabilities[2].severity is "MEDIUM"`,
 		}},
+		{"timestamps and durations", "trivy-critical.json",
+			`timestamp(input.CreatedAt) > timestamp("2026-11-01T00:00:00Z") && timestamp(input.CreatedAt) - timestamp("2026-11-01T00:00:00Z") < duration("720h")`, true, nil},
+		{"regex extension", "trivy-critical.json",
+			`regex.extract(input.Metadata.ImageID, "^sha256:([0-9a-f]{64})$").hasValue()`, true, nil},
 		{"statement is null for a file", "vulnerability-report.json", `statement == null`, true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

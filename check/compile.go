@@ -157,46 +157,38 @@ func compileUnit(base *cel.Env, src string, vars []string, depth int) (*unit, er
 	}
 	native := a.NativeRep()
 	info := native.SourceInfo()
-	var visit func(e ast.Expr, scope []string) error
-	visit = func(e ast.Expr, scope []string) error {
+	var visit func(e ast.Expr, scope []string)
+	visit = func(e ast.Expr, scope []string) {
 		if e == nil {
-			return nil
+			return
 		}
-		if e.Kind() == ast.ComprehensionKind {
-			c := e.AsComprehension()
-			inner := append(append([]string(nil), scope...), comprehensionVars(c)...)
-			if q := quantifierOf(info, e); q != nil {
-				// A predicate that does not compile on its own (it
-				// should) is explained by its value only.
-				if text, err := parser.Unparse(q.pred, info); err == nil {
-					if pu, err := compileUnit(base, text, inner, depth+1); err == nil {
-						u.preds[e.ID()] = pu
-					}
+		if e.Kind() != ast.ComprehensionKind {
+			for _, ch := range children(e) {
+				visit(ch, scope)
+			}
+			return
+		}
+		c := e.AsComprehension()
+		inner := append(append([]string(nil), scope...), comprehensionVars(c)...)
+		if q := quantifierOf(info, e); q != nil {
+			// A predicate that does not compile on its own (it should)
+			// is explained by its value only.
+			if text, err := parser.Unparse(q.pred, info); err == nil {
+				if pu, err := compileUnit(base, text, inner, depth+1); err == nil {
+					u.preds[e.ID()] = pu
 				}
 			}
-			// An explanation reads the range and the initial value in this
-			// unit, and the result of a cel.bind; a quantifier's
-			// predicate in its own unit; other loops by their value.
-			for _, sub := range []ast.Expr{c.IterRange(), c.AccuInit()} {
-				if err := visit(sub, scope); err != nil {
-					return err
-				}
-			}
-			if c.IterVar() == "#unused" {
-				return visit(c.Result(), inner)
-			}
-			return nil
 		}
-		for _, ch := range children(e) {
-			if err := visit(ch, scope); err != nil {
-				return err
-			}
+		// An explanation reads the range and the initial value in this
+		// unit, and the result of a cel.bind; a quantifier's predicate in
+		// its own unit; other loops by their value.
+		visit(c.IterRange(), scope)
+		visit(c.AccuInit(), scope)
+		if c.IterVar() == "#unused" {
+			visit(c.Result(), inner)
 		}
-		return nil
 	}
-	if err := visit(native.Expr(), vars); err != nil {
-		return nil, err
-	}
+	visit(native.Expr(), vars)
 	return u, nil
 }
 

@@ -60,7 +60,14 @@ func (e *EvalError) Error() string {
 func (e *EvalError) Unwrap() error { return e.Err }
 
 // Eval evaluates the check over in. An evaluation that fails returns an
-// *EvalError, never a false Result.
+// *EvalError, never a false Result; one that exceeds MaxCost, or outlives
+// ctx, fails.
+//
+// The Reason follows the expression down from its value: the operand of
+// && or || that decided, the branch of ?: taken, and for a quantifier
+// (all, exists, exists_one) the element that decided, found by evaluating
+// its predicate again element by element (within MaxCost more) and
+// explained in turn; a comparison or call by its operands' values.
 func (p *Program) Eval(ctx context.Context, in Input) (Result, error) {
 	if in.Document == nil {
 		return Result{}, errors.New("check: no document to evaluate over")
