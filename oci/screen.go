@@ -102,9 +102,13 @@ func (s *screen) add(keys []*attest.Key) bool {
 			s.epoch++
 			grew = true
 		}
-		s.keys[k.KeyID] = append(s.keys[k.KeyID], k)
+		// A signature may name the key by any of its keyids (in-toto 1.3's
+		// or current in-toto's), so the key is found under each.
+		for _, id := range k.IDs() {
+			s.keys[id] = append(s.keys[id], k)
+			s.added[id] = s.epoch
+		}
 		s.all = append(s.all, k)
-		s.added[k.KeyID] = s.epoch
 	}
 	return grew
 }

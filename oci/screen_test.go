@@ -138,6 +138,8 @@ func TestTrustKeepsLargeDocumentsOnlyWhenSigned(t *testing.T) {
 	noKeyID[0].KeyID = ""
 	fNoKeyID := signatures(t, big, c.f)
 	fNoKeyID[0].KeyID = ""
+	fCurrentID := signatures(t, big, c.f)
+	fCurrentID[0].KeyID = c.f.Key().CurrentID() // current in-toto's keyid of the same key
 	const (
 		kept    = "kept"
 		dropped = "dropped"
@@ -162,6 +164,7 @@ func TestTrustKeepsLargeDocumentsOnlyWhenSigned(t *testing.T) {
 		{"large link by the functionary, URL-safe base64", dsseJSON(t, big, base64.URLEncoding, false, signatures(t, big, c.f)...), false, kept, nil},
 		{"large link by the functionary, unpadded base64", dsseJSON(t, big, base64.RawStdEncoding, false, signatures(t, big, c.f)...), false, kept, nil},
 		{"large link by the functionary, escaped slashes", dsseJSON(t, big, base64.StdEncoding, true, signatures(t, big, c.f)...), false, kept, nil},
+		{"large link by the functionary under its current in-toto keyid", dsseJSON(t, big, base64.StdEncoding, false, fCurrentID...), false, kept, nil},
 		{"large link by the functionary without a keyid", dsseJSON(t, big, base64.StdEncoding, false, fNoKeyID...), false, kept, nil},
 		{"large Metablock link by the functionary", sign(t, attest.FormMetablock, big, c.f), false, kept, nil},
 		{"large link by the functionary, attached by another tool", dsseJSON(t, big, base64.StdEncoding, false, signatures(t, big, c.f)...), true, kept, nil},
