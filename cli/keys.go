@@ -58,8 +58,11 @@ type keyJSON struct {
 	File    string `json:"file"`
 	Private string `json:"private,omitempty"`
 	KeyID   string `json:"keyid"`
-	KeyType string `json:"keytype"`
-	Scheme  string `json:"scheme"`
+	// CurrentKeyID is the keyid current in-toto (Python 2.x and later)
+	// gives the same key (key id only).
+	CurrentKeyID string `json:"currentKeyid,omitempty"`
+	KeyType      string `json:"keytype"`
+	Scheme       string `json:"scheme"`
 }
 
 func keyCommand() *cli.Command {
@@ -79,8 +82,10 @@ func keyIDCommand() *cli.Command {
 		Name:      "id",
 		Usage:     "print the in-toto keyid of key files (PEM or securesystemslib JSON, public or private)",
 		ArgsUsage: "KEYFILE...",
-		Description: `The keyid is the one in-toto-golang and the Python reference compute for the same file.
+		Description: `The keyid is the one in-toto-golang and the Python reference 1.3 compute for the same file.
 With one file, the keyid alone; with several, "KEYID  FILE" per line, as sha256sum writes.
+--format json also gives currentKeyid, the id current in-toto (Python 2.x and later) computes
+for the same key; referee accepts signatures and layouts under either.
 
 Examples:
    referee key id keys/alice.pub
@@ -96,7 +101,7 @@ Examples:
 				if err != nil {
 					return err
 				}
-				keys = append(keys, keyJSON{File: p, KeyID: k.KeyID, KeyType: k.KeyType, Scheme: k.Scheme})
+				keys = append(keys, keyJSON{File: p, KeyID: k.KeyID, CurrentKeyID: k.CurrentID(), KeyType: k.KeyType, Scheme: k.Scheme})
 			}
 			w := out.Stdout(c)
 			if out.JSON() {
