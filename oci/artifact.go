@@ -95,7 +95,7 @@ func AttachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r 
 				return Attached{}, fmt.Errorf("pushing %s: %w", b.d.Digest, err)
 			}
 		}
-		if err := s.Push(ctx, desc, bytes.NewReader(data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+		if err := unindexed(s).Push(ctx, desc, bytes.NewReader(data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
 			return Attached{}, fmt.Errorf("pushing %s: %w", desc.Digest, err)
 		}
 	}

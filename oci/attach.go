@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -138,19 +139,10 @@ func createdTime(t time.Time) string {
 }
 
 // pushIfAbsent pushes data unless the store has it already, so that a retry
-// or a second attach pushes nothing twice.
+// or a second attach pushes nothing twice; a push cut on the way is begun
+// again (see pushRestarting).
 func pushIfAbsent(ctx context.Context, s Store, desc ocispec.Descriptor, data []byte) error {
-	ok, err := s.Exists(ctx, desc)
-	if err != nil {
-		return fmt.Errorf("checking %s: %w", desc.Digest, err)
-	}
-	if ok {
-		return nil
-	}
-	if err := s.Push(ctx, desc, bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("pushing %s: %w", desc.Digest, err)
-	}
-	return nil
+	return pushRestarting(ctx, s, desc, func() (io.Reader, error) { return bytes.NewReader(data), nil }, true)
 }
 
 // FetchManifest fetches and decodes an image manifest, checked against its

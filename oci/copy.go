@@ -118,7 +118,9 @@ func Copy(ctx context.Context, src, dst Store, desc ocispec.Descriptor, tag stri
 			return p.children[d.Digest.String()], nil
 		},
 	}
-	if err := oras.ExtendedCopyGraph(ctx, src, dst, desc, opts); err != nil {
+	// A push cut on the way is begun again, from src; referrers are
+	// pushed without oras-go's indexing and listed by ensure below.
+	if err := oras.ExtendedCopyGraph(ctx, src, restartingTarget{dst, src}, desc, opts); err != nil {
 		return fmt.Errorf("copying %s: %w", desc.Digest, err)
 	}
 	if tag != "" {

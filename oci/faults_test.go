@@ -2,12 +2,8 @@ package oci_test
 
 import (
 	"context"
-	"io"
-	"net"
+	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,150 +13,118 @@ import (
 	"time"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 )
 
-type fault int
+// faultRate is the fraction of requests the fault tests' proxy fails:
+// half 503 with Retry-After: 0, half cut connections, before or after
+// the registry saw them (testenv.FaultProxy).
+const faultRate = 0.1
 
-const (
-	faultNone fault = iota
-	fault500
-	fault429
-	faultReset      // connection reset before the backend sees the request
-	faultResetAfter // manifest PUT forwarded, then the connection reset
-)
+// registryKinds are the two kinds of registry: with the referrers API,
+// and with only the tag schema (a shared sha256-<hex> index).
+var registryKinds = []string{"referrers-api", "tag-schema"}
 
-var faultNames = map[fault]string{fault500: "500", fault429: "429", faultReset: "reset", faultResetAfter: "reset-after-write"}
-
-// faultProxy is a reverse proxy in front of a real registry that breaks
-// every 3rd new request, cycling through 500, 429 with Retry-After: 1,
-// and a reset connection (hijacked and closed with RST, no response). A
-// manifest PUT that is reset is forwarded first, so the backend has
-// stored it when the client sees the reset. The retry of a broken request
-// (same method and URL) passes, so that every operation can succeed.
-type faultProxy struct {
-	host string
-	rp   *httputil.ReverseProxy
-
-	mu          sync.Mutex
-	n           int
-	pending     map[string]fault
-	at429       map[string]time.Time
-	waits       []time.Duration
-	injected    map[fault]int
-	retried     map[fault]int
-	resetWrites map[string]int // digests stored by a manifest PUT the client saw reset
-}
-
-func newFaultProxy(t testing.TB, backendHost string) *faultProxy {
-	t.Helper()
-	u := &url.URL{Scheme: "http", Host: backendHost}
-	p := &faultProxy{rp: httputil.NewSingleHostReverseProxy(u), pending: map[string]fault{}, at429: map[string]time.Time{},
-		injected: map[fault]int{}, retried: map[fault]int{}, resetWrites: map[string]int{}}
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
-	p.host = strings.TrimPrefix(srv.URL, "http://")
-	return p
-}
-
-func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	key := r.Method + " " + r.URL.RequestURI()
-	p.mu.Lock()
-	if f, ok := p.pending[key]; ok {
-		// The client's retry of a request broken earlier: let it through.
-		delete(p.pending, key)
-		p.retried[f]++
-		if f == fault429 {
-			p.waits = append(p.waits, time.Since(p.at429[key]))
-		}
-		p.mu.Unlock()
-		p.rp.ServeHTTP(w, r)
-		return
-	}
-	p.n++
-	f := faultNone
-	if p.n%3 == 0 {
-		f = []fault{fault500, fault429, faultReset}[(p.n/3)%3]
-		if f == faultReset && r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
-			f = faultResetAfter
-		}
-		p.pending[key] = f
-		p.injected[f]++
-		if f == fault429 {
-			p.at429[key] = time.Now()
-		}
-	}
-	p.mu.Unlock()
-
-	switch f {
-	case faultNone:
-		p.rp.ServeHTTP(w, r)
-	case fault500:
-		io.Copy(io.Discard, r.Body)
-		http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"injected"}]}`, http.StatusInternalServerError)
-	case fault429:
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected"}]}`, http.StatusTooManyRequests)
-	case faultReset, faultResetAfter:
-		if f == faultResetAfter {
-			rec := httptest.NewRecorder()
-			p.rp.ServeHTTP(rec, r)
-			if rec.Code == http.StatusCreated {
-				p.mu.Lock()
-				p.resetWrites[rec.Header().Get("Docker-Content-Digest")]++
-				p.mu.Unlock()
-			}
-		} else {
-			io.Copy(io.Discard, r.Body)
-		}
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			panic(err)
-		}
-		if tc, ok := conn.(*net.TCPConn); ok {
-			tc.SetLinger(0) // close with RST: "connection reset by peer"
-		}
-		conn.Close()
-	}
-}
-
-func (p *faultProxy) summary() (injected, retried map[string]int, waits []time.Duration, resetWrites map[string]int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	injected, retried = map[string]int{}, map[string]int{}
-	for f, n := range p.injected {
-		injected[faultNames[f]] = n
-	}
-	for f, n := range p.retried {
-		retried[faultNames[f]] = n
-	}
-	rw := map[string]int{}
-	for d, n := range p.resetWrites {
-		rw[d] = n
-	}
-	return injected, retried, append([]time.Duration(nil), p.waits...), rw
-}
-
-// TestFaultyRegistry attaches a layout and links and pulls them back
-// through a proxy that answers 500, 429 and resets connections, on both
-// kinds of registry. Everything succeeds through retries; a 429's
-// Retry-After is honoured; and nothing is stored twice except where the
-// backend stored a manifest whose response the proxy then reset (the
-// client cannot know it landed, so re-PUTting the identical manifest is
-// legitimate) — and even then the referrers list holds each digest once.
-func TestFaultyRegistry(t *testing.T) {
-	for _, kind := range []string{"referrers-api", "tag-schema"} {
+// TestConcurrentAttachThroughFaults attaches 20 links to one image at
+// once, each through its own store, through a proxy failing a tenth of
+// the requests. Every attach succeeds; afterwards the registry itself
+// (read past the proxy) lists exactly the 20 referrers, each once — on
+// the tag schema its sha256-<hex> index holds exactly 20 entries — and
+// every referrer an attach reported is among them.
+func TestConcurrentAttachThroughFaults(t *testing.T) {
+	const writers = 20
+	for i, kind := range registryKinds {
 		t.Run(kind, func(t *testing.T) {
-			t.Parallel() // each waits a second per 429
+			t.Parallel()
+			ctx := context.Background()
+			be := newBackend(t, kind == "referrers-api")
+			image := pushImage(t, open(t, be.host+"/app"), "concurrent faults "+kind)
+			f, _ := attest.GenerateKey("")
+			links := make([][]byte, writers)
+			for i := range links {
+				l := &attest.Link{Name: fmt.Sprintf("step%02d", i), Products: map[string]attest.HashObj{"out": {"sha256": strings.Repeat("cd", 32)}}}
+				links[i] = sign(t, attest.FormDSSE, must(l.Marshal()), f)
+			}
+			proxy := testenv.NewFaultProxy(t, be.host, faultRate, uint64(time.Now().UnixNano())+uint64(i))
+			stores := make([]oci.Store, writers)
+			for i := range stores {
+				stores[i] = open(t, proxy.Host+"/app")
+			}
+
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			got := make([]string, writers)
+			errs := make([]error, writers)
+			t0 := time.Now()
+			for i := range writers {
+				wg.Go(func() {
+					<-start
+					a, err := oci.Attach(ctx, stores[i], image, links[i], oci.AttachOptions{})
+					got[i], errs[i] = a.Manifest.Digest.String(), err
+				})
+			}
+			close(start)
+			wg.Wait()
+			took := time.Since(t0)
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("writer %d: %v", i, err)
+				}
+			}
+			if t.Failed() {
+				t.FailNow()
+			}
+			sort.Strings(got)
+			for i := 1; i < len(got); i++ {
+				if got[i] == got[i-1] {
+					t.Fatalf("two attaches reported %s", got[i])
+				}
+			}
+
+			direct := open(t, be.host+"/app")
+			list, err := oci.ListReferrers(ctx, direct, image, "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l := digestsOf(list); !sameStrings(l, got) {
+				t.Fatalf("registry lists %d referrers %v, %d attached %v", len(l), l, len(got), got)
+			}
+			if kind == "tag-schema" {
+				idx := tagIndex(t, direct, image)
+				if l := digestsOf(idx.Manifests); len(idx.Manifests) != writers || !sameStrings(l, got) {
+					t.Fatalf("the tag index holds %d entries %v, %d attached", len(idx.Manifests), l, writers)
+				}
+			}
+			c := proxy.Counts()
+			if c.Unavailable == 0 || c.CutBefore == 0 || c.CutAfter == 0 {
+				t.Errorf("not every kind of fault was injected: %+v", c)
+			}
+			t.Logf("%d attaches in %s through %d faults in %d requests (%d answered 503, %d cut before and %d after reaching the registry, %d of them applied writes)",
+				writers, took.Round(time.Millisecond), c.Faults(), c.Requests, c.Unavailable, c.CutBefore, c.CutAfter, c.CutAfterWrites)
+		})
+	}
+}
+
+// TestFaultyRegistry attaches a layout and links, attaches one again,
+// pulls them back and copies the image with its referrers to another
+// repository (what promote does), all through a proxy failing a tenth of
+// the requests, on both kinds of registry: everything succeeds; the
+// second attach of the same file finds the first and writes nothing; the
+// pulled layout is
+// the attached one; and both repositories list exactly what was
+// attached.
+func TestFaultyRegistry(t *testing.T) {
+	for i, kind := range registryKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			be := newBackend(t, kind == "referrers-api")
 			image := pushImage(t, open(t, be.host+"/app"), "faulty "+kind)
 			sc := newSupplyChain(t, attest.FormDSSE)
-			proxy := newFaultProxy(t, be.host)
-			be.records(true)
+			proxy := testenv.NewFaultProxy(t, be.host, faultRate, uint64(time.Now().UnixNano())+uint64(i))
 
-			s := open(t, proxy.host+"/app")
+			s := open(t, proxy.Host+"/app")
 			var attached []string
 			for _, f := range [][]byte{sc.layout, sc.links["build"], sc.links["test"]} {
 				a, err := oci.Attach(ctx, s, image, f, oci.AttachOptions{})
@@ -169,20 +133,23 @@ func TestFaultyRegistry(t *testing.T) {
 				}
 				attached = append(attached, a.Manifest.Digest.String())
 			}
-			// Attaching again through the faults pushes nothing.
-			before := len(writesPerDigest(be.records(false)))
+			writes := func() (n int) {
+				for _, c := range writesPerDigest(be.records(false)) {
+					n += c
+				}
+				return n
+			}
+			before := writes()
 			if a, err := oci.Attach(ctx, s, image, sc.links["test"], oci.AttachOptions{}); err != nil || !a.Existed {
 				t.Fatalf("re-attach: %+v %v", a, err)
 			}
+			if n := writes() - before; n != 0 {
+				t.Errorf("attaching the same file again wrote %d times", n)
+			}
 			sort.Strings(attached)
 
-			// Pull through the faults, with a fresh store.
-			r := open(t, proxy.host+"/app")
-			graph, err := oci.Discover(ctx, r, image, oci.DiscoverOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := oci.Gather(ctx, r, graph, 0, 0)
+			r := open(t, proxy.Host+"/app")
+			graph, b, err := oci.DiscoverAndGather(ctx, r, image, oci.DiscoverOptions{}, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,60 +158,94 @@ func TestFaultyRegistry(t *testing.T) {
 			if err != nil || len(res.Files) != 3 || len(res.Skipped) != 0 {
 				t.Fatalf("pull: %+v %v", res, err)
 			}
-			raw, _ := os.ReadFile(filepath.Join(dir, "root.layout"))
-			if string(raw) != string(sc.layout) {
+			if raw, _ := os.ReadFile(filepath.Join(dir, "root.layout")); string(raw) != string(sc.layout) {
 				t.Fatal("pulled layout differs")
 			}
 
-			// The list, read straight from the backend, holds each
-			// attached referrer once and nothing else.
-			list, err := oci.ListReferrers(ctx, open(t, be.host+"/app"), image, "", 0)
-			if err != nil {
+			dst := open(t, proxy.Host+"/promoted")
+			if err := oci.Copy(ctx, r, dst, image, "v1", oci.CopyOptions{Graph: graph}); err != nil {
 				t.Fatal(err)
 			}
-			if got := digestsOf(list); !sameStrings(got, attached) {
-				t.Fatalf("listed %v, attached %v", got, attached)
-			}
-			if kind == "tag-schema" {
-				idx := tagIndex(t, open(t, be.host+"/app"), image)
-				if got := digestsOf(idx.Manifests); !sameStrings(got, attached) {
-					t.Fatalf("tag index holds %v, attached %v", got, attached)
-				}
-			}
 
-			// Pushing nothing twice, counted at the backend.
-			injected, retried, waits, resetWrites := proxy.summary()
-			recs := be.records(false)
-			writes := writesPerDigest(recs)
-			if len(writes) != before {
-				t.Errorf("re-attach wrote %d new digests", len(writes)-before)
-			}
-			var twice []string
-			for d, n := range writes {
-				if n > 1+resetWrites[d] {
-					t.Errorf("%s written %d times (%d of them reset after the write)", d, n, resetWrites[d])
+			for _, repo := range []string{"/app", "/promoted"} {
+				list, err := oci.ListReferrers(ctx, open(t, be.host+repo), image, "", 0)
+				if err != nil {
+					t.Fatal(err)
 				}
-				if n > 1 {
-					twice = append(twice, d[:19])
+				if got := digestsOf(list); !sameStrings(got, attached) {
+					t.Fatalf("%s lists %v, attached %v", repo, got, attached)
 				}
-			}
-			for _, f := range []string{"500", "429", "reset"} {
-				if injected[f] == 0 {
-					t.Errorf("no %s injected: %v", f, injected)
+				if kind == "tag-schema" {
+					idx := tagIndex(t, open(t, be.host+repo), image)
+					if got := digestsOf(idx.Manifests); !sameStrings(got, attached) {
+						t.Fatalf("%s: the tag index holds %v, attached %v", repo, got, attached)
+					}
 				}
 			}
-			for f, n := range injected {
-				if retried[f] != n {
-					t.Errorf("%d %s injected, %d retried", n, f, retried[f])
+			t.Logf("through %+v", proxy.Counts())
+		})
+	}
+}
+
+// TestIndexWriteFaults: on the tag schema, where every PUT of the
+// referrers index fails, an attach fails with an error naming the index,
+// within bounds, instead of reporting a referrer that is not listed
+// (503s and connections cut before the registry saw the write); where
+// every such PUT reaches the registry but its answer is lost (cut
+// after), the attach finds its entry listed on its next read and
+// succeeds.
+func TestIndexWriteFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		kinds  []testenv.FaultKind
+		wantOK bool
+	}{
+		{"unanswered, unapplied", []testenv.FaultKind{testenv.Unavailable, testenv.CutBefore}, false},
+		{"applied, answer lost", []testenv.FaultKind{testenv.CutAfter}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			be := newBackend(t, false)
+			image := pushImage(t, open(t, be.host+"/app"), "index write faults")
+			sc := newSupplyChain(t, attest.FormDSSE)
+			tag := strings.Replace(image.Digest.String(), ":", "-", 1)
+			proxy := testenv.NewFaultProxy(t, be.host, 1, 11)
+			proxy.Only(func(r *http.Request) bool {
+				return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/"+tag)
+			})
+			proxy.Kinds(tc.kinds...)
+
+			t0 := time.Now()
+			a, err := oci.Attach(ctx, open(t, proxy.Host+"/app"), image, sc.layout, oci.AttachOptions{})
+			took := time.Since(t0)
+			c := proxy.Counts()
+			if c.Faults() == 0 {
+				t.Fatalf("no index write was failed: %+v", c)
+			}
+			_, found := open(t, be.host+"/app").Resolve(ctx, tag)
+			if tc.wantOK {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if l := digestsOf(tagIndex(t, open(t, be.host+"/app"), image).Manifests); !sameStrings(l, []string{a.Manifest.Digest.String()}) {
+					t.Fatalf("attached %s, the index lists %v", a.Manifest.Digest, l)
+				}
+			} else {
+				if err == nil {
+					t.Fatalf("attach succeeded though no index write reached the registry (%+v)", c)
+				}
+				if !strings.Contains(err.Error(), "referrers index "+tag) || strings.Contains(err.Error(), "\n") {
+					t.Errorf("not one line naming the index: %v", err)
+				}
+				if found == nil {
+					t.Errorf("a %s tag exists though no write reached the registry", tag)
 				}
 			}
-			for _, w := range waits {
-				if w < 950*time.Millisecond {
-					t.Errorf("retried %v after a 429 with Retry-After: 1", w)
-				}
+			if took > 20*time.Second {
+				t.Errorf("took %s", took)
 			}
-			t.Logf("%d requests at the backend, %d digests written; injected %v, retried %v; waits after 429: %v; re-PUT after a reset that followed the write: %v",
-				len(recs), len(writes), injected, retried, waits, twice)
+			t.Logf("%s: %v; %+v", took.Round(time.Millisecond), err, c)
 		})
 	}
 }

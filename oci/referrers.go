@@ -149,8 +149,12 @@ func referrersTag(subject ocispec.Descriptor) string {
 // index before it was added and writes after the check would drop it,
 // after this writer has returned. So where a referrers tag exists, the
 // referrer must stay listed while the tag's index stays unchanged for a
-// quiet period longer than this writer's own read-modify-write takes
-// (within settleMin and settleMax), which outlasts such a stale write.
+// quiet period longer than any referee writer's read-modify-write may
+// take (maxIndexWrite, see writeTagIndex) plus a round trip, which
+// outlasts such a stale write: once it returns, the referrer stays listed
+// after every concurrent attach has returned (the argument is settler's).
+// A referrer it cannot list, or whose listing it cannot confirm, is an
+// error, never a silent loss.
 func ensureListed(ctx context.Context, s Store, subject ocispec.Descriptor, descs ...ocispec.Descriptor) error {
 	var st settler
 	for {
@@ -170,10 +174,14 @@ func ensureListed(ctx context.Context, s Store, subject ocispec.Descriptor, desc
 				return fmt.Errorf("reading referrers index %s: %w", referrersTag(subject), err)
 			}
 			st.took(start)
-			var settled bool
-			if settled, wait = st.settled(cur.Digest); settled {
-				return nil // listed (though other writers may keep the index busy)
+			settled, w, err := st.settled(cur.Digest)
+			if err != nil {
+				return fmt.Errorf("referrer %s of %s is listed but not confirmed: %w", descs[0].Digest, subject.Digest, err)
 			}
+			if settled {
+				return nil // listed, and stays so (see settler)
+			}
+			wait = w
 		} else {
 			if !st.canRepair() {
 				return fmt.Errorf("referrer %s of %s is still not listed after %d attempts (concurrent writers?)", missing[0].Digest, subject.Digest, repairAttempts)

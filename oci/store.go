@@ -20,7 +20,6 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
-	"oras.land/oras-go/v2/registry/remote/retry"
 )
 
 // Store is a place that holds manifests, blobs and referrers: a registry
@@ -132,9 +131,11 @@ func Open(ctx context.Context, ref Reference, o Options) (Store, error) {
 }
 
 // authClient builds an oras auth client whose credentials come from
-// Options.credential and whose transport retries 5xx, 429 (with
-// Retry-After) and reset connections with backoff, and gives up on a
-// registry that does not answer within Options.Timeout.
+// Options.credential and whose transport retries, with backoff, what is
+// safe to send again (see retryTransport: idempotent requests on 5xx, 429
+// with Retry-After and cut connections; never a referrers index write,
+// never a request that timed out), and gives up on a registry that does
+// not answer within Options.Timeout.
 func (o Options) authClient(ref Reference) (*auth.Client, error) {
 	credential, err := o.credential()
 	if err != nil {
@@ -157,10 +158,8 @@ func (o Options) authClientWith(credential auth.CredentialFunc) (*auth.Client, e
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	rt := retry.NewTransport(transport)
-	rt.Policy = retryPolicy
 	return &auth.Client{
-		Client:     &http.Client{Transport: rt, Timeout: base.Timeout},
+		Client:     &http.Client{Transport: &retryTransport{next: transport}, Timeout: base.Timeout},
 		Cache:      auth.NewCache(),
 		Credential: credential,
 	}, nil
@@ -202,26 +201,6 @@ func (o Options) requestTimeout() time.Duration {
 		return o.Timeout
 	}
 	return DefaultRequestTimeout
-}
-
-// retryPolicy is oras-go's default retry policy except that a request
-// that timed out is not retried: the registry had Options.Timeout to
-// answer, and five more attempts would make one silent registry cost
-// minutes instead of one Timeout.
-func retryPolicy() retry.Policy {
-	def, ok := retry.DefaultPolicy.(*retry.GenericPolicy)
-	if !ok {
-		return retry.DefaultPolicy
-	}
-	p := *def
-	p.Retryable = func(resp *http.Response, err error) (bool, error) {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return false, nil
-		}
-		return def.Retryable(resp, err)
-	}
-	return &p
 }
 
 // Resolve resolves ref to a descriptor once: a reference that is already a

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
@@ -21,44 +23,103 @@ import (
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#referrers-tag-schema
 
 // addToTagIndex adds descs to the referrers index of subject's tag-schema
-// tag.
+// tag: a read-modify-write whose write is sent within maxIndexWrite of
+// the read it rests on (writeTagIndex), or done again from a new read.
+// Where descs are all listed already (another writer, or a write of ours
+// whose answer was lost, listed them), it writes nothing.
 func addToTagIndex(ctx context.Context, s Store, subject ocispec.Descriptor, descs []ocispec.Descriptor) error {
 	tag := referrersTag(subject)
-	index := ocispec.Index{Versioned: specsVersioned(), MediaType: ocispec.MediaTypeImageIndex}
-	cur, err := s.Resolve(ctx, tag)
-	switch {
-	case errors.Is(err, errdef.ErrNotFound):
-	case err != nil:
-		return fmt.Errorf("reading referrers index %s: %w", tag, err)
-	default:
-		data, err := fetchAll(ctx, s, cur, DefaultMaxManifestBytes)
-		if err != nil {
-			return fmt.Errorf("reading referrers index %s: %w", tag, err)
+	var err error
+	for attempt := range indexWriteAttempts {
+		if attempt > 0 {
+			if perr := pause(ctx, pushBackoff(attempt)); perr != nil {
+				return perr
+			}
 		}
-		if err := unmarshalStrict(data, &index); err != nil {
-			return fmt.Errorf("referrers index %s: %w", tag, err)
+		index := ocispec.Index{Versioned: specsVersioned(), MediaType: ocispec.MediaTypeImageIndex}
+		cur, rerr := s.Resolve(ctx, tag)
+		readAt := time.Now()
+		switch {
+		case errors.Is(rerr, errdef.ErrNotFound):
+		case rerr != nil:
+			return fmt.Errorf("reading referrers index %s: %w", tag, bareTimeout(rerr))
+		default:
+			data, err := fetchAll(ctx, s, cur, DefaultMaxManifestBytes)
+			if err != nil {
+				return fmt.Errorf("reading referrers index %s: %w", tag, err)
+			}
+			if err := unmarshalStrict(data, &index); err != nil {
+				return fmt.Errorf("referrers index %s: %w", tag, err)
+			}
+		}
+		add := notIn(descs, index.Manifests)
+		if len(add) == 0 {
+			return nil // listed: by another writer's update, or by ours whose answer was lost
+		}
+		for _, d := range add {
+			d.Data = nil
+			index.Manifests = append(index.Manifests, d)
+		}
+		if err = writeTagIndex(ctx, s, subject, index, readAt); !retryIndexWrite(ctx, err) {
+			return err
 		}
 	}
-	add := notIn(descs, index.Manifests)
-	if len(add) == 0 {
-		return nil // another writer's update, read before ours was lost, brought it back
-	}
-	for _, d := range add {
-		d.Data = nil
-		index.Manifests = append(index.Manifests, d)
-	}
+	return err // it names the index
+}
+
+// writeTagIndex writes index as subject's referrers tag-schema index,
+// the write of a read-modify-write whose read was answered at readAt. The
+// PUT of the tag is never sent again by the transport (retryTransport),
+// and it is cancelled unless answered within maxIndexWrite of readAt: a
+// write that could not be made in time (because of retries, or a slow
+// registry) fails with errIndexWriteLate or the cut's error, and the
+// caller reads the index again instead of sending stale content later.
+// So every write referee makes of an index lands within maxIndexWrite
+// (plus the registry's own handling) of the read it rests on, which the
+// quiet period of settler outlasts. In an OCI layout (no tag schema is
+// used there) it pushes and tags index as it is.
+func writeTagIndex(ctx context.Context, s Store, subject ocispec.Descriptor, index ocispec.Index, readAt time.Time) error {
+	tag := referrersTag(subject)
 	data, err := marshalJSON(index)
 	if err != nil {
 		return err
 	}
-	newDesc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageIndex, data)
-	if err := pushIfAbsent(ctx, s, newDesc, data); err != nil {
-		return err
+	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageIndex, data)
+	rp, ok := s.(registry.ReferencePusher)
+	if !ok {
+		if err := pushIfAbsent(ctx, s, desc, data); err != nil {
+			return fmt.Errorf("writing referrers index %s: %w", tag, err)
+		}
+		if err := s.Tag(ctx, desc, tag); err != nil {
+			return fmt.Errorf("tagging referrers index %s: %w", tag, err)
+		}
+		return nil
 	}
-	if err := s.Tag(ctx, newDesc, tag); err != nil {
-		return fmt.Errorf("tagging referrers index %s: %w", tag, err)
+	deadline := readAt.Add(maxIndexWrite)
+	if time.Until(deadline) < maxIndexWrite/4 {
+		return errIndexWriteLate
+	}
+	wctx, cancel := context.WithDeadlineCause(ctx, deadline, errIndexWriteLate)
+	defer cancel()
+	err = rp.PushReference(wctx, desc, bytes.NewReader(data), tag)
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		err = errIndexWriteLate
+	}
+	if err != nil {
+		return fmt.Errorf("writing referrers index %s: %w", tag, bareTimeout(err))
 	}
 	return nil
+}
+
+// errIndexWriteLate is a write of a referrers index that could not be
+// answered within maxIndexWrite of its read.
+var errIndexWriteLate = fmt.Errorf("not answered within %s of reading it", maxIndexWrite)
+
+// retryIndexWrite reports whether a write of a referrers index that
+// ended with err is done again from a new read: it was late, cut, or
+// answered 408, 429 or 5xx, and may or may not have landed.
+func retryIndexWrite(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil && (errors.Is(err, errIndexWriteLate) || restartable(err))
 }
 
 // readTagIndex reads subject's referrers tag-schema index and the
@@ -72,7 +133,7 @@ func readTagIndex(ctx context.Context, s Store, subject ocispec.Descriptor, limi
 		return index, cur, false, nil
 	}
 	if err != nil {
-		return index, cur, false, fmt.Errorf("reading referrers index %s: %w", tag, err)
+		return index, cur, false, fmt.Errorf("reading referrers index %s: %w", tag, bareTimeout(err))
 	}
 	if cur.MediaType != ocispec.MediaTypeImageIndex || cur.Digest == subject.Digest {
 		return index, cur, false, nil
@@ -91,13 +152,17 @@ func readTagIndex(ctx context.Context, s Store, subject ocispec.Descriptor, limi
 // tag-schema index and returns those it removed. The new index is pushed by
 // digest, then the tag is resolved again: if another writer moved it since
 // it was read, the removal starts again from the current index, so that
-// the write drops nobody else's entry added meanwhile (a writer that
-// slips in between that check and the tag is left to its own repair, see
-// ensureListed).
+// the write drops nobody else's entry added meanwhile; otherwise the tag
+// is written with writeTagIndex, within maxIndexWrite of that check (a
+// writer that slips in between is left to its own repair, see
+// ensureListed). A write that was late or cut is done again from a new
+// read; an entry then found gone counts as removed (the write whose
+// answer was lost had landed).
 func removeFromTagIndex(ctx context.Context, s Store, subject ocispec.Descriptor, drop map[digest.Digest]bool, limit int64) ([]digest.Digest, error) {
 	const attempts = 8
 	tag := referrersTag(subject)
 	pruned := false
+	var tried []digest.Digest // removed by a write whose answer was lost
 	for attempt := 1; ; attempt++ {
 		index, cur, found, err := readTagIndex(ctx, s, subject, limit)
 		if err != nil || !found {
@@ -115,7 +180,7 @@ func removeFromTagIndex(ctx context.Context, s Store, subject ocispec.Descriptor
 			keep = append(keep, e)
 		}
 		if len(removed) == 0 {
-			return nil, nil
+			return tried, nil
 		}
 		if keep == nil {
 			keep = []ocispec.Descriptor{} // "manifests": [], as the spec requires
@@ -142,16 +207,33 @@ func removeFromTagIndex(ctx context.Context, s Store, subject ocispec.Descriptor
 			continue
 		}
 		now, err := s.Resolve(ctx, tag)
+		readAt := time.Now()
 		if err != nil && !errors.Is(err, errdef.ErrNotFound) {
-			return nil, fmt.Errorf("reading referrers index %s: %w", tag, err)
+			return nil, fmt.Errorf("reading referrers index %s: %w", tag, bareTimeout(err))
 		}
 		if now.Digest != cur.Digest && attempt < attempts {
 			continue // another writer's update: apply the removal to it instead
 		}
-		if err := s.Tag(ctx, newDesc, tag); err != nil {
-			return nil, fmt.Errorf("tagging referrers index %s: %w", tag, err)
+		err = writeTagIndex(ctx, s, subject, index, readAt)
+		if err == nil {
+			for _, d := range tried {
+				if !slices.Contains(removed, d) {
+					removed = append(removed, d)
+				}
+			}
+			return removed, nil
 		}
-		return removed, nil
+		if !retryIndexWrite(ctx, err) || attempt == attempts {
+			return nil, err
+		}
+		for _, d := range removed {
+			if !slices.Contains(tried, d) {
+				tried = append(tried, d)
+			}
+		}
+		if err := pause(ctx, pushBackoff(attempt)); err != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -190,10 +272,14 @@ func ensureUnlisted(ctx context.Context, s Store, subject ocispec.Descriptor, dr
 		st.took(start)
 		var wait time.Duration
 		if len(back) == 0 {
-			var settled bool
-			if settled, wait = st.settled(cur.Digest); settled {
-				return removed, nil // unlisted (though other writers may keep the index busy)
+			settled, w, err := st.settled(cur.Digest)
+			if err != nil {
+				return removed, fmt.Errorf("unlisting from referrers index %s: %w", referrersTag(subject), err)
 			}
+			if settled {
+				return removed, nil // unlisted, and stays so
+			}
+			wait = w
 		} else {
 			if !st.canRepair() {
 				return removed, fmt.Errorf("%s is still listed in referrers index %s after %d attempts (concurrent writers?)", back[0], referrersTag(subject), repairAttempts)
@@ -215,46 +301,89 @@ func ensureUnlisted(ctx context.Context, s Store, subject ocispec.Descriptor, dr
 	}
 }
 
-// Bounds of settler.
+// Bounds of the writes of a referrers tag-schema index and of settler.
 const (
-	repairAttempts = 12
-	settleMin      = 150 * time.Millisecond
-	settleMax      = time.Second
-	maxSettling    = 40
+	// maxIndexWrite bounds the span of one read-modify-write of an index
+	// by referee: its PUT must be answered within maxIndexWrite of the
+	// read it rests on (writeTagIndex).
+	maxIndexWrite = 500 * time.Millisecond
+	// indexWriteAttempts bounds the reads-and-writes of one update.
+	indexWriteAttempts = 5
+	repairAttempts     = 12
+	// settleMargin is added to the quiet period beyond maxIndexWrite and
+	// the slowest round trip.
+	settleMargin = 100 * time.Millisecond
+	settleMax    = 10 * time.Second
+	// maxSettling bounds the looks at an index that other writers keep
+	// changing; then the change is reported as not confirmed.
+	maxSettling = 200
 )
 
 // settler waits out the other writers of a referrers tag-schema index
-// (see ensureListed and ensureUnlisted): a change holds only once the
-// index behind the tag has stayed as wanted, unchanged, for a quiet period
-// longer than this writer's own read-modify-write takes (within settleMin
-// and settleMax), which outlasts another writer's stale write. It counts
-// the repairs made meanwhile, at most repairAttempts.
+// (see ensureListed and ensureUnlisted): a change (an entry X added, or
+// removed) holds only once the index behind the tag has been seen as
+// wanted and unchanged (the same digest) over a quiet period Q longer than
+// maxIndexWrite plus the slowest round trip seen, from the end of the
+// first look that saw it to the start of the last. It counts the repairs
+// made meanwhile, at most repairAttempts.
+//
+// Why this is enough, for an entry X that ensureListed added: a write
+// that loses X is a write whose read was served while the index lacked X,
+// i.e. before the first look of the quiet run was served (the index had X
+// from then on, unchanged). Every referee writer's PUT lands within
+// maxIndexWrite of its read's answer (writeTagIndex cancels it otherwise,
+// and the transport never sends it again; oras-go's own indexing is not
+// used, see unindexed), plus a one-way trip and the registry's handling,
+// less than a round trip. So such a stale write lands less than
+// maxIndexWrite + round trip after the first look of the quiet run: inside
+// the run, where it would have changed the digest the last look saw, or
+// before its first look, which then already showed its repair. Reads made
+// after that first look contain X. Hence, once settled, no write based on
+// a read without X can come any more, by any referee writer, and X stays
+// listed until someone removes it. (Assumptions: the other writers are
+// referee with the same bounds and see round trips like ours; the index
+// never returns to the same bytes after a write lacking X without X's own
+// repair, which restarts the run — only an attach and a detach of one
+// referrer racing could do that.) The same holds, mirrored, for an entry
+// removed by ensureUnlisted. An index that others keep changing for
+// maxSettling looks is an error: the change is not confirmed, never
+// silently assumed.
 type settler struct {
 	repairs, settling int
 	lastIndex         digest.Digest
-	quietSince        time.Time
+	quietSince        time.Time // end of the first look that saw lastIndex
+	lookStart         time.Time // start of the latest look
 	roundTrip         time.Duration
 }
 
-// took records a round trip begun at start.
-func (st *settler) took(start time.Time) { st.roundTrip = max(st.roundTrip, time.Since(start)) }
+// took records a look (a round trip) begun at start.
+func (st *settler) took(start time.Time) {
+	st.lookStart = start
+	st.roundTrip = max(st.roundTrip, time.Since(start))
+}
 
-// settled records that the index (by digest) is as wanted, and reports
-// whether it has been so, unchanged, for the quiet period (or has been
-// looked at maxSettling times, other writers keeping it busy); if not, it
-// returns how long to wait before looking again.
-func (st *settler) settled(index digest.Digest) (bool, time.Duration) {
-	quiet := min(max(settleMin, 4*st.roundTrip), settleMax)
+// quiet is the quiet period Q.
+func (st *settler) quiet() time.Duration {
+	return min(maxIndexWrite+st.roundTrip+settleMargin, settleMax)
+}
+
+// settled records that the index (by digest) is as wanted in the look
+// recorded last (took), and reports whether it has been so, unchanged,
+// for the quiet period; if not, it returns how long to wait before
+// looking again. Another writer keeping the index changing for
+// maxSettling looks is an error.
+func (st *settler) settled(index digest.Digest) (bool, time.Duration, error) {
+	quiet := st.quiet()
 	switch {
 	case index != st.lastIndex:
 		st.lastIndex, st.quietSince = index, time.Now()
-	case time.Since(st.quietSince) >= quiet:
-		return true, 0
+	case st.lookStart.Sub(st.quietSince) >= quiet:
+		return true, 0, nil
 	}
 	if st.settling++; st.settling > maxSettling {
-		return true, 0
+		return false, 0, fmt.Errorf("the index was still being rewritten by other writers after %d looks", maxSettling)
 	}
-	return false, quiet/2 + time.Duration(rand.Int64N(int64(quiet/2)))
+	return false, quiet/4 + time.Duration(rand.Int64N(int64(quiet/4))), nil
 }
 
 // canRepair reports whether another repair may be made.
