@@ -59,7 +59,6 @@ Examples:
 			if err != nil {
 				return err
 			}
-			writeFindings(out.Stderr(c), "warning: ", findings)
 			payload, err := layout.Marshal()
 			if err != nil {
 				return err
@@ -79,6 +78,7 @@ Examples:
 			if err != nil {
 				return err
 			}
+			writeFindings(out.Stderr(c), "lint: ", findings)
 			fmt.Fprintf(out.Stderr(c), "layout: %s, %s, expires %s\n", plural(len(layout.Steps), "step"), plural(len(layout.Inspect), "inspection"), layout.Expires)
 			return published(c, &out, t, "", outPath, written)
 		}, groups...),

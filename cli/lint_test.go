@@ -54,7 +54,7 @@ func TestLayoutLint(t *testing.T) {
 	}
 	out := filepath.Join(dir, "root.layout")
 	code, _, stderr = referee(t, "layout", "create", "--spec", spec, "--key", owner, "--out", out)
-	if code != cli.ExitOK || !strings.Contains(stderr, "warning: command-inspection (warning)") {
+	if code != cli.ExitOK || !strings.Contains(stderr, "lint: command-inspection (warning)") {
 		t.Fatalf("create: exit %d, stderr %q", code, stderr)
 	}
 	// The signed layout lints the same.
