@@ -214,3 +214,27 @@ func TestReasonBounded(t *testing.T) {
 		t.Errorf("%+v %v", r, err)
 	}
 }
+
+func TestConcurrentEval(t *testing.T) {
+	p := mustCompile(t, trivyNoCritical)
+	data := readTestdata(t, "trivy-critical.json")
+	want, err := check.File(t.Context(), p, "trivy.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			r, err := check.File(t.Context(), p, "trivy.json", data)
+			if err == nil && r != want {
+				err = errors.New("different result: " + r.Reason)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

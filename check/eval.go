@@ -70,7 +70,7 @@ func (e *EvalError) Unwrap() error { return e.Err }
 // explained in turn; a comparison or call by its operands' values.
 func (p *Program) Eval(ctx context.Context, in Input) (Result, error) {
 	if in.Document == nil {
-		return Result{}, errors.New("check: no document to evaluate over")
+		return Result{}, errors.New("no document to check")
 	}
 	fail := func(at, msg string, cause error) (Result, error) {
 		return Result{}, &EvalError{Expr: p.source, Document: in.Document.name, At: at, Message: msg, Err: cause}
