@@ -238,3 +238,35 @@ func TestConcurrentEval(t *testing.T) {
 		}
 	}
 }
+
+// Expressions as Kubernetes ValidatingAdmissionPolicies write them, with
+// object renamed input.
+func TestKubernetesStyle(t *testing.T) {
+	pod := []byte(`{"apiVersion": "v1", "kind": "Pod",
+		"metadata": {"name": "app-7d4b9", "labels": {"app": "web", "team": "payments"}},
+		"spec": {"replicas": 3, "containers": [
+			{"name": "app", "image": "registry.example/app:1.4.2", "securityContext": {"runAsNonRoot": true},
+			 "resources": {"limits": {"memory": "256Mi"}}},
+			{"name": "sidecar", "image": "registry.example/proxy:2.0", "securityContext": {"runAsNonRoot": true}}]}}`)
+	for _, expr := range []string{
+		`input.spec.containers.all(c, c.image.startsWith("registry.example/"))`,
+		`input.spec.containers.all(c, has(c.securityContext) && c.securityContext.runAsNonRoot == true)`,
+		`!has(input.spec.hostNetwork) || input.spec.hostNetwork == false`,
+		`input.metadata.name.matches('^[a-z0-9-]+$')`,
+		`'team' in input.metadata.labels && input.metadata.labels.team != ''`,
+		`input.metadata.labels.all(k, v, k.size() <= 63 && v.size() <= 63)`,
+		`input.spec.?replicas.orValue(1) <= 5`,
+		`input.spec.containers.map(c, c.name).exists_one(n, n == "app")`,
+		`input.spec.containers.all(c, c.image.split(":").size() == 2 && c.image.lastIndexOf(":") > 0)`,
+		`sets.intersects(input.spec.containers.map(c, c.name), ["app"])`,
+		`input.spec.containers.filter(c, has(c.resources) && has(c.resources.limits)).size() >= 1`,
+		`cel.bind(names, input.spec.containers.map(c, c.name), names.size() == names.distinct().size())`,
+		`input.spec.containers.exists(c, c.?resources.?limits.?memory.orValue("") == "256Mi")`,
+		`size(input.metadata.name) < 64 && input.metadata.name.lowerAscii() == input.metadata.name`,
+	} {
+		r, err := check.File(t.Context(), mustCompile(t, expr), "pod.json", pod)
+		if err != nil || !r.Pass {
+			t.Errorf("%s: %+v %v", expr, r, err)
+		}
+	}
+}
