@@ -193,7 +193,8 @@ func TestFaultyRegistry(t *testing.T) {
 // (503s and connections cut before the registry saw the write); where
 // every such PUT reaches the registry but its answer is lost (cut
 // after), the attach finds its entry listed on its next read and
-// succeeds.
+// succeeds. Either way no PUT of the index is sent again without a new
+// read of the tag before it.
 func TestIndexWriteFaults(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -211,8 +212,18 @@ func TestIndexWriteFaults(t *testing.T) {
 			sc := newSupplyChain(t, attest.FormDSSE)
 			tag := strings.Replace(image.Digest.String(), ":", "-", 1)
 			proxy := testenv.NewFaultProxy(t, be.host, 1, 11)
+			// The requests on the tag, in order: each PUT must rest on a
+			// read of its own, never be a resend of an earlier one.
+			var mu sync.Mutex
+			var onTag []string
 			proxy.Only(func(r *http.Request) bool {
-				return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/"+tag)
+				if !strings.HasSuffix(r.URL.Path, "/manifests/"+tag) {
+					return false
+				}
+				mu.Lock()
+				onTag = append(onTag, r.Method)
+				mu.Unlock()
+				return r.Method == http.MethodPut
 			})
 			proxy.Kinds(tc.kinds...)
 
@@ -241,6 +252,12 @@ func TestIndexWriteFaults(t *testing.T) {
 				if found == nil {
 					t.Errorf("a %s tag exists though no write reached the registry", tag)
 				}
+			}
+			mu.Lock()
+			seq := strings.Join(onTag, " ")
+			mu.Unlock()
+			if strings.Contains(seq, "PUT PUT") || !strings.Contains(seq, "PUT") {
+				t.Errorf("requests on the tag: %s; want every PUT after a read of its own", seq)
 			}
 			if took > 20*time.Second {
 				t.Errorf("took %s", took)
