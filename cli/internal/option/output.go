@@ -3,6 +3,7 @@ package option
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -105,9 +106,11 @@ func (o *Output) Stderr(c *cli.Context) io.Writer {
 }
 
 // Done passes err on, marked Silent when --quiet and err is a
-// verification failure, which the exit status (1) then says alone.
+// verification failure or another Negative, which the exit status (1)
+// then says alone.
 func (o *Output) Done(err error) error {
-	if err != nil && o.Quiet && verify.IsNotVerified(err) {
+	var negative Negative
+	if err != nil && o.Quiet && (verify.IsNotVerified(err) || errors.As(err, &negative)) {
 		return Silent{err}
 	}
 	return err
