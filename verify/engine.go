@@ -37,12 +37,6 @@ type Evidence struct {
 	Sub      []Evidence
 }
 
-// Inspector runs an inspection and returns the unsigned link of what it
-// found (materials before, products after).
-type Inspector interface {
-	Inspect(ctx context.Context, in attest.Inspection) (*attest.Link, error)
-}
-
 // Options controls verification.
 type Options struct {
 	// LayoutKeys must each have signed the layout (as in-toto-verify's -k).
@@ -50,9 +44,19 @@ type Options struct {
 	// Now is the time the layout's expiry is checked against; zero means
 	// the current time.
 	Now time.Time
-	// Inspector runs inspections; nil refuses layouts that have any, since
-	// inspections execute commands the layout names.
+	// Inspector runs command inspections; nil refuses layouts that have
+	// any, since they execute commands the layout names. A native check
+	// (an inspection whose run is `referee check …`) is evaluated
+	// in-process whatever Inspector is: no command runs.
 	Inspector Inspector
+	// Artifacts gives inspections the bytes of the products verified links
+	// record (a native check's files; a StagingInspector's directory);
+	// nil: none are available.
+	Artifacts Artifacts
+	// Attestations are the DSSE envelopes of in-toto Statements found for
+	// the image (Source says where from), which a native check with
+	// --attestation reads; nil: none.
+	Attestations []Evidence
 	// MaxSublayoutDepth bounds nested sublayouts; zero means 8.
 	MaxSublayoutDepth int
 	// ImageDigest, when set ("sha256:<hex>"), is the image the evidence
@@ -441,6 +445,7 @@ func (c *candidate) verifySublayout(ctx context.Context, layout *attest.Layout, 
 	so := o
 	so.LayoutKeys = []*attest.Key{layout.Keys[c.keyIDs[0]]}
 	so.Inspector, so.sublayoutSigner = nil, c.keyIDs[0]
+	so.Artifacts, so.Attestations = nil, nil
 	sub, chosen := verifyLayout(ctx, c.ev, c.ev.Sub, so, depth+1)
 	c.sub = sub
 	if !sub.Verified {
@@ -562,13 +567,12 @@ type choice struct {
 // every rule holds, or else the first combination with its failures.
 func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[string][]*group, o Options, depth int) (choice, map[string][]RuleResult, []Failure, []StepReport) {
 	idx := make([]int, len(layout.Steps))
-	inspected := map[string]*attest.Link{}
-	var inspections []StepReport
-	var inspectFailures []Failure
+	ins := newInspections(layout, o)
 	var first struct {
-		c     choice
-		rules map[string][]RuleResult
-		fails []Failure
+		c           choice
+		rules       map[string][]RuleResult
+		fails       []Failure
+		inspections []StepReport
 	}
 	for n := 0; n < maxCombinations; n++ {
 		c := choice{groups: map[string]*group{}, links: map[string]*attest.Link{}}
@@ -576,11 +580,10 @@ func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[strin
 			g := groups[s.Name][idx[i]]
 			c.groups[s.Name], c.links[s.Name] = g, g.link
 		}
-		if n == 0 {
-			// Inspections look at the verifier's disk, not at the links,
-			// so they run once whatever links are chosen.
-			inspections, inspectFailures = runInspections(ctx, layout, o, inspected)
-		}
+		// Inspections see the artifacts of these links; each runs once
+		// for each distinct set of them (a command on the verifier's
+		// disk, given none, once).
+		inspections, inspected, inspectFailures := ins.run(ctx, c.links)
 		for name, l := range inspected {
 			c.links[name] = l
 		}
@@ -588,12 +591,12 @@ func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[strin
 		if depth == 0 {
 			fails = append(fails, checkBinding(layout, c.links, o.ImageDigest)...)
 		}
-		for _, ins := range inspections {
-			rules[ins.Name] = nil
+		for _, sr := range inspections {
+			rules[sr.Name] = nil
 		}
 		fails = append(inspectFailures, fails...)
 		if n == 0 {
-			first.c, first.rules, first.fails = c, rules, fails
+			first.c, first.rules, first.fails, first.inspections = c, rules, fails, inspections
 		}
 		if len(fails) == 0 {
 			attachInspectionRules(inspections, rules)
@@ -603,21 +606,8 @@ func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[strin
 			break
 		}
 	}
-	attachInspectionRules(inspections, first.rules)
-	return first.c, first.rules, first.fails, inspections
-}
-
-func attachInspectionRules(inspections []StepReport, rules map[string][]RuleResult) {
-	for i := range inspections {
-		if rr, ok := rules["inspection:"+inspections[i].Name]; ok {
-			inspections[i].Rules = rr
-			for _, x := range rr {
-				if !x.Passed {
-					inspections[i].Passed = false
-				}
-			}
-		}
-	}
+	attachInspectionRules(first.inspections, first.rules)
+	return first.c, first.rules, first.fails, first.inspections
 }
 
 // checkBinding requires, when an image digest is given, that the layout
@@ -689,38 +679,4 @@ func applyAll(layout *attest.Layout, links map[string]*attest.Link) (map[string]
 		}
 	}
 	return rules, fails
-}
-
-// runInspections runs the layout's inspections through o.Inspector, or
-// fails each one when there is none.
-func runInspections(ctx context.Context, layout *attest.Layout, o Options, into map[string]*attest.Link) ([]StepReport, []Failure) {
-	var reports []StepReport
-	var fails []Failure
-	for _, in := range layout.Inspect {
-		sr := StepReport{Name: in.Name, Passed: true}
-		if o.sublayoutSigner != "" {
-			sr.Passed = false
-			fails = append(fails, Failure{Inspection: in.Name, KeyID: o.sublayoutSigner, Reason: fmt.Sprintf("a sublayout's inspection (`%s`) is never run: the sublayout is signed by a functionary, not by the layout owner, so its commands are not trusted", visible(shellJoin(in.Run), false))})
-			reports = append(reports, sr)
-			continue
-		}
-		if o.Inspector == nil {
-			sr.Passed = false
-			fails = append(fails, Failure{Inspection: in.Name, Reason: fmt.Sprintf("the layout's inspection runs `%s`; referee runs inspection commands only when asked (--run-inspections)", visible(shellJoin(in.Run), false))})
-			reports = append(reports, sr)
-			continue
-		}
-		link, err := o.Inspector.Inspect(ctx, in)
-		if err != nil {
-			sr.Passed = false
-			f := Failure{Inspection: in.Name, Reason: "inspection failed: " + err.Error()}
-			errors.As(err, &f.Command)
-			fails = append(fails, f)
-			reports = append(reports, sr)
-			continue
-		}
-		into[in.Name] = link
-		reports = append(reports, sr)
-	}
-	return reports, fails
 }

@@ -3,6 +3,9 @@ package verify
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
+	"path"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -13,6 +16,8 @@ import (
 // CommandInspector runs inspections as in-toto-verify does: in Dir, with
 // everything under Dir recorded as materials before and products after. A
 // command that exits non-zero fails the inspection with a *CommandError.
+// It is for local verification, where Dir holds the files the supply
+// chain made; ArtifactInspector runs inspections from the evidence alone.
 // https://github.com/in-toto/docs/blob/v1.0/in-toto-spec.md#433-inspections
 type CommandInspector struct {
 	Dir    string
@@ -23,8 +28,12 @@ var _ Inspector = (*CommandInspector)(nil)
 
 // Inspect runs one inspection.
 func (ci *CommandInspector) Inspect(ctx context.Context, in attest.Inspection) (*attest.Link, error) {
-	ro := ci.Record
-	ro.Dir = ci.Dir
+	return runCommand(ctx, ci.Dir, ci.Record, in)
+}
+
+// runCommand runs in in dir, recording everything under dir.
+func runCommand(ctx context.Context, dir string, ro attest.RecordOptions, in attest.Inspection) (*attest.Link, error) {
+	ro.Dir = dir
 	// The link keeps the first MiB of output; a failure is explained by
 	// its end, so the end is kept apart.
 	stdout, stderr := &tailWriter{}, &tailWriter{}
@@ -36,6 +45,83 @@ func (ci *CommandInspector) Inspect(ctx context.Context, in attest.Inspection) (
 		return nil, &CommandError{Command: shellJoin(in.Run), ExitCode: rv, Stdout: stdout.String(), Stderr: stderr.String()}
 	}
 	return link, nil
+}
+
+// StagingInspector is an Inspector that is given the artifacts of the
+// verified links: the products they record whose bytes Options.Artifacts
+// has (path and sha256 both as recorded). The engine calls InspectArtifacts
+// instead of Inspect, once for each distinct set of artifacts; src reads
+// their bytes, already checked against the sha256 the link records.
+type StagingInspector interface {
+	Inspector
+	InspectArtifacts(ctx context.Context, in attest.Inspection, artifacts []StagedArtifact, src Artifacts) (*attest.Link, error)
+}
+
+// ArtifactInspector runs command inspections from the evidence alone (a
+// registry's, for verify --run-inspections and promote): each in a fresh
+// empty temporary directory that holds exactly the artifacts the engine
+// stages, written under their recorded paths, and is removed afterwards;
+// never in the caller's working directory. Everything in the directory is
+// recorded as materials before and products after, as CommandInspector
+// records Dir; Record.Dir is ignored. A command that exits non-zero fails
+// the inspection with a *CommandError.
+type ArtifactInspector struct {
+	Record attest.RecordOptions
+	// TempDir is where the directories are made; "" is os.TempDir().
+	TempDir string
+}
+
+var _ StagingInspector = (*ArtifactInspector)(nil)
+
+// Inspect runs in in an empty directory.
+func (ai *ArtifactInspector) Inspect(ctx context.Context, in attest.Inspection) (*attest.Link, error) {
+	return ai.InspectArtifacts(ctx, in, nil, nil)
+}
+
+// InspectArtifacts runs in in a new directory holding artifacts, read
+// from src.
+func (ai *ArtifactInspector) InspectArtifacts(ctx context.Context, in attest.Inspection, artifacts []StagedArtifact, src Artifacts) (*attest.Link, error) {
+	dir, err := os.MkdirTemp(ai.TempDir, "referee-inspection-")
+	if err != nil {
+		return nil, fmt.Errorf("making the inspection's directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	if err := fill(ctx, dir, artifacts, src); err != nil {
+		return nil, err
+	}
+	return runCommand(ctx, dir, ai.Record, in)
+}
+
+// fill writes each artifact under its recorded path below dir, through an
+// os.Root, refusing a path that is not clean, slash-separated and
+// relative (fs.ValidPath), so that nothing is written outside dir.
+func fill(ctx context.Context, dir string, artifacts []StagedArtifact, src Artifacts) error {
+	if len(artifacts) == 0 {
+		return nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("the inspection's directory: %w", err)
+	}
+	defer root.Close()
+	for _, a := range artifacts {
+		if !fs.ValidPath(a.Path) || a.Path == "." || strings.Contains(a.Path, `\`) {
+			return fmt.Errorf("artifact %q of step %q is not a clean relative path; it is not written into the inspection's directory", a.Path, a.Step)
+		}
+		data, err := src.Artifact(ctx, a.Path, a.Hash["sha256"])
+		if err != nil {
+			return fmt.Errorf("artifact %s of step %q: %w", a.Path, a.Step, err)
+		}
+		if d := path.Dir(a.Path); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("writing artifact %s into the inspection's directory: %w", a.Path, err)
+			}
+		}
+		if err := root.WriteFile(a.Path, data, 0o644); err != nil {
+			return fmt.Errorf("writing artifact %s into the inspection's directory: %w", a.Path, err)
+		}
+	}
+	return nil
 }
 
 // CommandError is an inspection command that exited non-zero: the command

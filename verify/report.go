@@ -121,6 +121,21 @@ type StepReport struct {
 	Sublayout *Report      `json:"sublayout,omitempty"`
 	// NotEvaluated says why the step's rules were not evaluated.
 	NotEvaluated string `json:"notEvaluated,omitempty"`
+	// Checks are, for an inspection that is a native check (referee
+	// check), what decided it for each file and attestation it read.
+	Checks []CheckResult `json:"checks,omitempty"`
+}
+
+// CheckResult is the outcome of a native check over one document: a file
+// (an artifact of a verified link) or an attestation of the image.
+type CheckResult struct {
+	File          string `json:"file,omitempty"`
+	Attestation   string `json:"attestation,omitempty"`
+	PredicateType string `json:"predicateType,omitempty"`
+	Passed        bool   `json:"passed"`
+	// Reason is what decided: the expression, its value and the value
+	// that made it so, or why it could not be evaluated. One line.
+	Reason string `json:"reason"`
 }
 
 // LinkUse names one candidate link, the keys it counted for and, when it
@@ -180,6 +195,17 @@ func (r *Report) writeText(b *strings.Builder, indent string) {
 			}
 			for _, u := range s.Rejected {
 				fmt.Fprintf(b, "%s  not used %s: %s\n", indent, termsafe.Quote(u.Source), termsafe.Quote(u.Reason))
+			}
+			for _, c := range s.Checks {
+				what := "file " + termsafe.Quote(c.File)
+				if c.File == "" {
+					what = "attestation " + termsafe.Quote(c.Attestation)
+				}
+				verdict := "passed"
+				if !c.Passed {
+					verdict = "FAILED"
+				}
+				fmt.Fprintf(b, "%s  check %s: %s: %s\n", indent, what, verdict, termsafe.Quote(c.Reason))
 			}
 			for _, rr := range s.Rules {
 				if !rr.Passed {

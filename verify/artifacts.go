@@ -1,0 +1,238 @@
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/check"
+)
+
+// Artifacts gives inspections the bytes of artifacts that verified links
+// record as products: a registry's artifact referrers, or a local
+// directory (DirArtifacts).
+type Artifacts interface {
+	// Artifact returns the content recorded at path with SHA-256 sha256hex
+	// (lowercase hex); an error wrapping fs.ErrNotExist when there is
+	// none, or when the bytes it has do not hash to sha256hex.
+	Artifact(ctx context.Context, path, sha256hex string) ([]byte, error)
+}
+
+// DirArtifacts is Artifacts over a local directory: the artifact at path
+// is the regular file dir/path, read through an os.Root, so that neither
+// ".." nor a symlink leads out of dir, and only when its bytes hash to the
+// SHA-256 asked for.
+type DirArtifacts string
+
+var _ Artifacts = DirArtifacts("")
+
+// Artifact reads dir/p and checks its SHA-256.
+func (d DirArtifacts) Artifact(ctx context.Context, p, sha256hex string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(string(d))
+	if err != nil {
+		return nil, fmt.Errorf("artifact directory: %w", err)
+	}
+	defer root.Close()
+	f, err := root.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("artifact %s in %s: %w", p, d, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("artifact %s in %s: %w", p, d, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("artifact %s in %s is not a regular file: %w", p, d, fs.ErrNotExist)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("artifact %s in %s: %w", p, d, err)
+	}
+	if got := sha256Hex(data); got != sha256hex {
+		return nil, fmt.Errorf("artifact %s in %s has sha256 %s, not the %s recorded: %w", p, d, shortHex(got), shortHex(sha256hex), fs.ErrNotExist)
+	}
+	return data, nil
+}
+
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// StagedArtifact is one artifact an inspection is given: its path as the
+// link of Step records it, with the hashes recorded there.
+type StagedArtifact struct {
+	Path string
+	Step string
+	Hash attest.HashObj
+}
+
+// staged is what the inspections of one choice of links see: every
+// product those links record (the image excepted), by path, with the step
+// whose link records it; the available ones are those whose bytes
+// Options.Artifacts has.
+type staged struct {
+	recorded  map[string]StagedArtifact
+	available map[string]attest.HashObj
+	// why says, for a recorded artifact that is not available, why.
+	why map[string]error
+	fp  string
+}
+
+// list returns the available artifacts sorted by path.
+func (s *staged) list() []StagedArtifact {
+	out := make([]StagedArtifact, 0, len(s.available))
+	for _, p := range sortedKeys(s.available) {
+		out = append(out, s.recorded[p])
+	}
+	return out
+}
+
+// keptBytes bounds the artifacts whose bytes stay in memory for the whole
+// verification: those a check reads. Larger ones are read again when an
+// inspection's directory is filled.
+const keptBytes = check.MaxDocumentBytes
+
+// fetchWorkers bounds the artifacts read at once.
+const fetchWorkers = 8
+
+// artifactCache reads artifacts from a source once per verification and
+// checks their SHA-256 whatever the source says.
+type artifactCache struct {
+	src Artifacts
+	mu  sync.Mutex
+	m   map[[2]string]*fetched
+}
+
+type fetched struct {
+	err  error
+	data []byte
+	kept bool
+}
+
+func newArtifactCache(src Artifacts) *artifactCache {
+	return &artifactCache{src: src, m: map[[2]string]*fetched{}}
+}
+
+// Artifact returns the bytes of path with SHA-256 sha256hex, checked.
+func (c *artifactCache) Artifact(ctx context.Context, path, sha256hex string) ([]byte, error) {
+	k := [2]string{path, sha256hex}
+	c.mu.Lock()
+	f := c.m[k]
+	c.mu.Unlock()
+	if f != nil && (f.err != nil || f.kept) {
+		return f.data, f.err
+	}
+	data, err := c.fetch(ctx, path, sha256hex)
+	if err != nil && ctx.Err() != nil {
+		return nil, err // not remembered: a cancelled read says nothing of the artifact
+	}
+	f = &fetched{err: err}
+	if err == nil && len(data) <= keptBytes {
+		f.data, f.kept = data, true
+	}
+	c.mu.Lock()
+	c.m[k] = f
+	c.mu.Unlock()
+	return data, err
+}
+
+func (c *artifactCache) fetch(ctx context.Context, path, sha256hex string) ([]byte, error) {
+	if c.src == nil {
+		return nil, fmt.Errorf("no artifacts were given to the verification: %w", fs.ErrNotExist)
+	}
+	data, err := c.src.Artifact(ctx, path, sha256hex)
+	if err != nil {
+		return nil, err
+	}
+	if got := sha256Hex(data); got != sha256hex {
+		return nil, fmt.Errorf("its bytes hash to sha256 %s, not to the %s recorded: %w", shortHex(got), shortHex(sha256hex), fs.ErrNotExist)
+	}
+	return data, nil
+}
+
+// stage collects the products that the links of layout's steps record
+// and finds which of them are available. A path recorded by two steps
+// with different hashes is the later step's (in the layout's order, the
+// order of the supply chain): an older version is never staged under the
+// same name.
+func stage(ctx context.Context, layout *attest.Layout, links map[string]*attest.Link, cache *artifactCache) *staged {
+	s := &staged{recorded: map[string]StagedArtifact{}, available: map[string]attest.HashObj{}, why: map[string]error{}}
+	for _, st := range layout.Steps {
+		l := links[st.Name]
+		if l == nil {
+			continue
+		}
+		for p, h := range l.Products {
+			if p == attest.ImageArtifact {
+				continue // the image manifest, not a file
+			}
+			s.recorded[p] = StagedArtifact{Path: p, Step: st.Name, Hash: h}
+		}
+	}
+	paths := sortedKeys(s.recorded)
+	errs := make([]error, len(paths))
+	var g errgroup.Group
+	g.SetLimit(fetchWorkers)
+	for i, p := range paths {
+		hx := s.recorded[p].Hash["sha256"]
+		if !isSHA256Hex(hx) {
+			errs[i] = errors.New("its link records no sha256")
+			continue
+		}
+		g.Go(func() error {
+			_, errs[i] = cache.Artifact(ctx, p, hx)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for i, p := range paths {
+		if errs[i] != nil {
+			s.why[p] = errs[i]
+			continue
+		}
+		s.available[p] = s.recorded[p].Hash
+	}
+	s.fp = artifactFingerprint(&attest.Link{Materials: s.available})
+	return s
+}
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// missingReason says why path cannot be given to inspection name: it is
+// no artifact a verified link records, or it is recorded but its bytes
+// are not available.
+func (s *staged) missingReason(path, image string) string {
+	a, ok := s.recorded[path]
+	if !ok {
+		return fmt.Sprintf("%s is not an artifact a verified link records", path)
+	}
+	hint := ""
+	if image != "" {
+		hint = fmt.Sprintf(" (attach it: referee attach IMAGE %s)", path)
+	}
+	return fmt.Sprintf("%s is recorded by step %q but not available: %v%s", path, a.Step, s.why[path], hint)
+}

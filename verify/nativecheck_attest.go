@@ -1,0 +1,154 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/check"
+)
+
+// maxRejectsListed bounds the attestations a failure lists as not
+// counted, so that junk attached by anyone cannot bury the reason.
+const maxRejectsListed = 3
+
+// attestations evaluates the attestation part of a native check: the
+// in-toto Statements of Options.Attestations whose predicate type is
+// spec.Attestation, in a DSSE envelope whose signature verifies with the
+// layout key spec.SignedBy names (by either keyid generation, Key.HasID),
+// and with a subject naming Options.ImageDigest. Each is evaluated with
+// its predicate as input and the whole statement as statement; all must
+// hold, and there must be one. A statement counts only for the image its
+// subject names and only signed by the named key: no replay onto another
+// image, no statement by someone else.
+// https://github.com/in-toto/attestation/blob/v1.1.2/spec/v1/README.md
+func (x *inspections) attestations(ctx context.Context, in attest.Inspection, spec check.Spec, prog *check.Program) *outcome {
+	out := &outcome{}
+	fail := func(f Failure) *outcome {
+		f.Inspection = in.Name
+		out.fails = append(out.fails, f)
+		return out
+	}
+	keys := x.layoutKeys(spec.SignedBy)
+	if len(keys) == 0 {
+		return fail(Failure{KeyID: spec.SignedBy, Reason: fmt.Sprintf("invalid layout: --signed-by %s names no key of the layout (every key a check names must be among the layout's keys)", spec.SignedBy)})
+	}
+	image := x.o.ImageDigest
+	if image == "" {
+		return fail(Failure{Reason: fmt.Sprintf("it checks attestations of type %q, which need the image: verify the image from its registry (referee verify IMAGE)", spec.Attestation)})
+	}
+	if spec.Image != "" && spec.Image != image && !strings.HasSuffix(spec.Image, "@"+image) {
+		return fail(Failure{Reason: fmt.Sprintf("it checks the attestations of image %s, but the image verified is %s: an inspection checks the image being verified", spec.Image, image)})
+	}
+	var rejects []string
+	found := 0
+	for _, ev := range x.o.Attestations {
+		st, why := x.qualify(ev, spec, keys, image)
+		if st == nil && why == "" {
+			continue // of another predicate type
+		}
+		if why != "" {
+			rejects = append(rejects, fmt.Sprintf("%s %s", ev.Source, why))
+			continue
+		}
+		found++
+		res, err := evalStatement(ctx, prog, ev)
+		if err != nil {
+			out.report.Checks = append(out.report.Checks, CheckResult{Attestation: ev.Source, PredicateType: spec.Attestation, Reason: err.Error()})
+			fail(Failure{Source: ev.Source, Reason: err.Error()})
+			continue
+		}
+		out.report.Checks = append(out.report.Checks, CheckResult{Attestation: ev.Source, PredicateType: spec.Attestation, Passed: res.Pass, Reason: res.Reason})
+		if !res.Pass {
+			fail(Failure{Source: ev.Source, Reason: res.Reason})
+		}
+	}
+	if found == 0 {
+		reason := fmt.Sprintf("no attestation of type %q signed by key %s names image %s", spec.Attestation, short(spec.SignedBy), image)
+		if len(rejects) > 0 {
+			sort.Strings(rejects)
+			listed := rejects[:min(len(rejects), maxRejectsListed)]
+			reason += fmt.Sprintf("; %d of this type not counted: %s", len(rejects), strings.Join(listed, "; "))
+			if n := len(rejects) - len(listed); n > 0 {
+				reason += fmt.Sprintf("; and %d more", n)
+			}
+		}
+		fail(Failure{KeyID: spec.SignedBy, Reason: reason})
+	}
+	return out
+}
+
+// layoutKeys returns the keys of the layout that id names, by the keyid
+// the layout lists them under or by either keyid generation.
+func (x *inspections) layoutKeys(id string) []*attest.Key {
+	var keys []*attest.Key
+	for _, listed := range sortedKeys(x.layout.Keys) {
+		if k := x.layout.Keys[listed]; k != nil && (listed == id || k.HasID(id)) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// qualify reads ev as an attestation for spec: nil and "" when it is of
+// another predicate type; nil and why it does not count when it is of
+// spec's type but unsigned, signed by another key, or about another image;
+// the statement when it counts.
+func (x *inspections) qualify(ev Evidence, spec check.Spec, keys []*attest.Key, image string) (*attest.Statement, string) {
+	env := ev.Envelope
+	if env == nil {
+		return nil, ""
+	}
+	st, err := attest.ParseStatement(env.Payload)
+	if err != nil || st.PredicateType != spec.Attestation {
+		return nil, ""
+	}
+	if env.Form != attest.FormDSSE || env.PayloadType != attest.PayloadType {
+		return nil, fmt.Sprintf("is not a DSSE envelope of payload type %s", attest.PayloadType)
+	}
+	if len(env.Signatures) == 0 {
+		return nil, "is not signed"
+	}
+	signed := false
+	for _, k := range keys {
+		signed = signed || env.VerifyKey(k) == nil
+	}
+	if !signed {
+		return nil, fmt.Sprintf("is not signed by key %s", short(spec.SignedBy))
+	}
+	if !st.NamesDigest(image) {
+		return nil, fmt.Sprintf("is about another image (%s), not %s", subjects(st), image)
+	}
+	return st, ""
+}
+
+// evalStatement evaluates prog over the predicate (input) and the whole
+// statement (statement) of ev.
+func evalStatement(ctx context.Context, prog *check.Program, ev Evidence) (check.Result, error) {
+	in, err := check.StatementInput(ev.Source, ev.Envelope.Payload)
+	if err != nil {
+		return check.Result{}, err
+	}
+	return prog.Eval(ctx, in)
+}
+
+// subjects names a statement's subjects' sha256 digests, briefly.
+func subjects(st *attest.Statement) string {
+	var out []string
+	for _, s := range st.Subject {
+		for alg, h := range s.Digest {
+			if strings.EqualFold(alg, "sha256") {
+				out = append(out, "sha256:"+shortHex(h))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "no sha256 subject"
+	}
+	if len(out) > 2 {
+		out = append(out[:2], "…")
+	}
+	return strings.Join(out, ", ")
+}
