@@ -18,6 +18,19 @@ import (
 // line each, as in in-toto ("MATCH src/* WITH PRODUCTS FROM checkout").
 // Sublayouts are steps whose functionary signs a layout instead of a link;
 // they are listed apart for the reader and become ordinary layout steps.
+//
+// SLSA, optional, declares for the SLSA v1.0 Build track
+// (https://slsa.dev/spec/v1.0/levels) which step is the build and which
+// of its functionaries are hosted and hardened build platforms:
+//
+//	slsa:
+//	  build: build      # a step (or sublayout) of the spec
+//	  hosted: [ci]      # functionaries of that step (L2)
+//	  hardened: [ci]    # each also hosted (L3)
+//
+// The layout carries it as a line of its readme,
+// "referee-slsa: build=build hosted=KEYID hardened=KEYID" (see
+// Layout.SLSA), so the owner's signature covers it.
 type Spec struct {
 	Expires string `yaml:"expires"`
 	// Version orders the layouts of one supply chain: verification from a
@@ -28,6 +41,7 @@ type Spec struct {
 	Steps         []SpecStep        `yaml:"steps"`
 	Sublayouts    []SpecStep        `yaml:"sublayouts"`
 	Inspections   []SpecInspection  `yaml:"inspections"`
+	SLSA          *SpecSLSA         `yaml:"slsa"`
 }
 
 // SpecStep is one step of a Spec.
@@ -231,7 +245,31 @@ func (s *Spec) Layout(loadKey func(path string) (*Key, error), now time.Time) (*
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
+	if err := s.setSLSA(l, ids); err != nil {
+		return nil, err
+	}
 	return l, nil
+}
+
+// setSLSA records the spec's SLSA declaration in l's readme, or checks
+// the one its readme already has: a malformed one is an error here, not a
+// layout that verifies at a level nobody meant.
+func (s *Spec) setSLSA(l *Layout, ids map[string]string) error {
+	inReadme, err := l.SLSA()
+	if err != nil {
+		return err
+	}
+	if s.SLSA == nil {
+		return nil
+	}
+	if inReadme != nil {
+		return fmt.Errorf("the readme has a %s line and the spec an slsa field: declare it once, under slsa", slsaPrefix)
+	}
+	d, err := s.SLSA.declaration(s, ids)
+	if err != nil {
+		return err
+	}
+	return l.SetSLSA(d)
 }
 
 // stepKeys returns the distinct keyids of a step's functionaries, and

@@ -322,3 +322,83 @@ func TestLayoutThresholdMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestSpecSLSA checks that a spec's slsa declaration, in functionary
+// names, becomes the layout's signed readme line, in keyids.
+func TestSpecSLSA(t *testing.T) {
+	spec, err := attest.ParseSpec([]byte(goodSpec + "slsa:\n  build: build\n  hosted: [bob, alice]\n  hardened: bob\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := spec.Layout(specKeys(t), specNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := testSigners(t)
+	alice, bob := ss["ed25519"].Key().KeyID, ss["ecdsa"].Key().KeyID
+	want := "test chain\nreferee-slsa: build=build hosted=" + bob + "," + alice + " hardened=" + bob
+	if l.Readme != want {
+		t.Fatalf("readme %q, want %q", l.Readme, want)
+	}
+	payload, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := attest.ParseLayout(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := back.SLSA()
+	if err != nil || d.Build != "build" || !d.IsHosted(alice) || !d.IsHardened(bob) || d.IsHardened(alice) {
+		t.Fatalf("declaration %+v %v", d, err)
+	}
+	// A sublayout can be the build; a spec without slsa declares nothing.
+	spec, _ = attest.ParseSpec([]byte(goodSpec + "slsa: {build: vendor, hosted: [bob]}\n"))
+	if l, err := spec.Layout(specKeys(t), specNow); err != nil || !strings.Contains(l.Readme, "build=vendor hosted="+bob) {
+		t.Fatalf("sublayout build: %v", err)
+	}
+	spec, _ = attest.ParseSpec([]byte(goodSpec + "slsa:\n"))
+	if l, err := spec.Layout(specKeys(t), specNow); err != nil || l.Readme != "test chain" {
+		t.Fatalf("empty slsa: %v %q", err, l.Readme)
+	}
+}
+
+func TestSpecSLSAErrors(t *testing.T) {
+	base := strings.Replace(goodSpec, "readme: test chain\n", "", 1)
+	for _, tc := range []struct {
+		name, yaml string
+		parse      bool // the error comes from ParseSpec, not Layout
+		want       []string
+	}{
+		{"not a mapping", "slsa: build\n", true, []string{`slsa is "build"; want a mapping`}},
+		{"field typo", "slsa:\n  bild: build\n", true, []string{`unknown field "bild" in slsa (did you mean build?)`}},
+		{"no build", "slsa:\n  hosted: [alice]\n", true, []string{"slsa names no build step"}},
+		{"build a list", "slsa:\n  build: [build]\n", true, []string{"build in slsa is a list; want the name of the build step"}},
+		{"hosted a mapping", "slsa:\n  build: build\n  hosted: {alice: yes}\n", true, []string{"hosted in slsa is a mapping; want a list of functionaries"}},
+		{"hosted twice", "slsa:\n  build: build\n  hosted: [alice, alice]\n", true, []string{`hosted in slsa lists "alice" twice`}},
+		{"hosted entry a list", "slsa:\n  build: build\n  hosted: [[alice]]\n", true, []string{"an entry of hosted in slsa is a list"}},
+		{"unknown build", "slsa: {build: compile}\n", false, []string{`slsa: build step "compile" is not under steps or sublayouts`}},
+		{"build an inspection", "slsa: {build: untar}\n", false, []string{`slsa: build "untar" is an inspection`}},
+		{"unknown functionary", "slsa: {build: build, hosted: [carol]}\n", false, []string{`slsa: hosted functionary "carol" is not under functionaries`}},
+		{"not a functionary of the build", "slsa: {build: checkout, hosted: [bob]}\n", false, []string{`slsa: hosted functionary "bob" is not a functionary of build step "checkout"`}},
+		{"hardened not hosted", "slsa: {build: build, hosted: [alice], hardened: [bob]}\n", false, []string{`slsa: hardened functionary "bob" is not also hosted`}},
+		{"declared twice", "readme: \"referee-slsa: build=build\"\nslsa: {build: build}\n", false, []string{"declare it once, under slsa"}},
+		{"malformed readme line", "readme: \"chain\\nreferee-slsa: build=nowhere\"\n", false, []string{`readme line "referee-slsa: build=nowhere"`, "not a step of the layout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec, err := attest.ParseSpec([]byte(base + tc.yaml))
+			if tc.parse {
+				wantErr(t, err, tc.want...)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = spec.Layout(specKeys(t), specNow)
+			wantErr(t, err, tc.want...)
+			if err != nil && strings.Contains(err.Error(), "\n") {
+				t.Errorf("multi-line error %q", err)
+			}
+		})
+	}
+}
