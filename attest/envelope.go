@@ -320,7 +320,9 @@ func (e *Envelope) Marshal() ([]byte, error) {
 
 // PayloadKind returns the "_type" of the payload ("layout", "link", or
 // another type, which referee refuses to use as either), after CheckJSON
-// (a "_TYPE" beside "_type" is refused).
+// (a "_TYPE" beside "_type" is refused). An in-toto Statement in DSSE
+// whose predicate type is PredicateTypeLink is a "link" (ParseLink reads
+// it); any other Statement is its "_type".
 func (e *Envelope) PayloadKind() (string, error) {
 	if err := CheckJSON(e.Payload, payloadKindSchema); err != nil {
 		return "", fmt.Errorf("payload: %w", err)
@@ -333,6 +335,9 @@ func (e *Envelope) PayloadKind() (string, error) {
 	}
 	if t.Type == "" {
 		return "", errors.New("payload has no \"_type\"")
+	}
+	if e.Form == FormDSSE && (t.Type == StatementTypeV1 || t.Type == StatementTypeV01) {
+		return statementKind(e.Payload, t.Type)
 	}
 	return t.Type, nil
 }

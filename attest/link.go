@@ -74,7 +74,14 @@ func ValidateStepName(name string) error {
 // algorithms unique regardless of case). Artifact paths are checked
 // to be clean relative paths, so that rules cannot be evaded by spelling one
 // file two ways (dir/../foo, ./foo): in-toto-golang's GHSA-vrxp-mg9f-hwf3.
+//
+// A payload that is an in-toto Statement with the link predicate
+// (PredicateTypeLink) is read as the link it stands for: see
+// parseLinkStatement.
 func ParseLink(payload []byte) (*Link, error) {
+	if isStatementPayload(payload) {
+		return parseLinkStatement(payload)
+	}
 	if err := CheckJSON(payload, linkSchema); err != nil {
 		return nil, err
 	}
@@ -85,6 +92,12 @@ func ParseLink(payload []byte) (*Link, error) {
 	if l.Type != "link" {
 		return nil, fmt.Errorf("_type is %q, not \"link\"", l.Type)
 	}
+	return checkLink(&l)
+}
+
+// checkLink checks what every link must hold, however it arrived: a name,
+// and clean artifact paths with hex digests.
+func checkLink(l *Link) (*Link, error) {
 	if l.Name == "" {
 		return nil, fmt.Errorf("link has no name")
 	}
@@ -109,7 +122,7 @@ func ParseLink(payload []byte) (*Link, error) {
 	if l.Products == nil {
 		l.Products = map[string]HashObj{}
 	}
-	return &l, nil
+	return l, nil
 }
 
 // uriArtifact matches artifact names that are URIs (scheme://…), which
