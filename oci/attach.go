@@ -46,8 +46,13 @@ type Attached struct {
 // artifact type, one layer holding the file's bytes as they are, and
 // annotations for filtering. Attaching the same file to the same subject
 // again pushes nothing and returns the existing referrer. On registries
-// with only the referrers tag schema, Attach checks afterwards that the
-// referrer is listed and repairs the index if a concurrent writer lost it.
+// with only the referrers tag schema, Attach adds the referrer to the
+// sha256-<hex> index itself, repairs the index while a concurrent writer
+// loses it, and returns only once it stays listed (ensureListed): a
+// referrer Attach reports is still listed once every concurrent attach
+// has returned, and one it cannot list is an error. Requests cut or
+// refused for a while (5xx, 429) are sent again where that is safe, and
+// cut uploads begun again (see retryTransport and pushRestarting).
 // See docs/format.md and
 // https://github.com/opencontainers/image-spec/blob/v1.1.1/manifest.md.
 func Attach(ctx context.Context, s Store, subject ocispec.Descriptor, file []byte, o AttachOptions) (Attached, error) {
