@@ -55,17 +55,25 @@ func (d DirArtifacts) Artifact(ctx context.Context, p, sha256hex string) ([]byte
 		return nil, fmt.Errorf("artifact %s in %s: %w", p, d, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("artifact %s in %s is not a regular file: %w", p, d, fs.ErrNotExist)
+		return nil, notAvailable(fmt.Sprintf("artifact %s in %s is not a regular file", p, d))
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("artifact %s in %s: %w", p, d, err)
 	}
 	if got := sha256Hex(data); got != sha256hex {
-		return nil, fmt.Errorf("artifact %s in %s has sha256 %s, not the %s recorded: %w", p, d, shortHex(got), shortHex(sha256hex), fs.ErrNotExist)
+		return nil, notAvailable(fmt.Sprintf("artifact %s in %s hashes to sha256 %s, not to the %s recorded", p, d, shortHex(got), shortHex(sha256hex)))
 	}
 	return data, nil
 }
+
+// notAvailable is an artifact that is not available, for the reason it
+// says; it is an fs.ErrNotExist.
+type notAvailable string
+
+func (e notAvailable) Error() string { return string(e) }
+
+func (e notAvailable) Is(target error) bool { return target == fs.ErrNotExist }
 
 func sha256Hex(data []byte) string {
 	sum := sha256.Sum256(data)
@@ -152,14 +160,14 @@ func (c *artifactCache) Artifact(ctx context.Context, path, sha256hex string) ([
 
 func (c *artifactCache) fetch(ctx context.Context, path, sha256hex string) ([]byte, error) {
 	if c.src == nil {
-		return nil, fmt.Errorf("no artifacts were given to the verification: %w", fs.ErrNotExist)
+		return nil, notAvailable("no artifacts were given to the verification")
 	}
 	data, err := c.src.Artifact(ctx, path, sha256hex)
 	if err != nil {
 		return nil, err
 	}
 	if got := sha256Hex(data); got != sha256hex {
-		return nil, fmt.Errorf("its bytes hash to sha256 %s, not to the %s recorded: %w", shortHex(got), shortHex(sha256hex), fs.ErrNotExist)
+		return nil, notAvailable(fmt.Sprintf("its bytes hash to sha256 %s, not to the %s the link records", shortHex(got), shortHex(sha256hex)))
 	}
 	return data, nil
 }
@@ -228,11 +236,11 @@ func isSHA256Hex(s string) bool {
 func (s *staged) missingReason(path, image string) string {
 	a, ok := s.recorded[path]
 	if !ok {
-		return fmt.Sprintf("%s is not an artifact a verified link records", path)
+		return fmt.Sprintf("%q is not an artifact a verified link records", path)
 	}
 	hint := ""
 	if image != "" {
 		hint = fmt.Sprintf(" (attach it: referee attach IMAGE %s)", path)
 	}
-	return fmt.Sprintf("%s is recorded by step %q but not available: %v%s", path, a.Step, s.why[path], hint)
+	return fmt.Sprintf("%q is recorded by step %q but not available: %v%s", path, a.Step, s.why[path], hint)
 }

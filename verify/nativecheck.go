@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"path"
 
 	"github.com/referee-dev/referee/attest"
@@ -35,16 +36,15 @@ func (x *inspections) native(ctx context.Context, in attest.Inspection, spec che
 	for _, name := range spec.Files {
 		p := path.Clean(name)
 		h, ok := set.available[p]
-		if !ok {
-			fail(Failure{Artifact: name, Reason: set.missingReason(p, x.o.ImageDigest)})
-			continue
+		var data []byte
+		err := errors.New(set.missingReason(p, x.o.ImageDigest))
+		if ok {
+			data, err = x.cache.Artifact(ctx, p, h["sha256"])
 		}
-		data, err := x.cache.Artifact(ctx, p, h["sha256"])
-		if err != nil {
-			fail(Failure{Artifact: name, Reason: err.Error()})
-			continue
+		var res check.Result
+		if err == nil {
+			res, err = check.File(ctx, prog, name, data)
 		}
-		res, err := check.File(ctx, prog, name, data)
 		if err != nil {
 			out.report.Checks = append(out.report.Checks, CheckResult{File: name, Reason: err.Error()})
 			fail(Failure{Artifact: name, Reason: err.Error()})
