@@ -111,12 +111,17 @@ func (x *inspections) qualify(ev Evidence, spec check.Spec, keys []*attest.Key, 
 	if len(env.Signatures) == 0 {
 		return nil, "is not signed"
 	}
+	why := fmt.Sprintf("is not signed by key %s", short(spec.SignedBy))
 	signed := false
 	for _, k := range keys {
-		signed = signed || env.VerifyKey(k) == nil
+		err := env.VerifyKey(k)
+		signed = signed || err == nil
+		if err != nil && !strings.HasPrefix(err.Error(), "no signature") {
+			why = fmt.Sprintf("has a signature by key %s that does not verify over its content", short(spec.SignedBy))
+		}
 	}
 	if !signed {
-		return nil, fmt.Sprintf("is not signed by key %s", short(spec.SignedBy))
+		return nil, why
 	}
 	if !st.NamesDigest(image) {
 		return nil, fmt.Sprintf("is about another image (%s), not %s", subjects(st), image)
