@@ -110,7 +110,8 @@ func (s *staged) list() []StagedArtifact {
 }
 
 // keptBytes bounds the artifacts whose bytes stay in memory for the whole
-// verification: those a check reads. Larger ones are read again when an
+// verification: those a check reads (larger ones it refuses). The others
+// are read to learn whether they are available and read again when an
 // inspection's directory is filled.
 const keptBytes = check.MaxDocumentBytes
 
@@ -118,11 +119,13 @@ const keptBytes = check.MaxDocumentBytes
 const fetchWorkers = 8
 
 // artifactCache reads artifacts from a source once per verification and
-// checks their SHA-256 whatever the source says.
+// checks their SHA-256 whatever the source says. It keeps the bytes of
+// the paths in keep (the files native checks read), the outcome of all.
 type artifactCache struct {
-	src Artifacts
-	mu  sync.Mutex
-	m   map[[2]string]*fetched
+	src  Artifacts
+	keep map[string]bool
+	mu   sync.Mutex
+	m    map[[2]string]*fetched
 }
 
 type fetched struct {
@@ -131,17 +134,28 @@ type fetched struct {
 	kept bool
 }
 
-func newArtifactCache(src Artifacts) *artifactCache {
-	return &artifactCache{src: src, m: map[[2]string]*fetched{}}
+func newArtifactCache(src Artifacts, keep map[string]bool) *artifactCache {
+	return &artifactCache{src: src, keep: keep, m: map[[2]string]*fetched{}}
 }
 
 // Artifact returns the bytes of path with SHA-256 sha256hex, checked.
 func (c *artifactCache) Artifact(ctx context.Context, path, sha256hex string) ([]byte, error) {
+	return c.read(ctx, path, sha256hex, true)
+}
+
+// available says whether the artifact can be read, reading it at most
+// once per verification.
+func (c *artifactCache) available(ctx context.Context, path, sha256hex string) error {
+	_, err := c.read(ctx, path, sha256hex, false)
+	return err
+}
+
+func (c *artifactCache) read(ctx context.Context, path, sha256hex string, wantData bool) ([]byte, error) {
 	k := [2]string{path, sha256hex}
 	c.mu.Lock()
 	f := c.m[k]
 	c.mu.Unlock()
-	if f != nil && (f.err != nil || f.kept) {
+	if f != nil && (f.err != nil || f.kept || !wantData) {
 		return f.data, f.err
 	}
 	data, err := c.fetch(ctx, path, sha256hex)
@@ -149,7 +163,7 @@ func (c *artifactCache) Artifact(ctx context.Context, path, sha256hex string) ([
 		return nil, err // not remembered: a cancelled read says nothing of the artifact
 	}
 	f = &fetched{err: err}
-	if err == nil && len(data) <= keptBytes {
+	if err == nil && c.keep[path] && len(data) <= keptBytes {
 		f.data, f.kept = data, true
 	}
 	c.mu.Lock()
@@ -202,7 +216,7 @@ func stage(ctx context.Context, layout *attest.Layout, links map[string]*attest.
 			continue
 		}
 		g.Go(func() error {
-			_, errs[i] = cache.Artifact(ctx, p, hx)
+			errs[i] = cache.available(ctx, p, hx)
 			return nil
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 
 	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/check"
@@ -52,11 +53,24 @@ func newInspections(layout *attest.Layout, o Options) *inspections {
 	return &inspections{
 		layout:   layout,
 		o:        o,
-		cache:    newArtifactCache(o.Artifacts),
+		cache:    newArtifactCache(o.Artifacts, checkedFiles(layout)),
 		outcomes: map[string]*outcome{},
 		programs: map[string]programOrError{},
 		attested: map[string]*outcome{},
 	}
+}
+
+// checkedFiles are the paths the layout's native checks read.
+func checkedFiles(layout *attest.Layout) map[string]bool {
+	files := map[string]bool{}
+	for _, in := range layout.Inspect {
+		if spec, ok, err := check.ParseCommand(in.Run); ok && err == nil {
+			for _, f := range spec.Files {
+				files[path.Clean(f)] = true
+			}
+		}
+	}
+	return files
 }
 
 // run runs every inspection for the steps' links, returning their
@@ -92,7 +106,7 @@ func (x *inspections) one(ctx context.Context, in attest.Inspection, artifacts f
 	}
 	spec, native, perr := check.ParseCommand(in.Run)
 	if x.o.sublayoutSigner != "" {
-		return fail(Failure{KeyID: x.o.sublayoutSigner, Reason: fmt.Sprintf("a sublayout's inspection (`%s`) is never run: the sublayout is signed by a functionary, not by the layout owner, so its commands are not trusted", visible(shellJoin(in.Run), false))})
+		return fail(Failure{KeyID: x.o.sublayoutSigner, Reason: fmt.Sprintf("a sublayout's inspection (`%s`) is never run: the sublayout is signed by a functionary, not by the layout owner, so its inspections are not trusted (not even a referee check, which runs no command)", visible(shellJoin(in.Run), false))})
 	}
 	if native {
 		if perr != nil {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/referee-dev/referee/attest"
@@ -231,18 +232,58 @@ func TestNativeCheckReportNamesTheEntry(t *testing.T) {
 	}
 }
 
-// TestNativeCheckFollowsTheChosenLinks: with two scan links recording
-// different reports, the check reads the report of the links that verify.
-func TestNativeCheckFollowsTheChosenLinks(t *testing.T) {
-	c := newScanChain(t, checkRun(noCritical, "vulnerability-report.json"))
-	critical := c.links(criticalReport)
-	clean := c.links(cleanReport)
-	store := memArtifacts{"vulnerability-report.json": cleanReport}
-	r, err := c.verify(append(critical, clean[2]), verify.Options{Artifacts: store})
-	wantPass(t, r, err)
-	if r.Steps[2].Used[0].Source != clean[2].Source {
-		t.Errorf("used %+v", r.Steps[2].Used)
+// TestInspectionsFollowTheChosenLinks: with two scan links recording
+// different reports, an inspection, native or a command, sees the report
+// of the links under which everything holds; each artifact is read once.
+func TestInspectionsFollowTheChosenLinks(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		run       []string
+		inspector verify.Inspector
+	}{
+		{"native", checkRun(noCritical, "vulnerability-report.json"), nil},
+		{"python3", []string{"python3", "-c", pythonCheck}, &verify.ArtifactInspector{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.inspector != nil {
+				if _, err := exec.LookPath("python3"); err != nil {
+					t.Skip("no python3")
+				}
+			}
+			c := newScanChain(t, tc.run)
+			critical := c.links(criticalReport)
+			clean := c.links(cleanReport)
+			store := &countingStore{m: memArtifacts{"vulnerability-report.json": cleanReport, "app.tar": c.app}, n: map[string]int{}}
+			c.layout.Inspect[0].ExpectedMaterials = rules(t, "MATCH vulnerability-report.json WITH PRODUCTS FROM scan", "MATCH app.tar WITH PRODUCTS FROM build", "DISALLOW *")
+			r, err := c.verify(append(critical, clean[2]), verify.Options{Artifacts: store, Inspector: tc.inspector})
+			wantPass(t, r, err)
+			if r.Steps[2].Used[0].Source != clean[2].Source {
+				t.Errorf("used %+v", r.Steps[2].Used)
+			}
+			for k, n := range store.n {
+				if n != 1 && tc.inspector == nil {
+					t.Errorf("%s read %d times, want once", k, n)
+				}
+			}
+			if len(store.n) != 4 {
+				t.Errorf("reads %v: want src/main.go, app.tar and both reports", store.n)
+			}
+		})
 	}
+}
+
+// countingStore counts the reads of each path.
+type countingStore struct {
+	mu sync.Mutex
+	m  memArtifacts
+	n  map[string]int
+}
+
+func (s *countingStore) Artifact(ctx context.Context, path, hash string) ([]byte, error) {
+	s.mu.Lock()
+	s.n[path+"@"+hash[:8]]++
+	s.mu.Unlock()
+	return s.m.Artifact(ctx, path, hash)
 }
 
 // TestDirArtifacts reads a directory's files by recorded path and hash,
@@ -422,4 +463,24 @@ func listDir(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestSublayoutNativeCheckNeverEvaluated: a native check in a sublayout is
+// not evaluated either; the sublayout fails, naming it.
+func TestSublayoutNativeCheckNeverEvaluated(t *testing.T) {
+	c := twoSteps(t)
+	carol := mustKey(t)
+	sub := newChain(t)
+	sub.owner = c.keys["bob"]
+	sub.keys["carol"] = carol
+	sub.layout.Keys[carol.Key().KeyID] = carol.Key()
+	sub.step("compile", 1, []string{"carol"}, nil, rules(t, "CREATE app"))
+	sub.layout.Inspect = []attest.Inspection{{Name: "vouch", Run: checkRun("true", "app")}}
+	src := arts{"src/main.go": "package main"}
+	subEv := sub.layoutEvidence(c.keys["bob"])
+	subEv.Source, subEv.StepHint = "build.sublayout", "build"
+	subEv.Sub = []verify.Evidence{sub.link("compile", "carol", src, arts{"app": "b"})}
+	r, err := verify.Verify(context.Background(), c.layoutEvidence(), []verify.Evidence{c.link("checkout", "alice", nil, src), subEv},
+		verify.Options{LayoutKeys: []*attest.Key{c.owner.Key()}, Artifacts: memArtifacts{"app": []byte("b")}})
+	wantFail(t, r, err, `step "build"`, "sublayout does not verify", `inspection "vouch"`, "never run", "not even a referee check")
 }
