@@ -228,7 +228,13 @@ func stage(ctx context.Context, layout *attest.Layout, links map[string]*attest.
 		}
 		s.available[p] = s.recorded[p].Hash
 	}
-	s.fp = artifactFingerprint(&attest.Link{Materials: s.available})
+	// What is recorded, not only what is available, tells two sets
+	// apart: a failure names the step that records a missing artifact.
+	recorded := map[string]attest.HashObj{}
+	for p, a := range s.recorded {
+		recorded[p+"\x00"+a.Step] = a.Hash
+	}
+	s.fp = artifactFingerprint(&attest.Link{Materials: s.available, Products: recorded})
 	return s
 }
 
