@@ -41,7 +41,7 @@ const (
 // restart of the registry.
 type uploads struct {
 	dir string // "" in memory
-	max int // sessions
+	max int    // sessions
 	ttl time.Duration
 
 	mu       sync.Mutex
