@@ -16,6 +16,7 @@ import (
 	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/internal/termsafe"
 	"github.com/referee-dev/referee/oci"
+	"github.com/referee-dev/referee/slsa"
 	"github.com/referee-dev/referee/verify"
 )
 
@@ -26,7 +27,11 @@ type Options struct {
 	// Signer signs the VSA (the promoter's key).
 	Signer *attest.Signer
 	// Levels are the verified levels the VSA records; empty means
-	// DefaultLevels.
+	// DefaultLevels and the SLSA Build level the verified evidence
+	// supports (slsa.Level: SLSA_BUILD_LEVEL_N). A SLSA Build level given
+	// that the evidence does not support refuses the promotion (not
+	// verified); other values starting with SLSA_ are refused, as SLSA
+	// reserves them.
 	Levels []string
 	// DryRun verifies and reports what would be copied, copying nothing.
 	DryRun bool
@@ -46,8 +51,9 @@ type Options struct {
 	CopyTypes []string
 }
 
-// DefaultLevels is what a VSA records when no level is given: the in-toto
-// layout was verified by referee.
+// DefaultLevels is what a VSA records when no level is given, beside the
+// SLSA Build level the evidence supports: the in-toto layout was verified
+// by referee.
 var DefaultLevels = []string{"IN_TOTO_LAYOUT_VERIFIED"}
 
 // Result is what Promote did.
@@ -61,6 +67,12 @@ type Result struct {
 	// LeftOut lists the referrers of Options.CopyTypes not copied
 	// (beyond a limit), and why.
 	LeftOut []oci.Skipped
+	// SLSA is the SLSA Build level the verified evidence supports, with
+	// why; nil when verification failed.
+	SLSA *slsa.Result
+	// Levels are the verified levels the VSA records (or, with DryRun,
+	// would record).
+	Levels []string
 	// VSA is the referrer that holds the summary in the destination;
 	// VSAExisted is true when an equivalent one was already there.
 	VSA        ocispec.Descriptor
@@ -80,10 +92,18 @@ type Result struct {
 // (with a *verify.NotVerifiedError); evidence that cannot be copied within
 // the limits is an error before anything is copied. Promoting again to the
 // same destination copies nothing new and adds no second VSA for the same
-// layout and promoter.
+// layout, promoter and levels. The summary's verifiedLevels are o.Levels,
+// or DefaultLevels and the SLSA Build level the verified evidence supports
+// (https://slsa.dev/spec/v1.0/levels); a SLSA Build level in o.Levels that
+// the evidence does not support refuses the promotion, nothing copied,
+// with a *verify.NotVerifiedError naming the level and the requirement
+// not met.
 func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.Descriptor, dst oci.Store, dstName, dstTag string, o Options) (*Result, error) {
 	if o.Signer == nil && !o.DryRun {
 		return nil, errors.New("promote needs the promoter's key to sign the verification summary")
+	}
+	if err := checkLevels(o.Levels); err != nil {
+		return nil, err
 	}
 	w, err := verify.ImageWalk(ctx, src, desc, o.Verify)
 	res := &Result{}
@@ -91,6 +111,14 @@ func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.De
 		res.Report = w.Report
 	}
 	if err != nil {
+		return res, err
+	}
+	levels, sr, err := verifiedLevels(ctx, src, w, o)
+	res.SLSA, res.Levels = sr, levels
+	if nv := (*verify.NotVerifiedError)(nil); errors.As(err, &nv) {
+		res.Report = refused(res.Report, nv.Failures)
+		return res, err
+	} else if err != nil {
 		return res, err
 	}
 	types := map[string]bool{}
@@ -121,10 +149,6 @@ func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.De
 		return res, nil
 	}
 	report := res.Report
-	levels := o.Levels
-	if len(levels) == 0 {
-		levels = DefaultLevels
-	}
 	// An existing summary stands for this promotion only if it says the
 	// same: the same layout and the same verified levels.
 	if prior, ok, _, err := findVSA(ctx, dst, desc, VSAPolicy{Keys: []*attest.Key{o.Signer.Key()}, Layout: report.Layout.Digest}); err != nil {

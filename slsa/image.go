@@ -71,27 +71,46 @@ func VerifiedLayout(ctx context.Context, s content.Fetcher, w *verify.Walked, o 
 	if limit <= 0 {
 		limit = oci.DefaultMaxBlobBytes
 	}
+	var nodes []*oci.Node
 	if w.Graph != nil {
 		for _, n := range w.Graph.Referrers {
 			// The owner's layout hangs on the image and is not a link or
-			// a sublayout (which name their step).
+			// a sublayout (which name their step); those referee attached
+			// say they are layouts, so they are read first.
 			if !w.Used[n.Digest] || n.Annotations[oci.AnnotationKind] == "link" || n.Annotations[oci.AnnotationStep] != "" {
 				continue
 			}
-			for _, layer := range n.Layers() {
-				data, err := oci.FetchBlob(ctx, s, layer, limit)
-				if err != nil {
-					return nil, fmt.Errorf("reading the layout from referrer %s: %w", n.Digest, err)
-				}
-				env, err := attest.ParseEnvelope(data)
-				if err != nil {
-					continue
-				}
-				if l, ok, err := parse(env); ok || err != nil {
-					return l, err
-				}
+			if n.Annotations[oci.AnnotationKind] == "layout" {
+				nodes = append([]*oci.Node{n}, nodes...)
+			} else {
+				nodes = append(nodes, n)
 			}
 		}
+	}
+	var problem error
+	for _, n := range nodes {
+		for _, layer := range n.Layers() {
+			if layer.Size > limit {
+				continue // the layout verification read was within the limit
+			}
+			data, err := oci.FetchBlob(ctx, s, layer, limit)
+			if err != nil {
+				if problem == nil {
+					problem = fmt.Errorf("reading referrer %s: %w", n.Digest, err)
+				}
+				continue
+			}
+			env, err := attest.ParseEnvelope(data)
+			if err != nil {
+				continue
+			}
+			if l, ok, err := parse(env); ok || err != nil {
+				return l, err
+			}
+		}
+	}
+	if problem != nil {
+		return nil, fmt.Errorf("the layout verified (%s) could not be read again: %w", want, problem)
 	}
 	return nil, fmt.Errorf("the layout verified (%s) is not among the referrers verification used", want)
 }
