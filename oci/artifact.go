@@ -40,6 +40,13 @@ type Referrer struct {
 // stores layouts and links. An identical layer already attached to subject
 // with the same artifact type is reused and nothing is pushed.
 func AttachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r Referrer) (Attached, error) {
+	return attachReferrer(ctx, s, subject, r, false)
+}
+
+// attachReferrer is AttachReferrer; with sameTitle, an attached layer is
+// reused only when its title is r.Title too (an artifact referrer is the
+// file at one path).
+func attachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r Referrer, sameTitle bool) (Attached, error) {
 	layer := content.NewDescriptorFromBytes(r.LayerMediaType, r.Data)
 	if r.Title != "" {
 		layer.Annotations = map[string]string{AnnotationTitle: r.Title}
@@ -52,7 +59,11 @@ func AttachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r 
 		ann[AnnotationCreated] = createdTime(time.Time{})
 	}
 	ann[AnnotationEnvelopeDigest] = layer.Digest.String()
-	if existing, ok, err := findAttached(ctx, s, subject, r.ArtifactType, layer.Digest); err != nil {
+	title := ""
+	if sameTitle {
+		title = r.Title
+	}
+	if existing, ok, err := findAttached(ctx, s, subject, r.ArtifactType, layer.Digest, title); err != nil {
 		return Attached{}, err
 	} else if ok {
 		return Attached{Manifest: existing, Existed: true}, nil

@@ -105,9 +105,9 @@ func Attach(ctx context.Context, s Store, subject ocispec.Descriptor, file []byt
 }
 
 // findAttached looks among subject's referrers for one that already holds
-// the envelope layer: by the annotation in the listing, then confirmed from
-// the manifest itself.
-func findAttached(ctx context.Context, s Store, subject ocispec.Descriptor, artifactType string, layer digest.Digest) (ocispec.Descriptor, bool, error) {
+// the envelope layer (titled title, unless title is empty): by the
+// annotation in the listing, then confirmed from the manifest itself.
+func findAttached(ctx context.Context, s Store, subject ocispec.Descriptor, artifactType string, layer digest.Digest, title string) (ocispec.Descriptor, bool, error) {
 	list, err := ListReferrers(ctx, s, subject, "", 0)
 	if err != nil {
 		return ocispec.Descriptor{}, false, err
@@ -120,7 +120,8 @@ func findAttached(ctx context.Context, s Store, subject ocispec.Descriptor, arti
 		if err != nil {
 			continue
 		}
-		if m.Subject != nil && m.Subject.Digest == subject.Digest && m.ArtifactType == artifactType && len(m.Layers) == 1 && m.Layers[0].Digest == layer {
+		if m.Subject != nil && m.Subject.Digest == subject.Digest && m.ArtifactType == artifactType && len(m.Layers) == 1 && m.Layers[0].Digest == layer &&
+			(title == "" || m.Layers[0].Annotations[AnnotationTitle] == title) {
 			return d, true, nil
 		}
 	}

@@ -33,7 +33,10 @@ type Node struct {
 	// in-toto layout or link its one layer holds: read from the document,
 	// unverified. Nil for referee's own referrers and for anything else.
 	FromContent *ContentSummary `json:"fromContent,omitempty"`
-	Referrers   []*Node         `json:"referrers,omitempty"`
+	// Artifact describes an artifact referrer (ArtifactTypeArtifact) from
+	// its manifest: the file's path and digest. Nil for anything else.
+	Artifact  *ArtifactInfo `json:"artifact,omitempty"`
+	Referrers []*Node       `json:"referrers,omitempty"`
 
 	desc   ocispec.Descriptor
 	layers []ocispec.Descriptor
@@ -324,6 +327,14 @@ func (n *Node) read(ctx context.Context, s content.Fetcher, parent ocispec.Descr
 	case m.Subject.Digest != parent.Digest:
 		n.Problem = fmt.Sprintf("listed as a referrer of %s but its manifest names subject %s", parent.Digest, m.Subject.Digest)
 		return false
+	}
+	if n.ArtifactType == ArtifactTypeArtifact {
+		info, problem := artifactOf(m.Layers, m.Annotations)
+		if problem != "" {
+			n.Problem = problem
+			return false
+		}
+		n.Artifact = info
 	}
 	return true
 }

@@ -34,7 +34,7 @@ const (
 // without fetching blobs; they are hints only: verification reads the
 // signed envelope.
 const (
-	// AnnotationKind is "layout" or "link".
+	// AnnotationKind is "layout", "link" or "artifact" (KindArtifact).
 	AnnotationKind = "dev.referee.in-toto.kind"
 	// AnnotationStep is the step a link records (or a sublayout stands for).
 	AnnotationStep = "dev.referee.in-toto.step"
@@ -42,14 +42,33 @@ const (
 	AnnotationKeyIDs = "dev.referee.in-toto.keyids"
 	// AnnotationExpires is a layout's expiry (ISO 8601).
 	AnnotationExpires = "dev.referee.in-toto.expires"
-	// AnnotationEnvelopeDigest is the digest of the envelope layer, so that
-	// attaching the same file twice can be recognised without fetching.
+	// AnnotationEnvelopeDigest is the digest of the envelope layer (of an
+	// artifact referrer: of its one layer, the file), so that attaching
+	// the same file twice can be recognised without fetching.
 	AnnotationEnvelopeDigest = "dev.referee.in-toto.envelope"
 	// AnnotationCreated is the OCI standard creation time (RFC 3339).
 	AnnotationCreated = "org.opencontainers.image.created"
 	// AnnotationTitle names the layer's file (STEP.KEYID8.link or
-	// root.layout), as oras pull uses it.
+	// root.layout), as oras pull uses it; on an artifact referrer, the
+	// artifact's path, on the layer and the manifest alike.
 	AnnotationTitle = "org.opencontainers.image.title"
+)
+
+// Artifact referrers: a file that is not a signed document (a scan report,
+// an SBOM, a build product) attached to an image, so that inspections can
+// be given it from the registry alone. Its one layer holds the file's bytes
+// as they are, so the layer digest is sha256 of the file: exactly the hash
+// a link records for it. See docs/format.md#artifact-referrers.
+const (
+	// ArtifactTypeArtifact is an artifact referrer's artifact type and
+	// config media type. It claims no format for the file (its layer says
+	// nothing either unless ArtifactOptions.MediaType is given).
+	ArtifactTypeArtifact = "application/vnd.referee.artifact.v1"
+	// MediaTypeArtifactLayer is the default media type of an artifact
+	// referrer's layer.
+	MediaTypeArtifactLayer = "application/octet-stream"
+	// KindArtifact is AnnotationKind's value on an artifact referrer.
+	KindArtifact = "artifact"
 )
 
 // ArtifactType returns the artifact type for a document of kind ("layout"
@@ -88,6 +107,9 @@ func IsRefereeType(t string) bool {
 // attached (oras attach --artifact-type application/vnd.in-toto+json
 // build.1234abcd.link), so that it is worth fetching and parsing.
 func mayHoldInToto(artifactType, mediaType, title string) bool {
+	if artifactType == ArtifactTypeArtifact {
+		return false // a file attached as it is, never evidence (see ArtifactSet)
+	}
 	if IsRefereeType(artifactType) || mediaType == MediaTypeDSSE || mediaType == MediaTypeMetablock {
 		return true
 	}

@@ -129,8 +129,8 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 	if bs, ok := s.(blobStorer); ok {
 		o.onListed = func(n *Node, listed ocispec.Descriptor) {
 			dg, err := digest.Parse(listed.Annotations[AnnotationEnvelopeDigest])
-			if err != nil || (o.ArtifactType != "" && listed.ArtifactType != o.ArtifactType) {
-				return
+			if err != nil || (o.ArtifactType != "" && listed.ArtifactType != o.ArtifactType) || isArtifactListing(listed) {
+				return // an artifact referrer's blob is the file, never an envelope
 			}
 			sp := &speculated{digest: dg, done: make(chan struct{})}
 			mu.Lock()

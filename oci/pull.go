@@ -278,16 +278,27 @@ func (w *bundleWriter) file(r *os.Root, dir, name string, d *Document) (string, 
 		w.skip(d, fmt.Sprintf("%s is there already and is not a regular file (%s)", p, kindOf(fi.Mode())))
 		return "", nil
 	}
+	if err := writeAtomic(r, name, d.Raw); err != nil {
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	w.res.Files = append(w.res.Files, Written{Path: p, Referrer: d.Referrer.Digest})
+	return p, nil
+}
+
+// writeAtomic writes data as name (a plain name) in r: into a new
+// temporary file beside it, then renamed over name, which replaces a
+// name, never what a link there points to.
+func writeAtomic(r *os.Root, name string, data []byte) error {
 	var rnd [8]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
-		return "", err
+		return err
 	}
 	tmp := "." + name + ".tmp-" + hex.EncodeToString(rnd[:])
 	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return "", fmt.Errorf("writing %s: %w", p, err)
+		return err
 	}
-	_, err = f.Write(d.Raw)
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -295,15 +306,12 @@ func (w *bundleWriter) file(r *os.Root, dir, name string, d *Document) (string, 
 		err = cerr
 	}
 	if err == nil {
-		// Rename replaces a name, never what a link there points to.
 		err = r.Rename(tmp, name)
 	}
 	if err != nil {
 		_ = r.Remove(tmp)
-		return "", fmt.Errorf("writing %s: %w", p, err)
 	}
-	w.res.Files = append(w.res.Files, Written{Path: p, Referrer: d.Referrer.Digest})
-	return p, nil
+	return err
 }
 
 // dir opens the directory name in r (which is dir), creating it; nil when name is taken

@@ -10,7 +10,9 @@ import (
 
 // WriteTree prints the referrer graph below n as a tree headed by root,
 // one referrer a line: digest, artifact type, and what the annotations say
-// (kind, step, signer keyids, expiry) or the problem that stopped the walk.
+// (kind, step, signer keyids, expiry), or for an artifact referrer the
+// file's path, digest and size from its manifest, or the problem that
+// stopped the walk.
 // Every string is the registry's or a document's and is printed through
 // termsafe.Quote, so that none can act on a terminal.
 func (n *Node) WriteTree(w io.Writer, root string) error {
@@ -35,6 +37,13 @@ func (n *Node) WriteTree(w io.Writer, root string) error {
 func (n *Node) describe() string {
 	if n.Problem != "" {
 		return "  PROBLEM: " + termsafe.Quote(n.Problem)
+	}
+	if f := n.Artifact; f != nil {
+		step := ""
+		if f.Step != "" {
+			step = ", step " + termsafe.Quote(f.Step)
+		}
+		return fmt.Sprintf("  (%s, path %s, %s, %d bytes%s)", KindArtifact, termsafe.Quote(f.Path), termsafe.Quote(f.Digest), f.Size, step)
 	}
 	var parts []string
 	a := n.Annotations
