@@ -68,7 +68,11 @@ line with --format json.
 Without IMAGE: the equivalent of in-toto-verify on --layout and the STEP.KEYID8.link files of
 --link-dir (sublayout links in STEP.KEYID8/).
 
-Inspections run commands and are refused unless --run-inspections is given.
+Inspections that run commands are refused unless --run-inspections is given; from a registry
+they run in a fresh empty directory holding the artifacts attached to the image (referee attach
+IMAGE FILE) whose path and sha256 a verified link records, never in the working directory.
+Native checks (an inspection whose run is "referee check --cel …") run in every verification,
+with no command executed.
 
 --format json prints one object in every outcome: image, digest, verified, and reason (not
 verified) or error (could not be checked), failures, vsa and the full report. --quiet prints
@@ -84,8 +88,8 @@ Examples:
 		Flags: append(option.Flags(groups...),
 			&cli.StringFlag{Name: "layout", Aliases: []string{"l"}, Usage: "signed layout: a file, or an OCI reference to one (required without IMAGE)", Destination: &f.layout},
 			&cli.StringFlag{Name: "link-dir", Aliases: []string{"d"}, Usage: "`DIR`ectory of link files (without IMAGE; default .)", Destination: &f.linkDir},
-			&cli.BoolFlag{Name: "run-inspections", Usage: "run the layout's inspection commands (in --inspection-dir)", Destination: &f.runInspections},
-			&cli.StringFlag{Name: "inspection-dir", Value: ".", Usage: "working `DIR`ectory of inspections", Destination: &f.inspectionDir},
+			&cli.BoolFlag{Name: "run-inspections", Usage: "run the layout's inspection commands (locally in --inspection-dir; with IMAGE in a fresh directory of its artifacts)", Destination: &f.runInspections},
+			&cli.StringFlag{Name: "inspection-dir", Value: ".", Usage: "working `DIR`ectory of inspections and native checks (without IMAGE)", Destination: &f.inspectionDir},
 			&cli.DurationFlag{Name: "vsa-max-age", Usage: "refuse verification summaries older than this `DURATION` (e.g. 720h)", Destination: &f.vsaMaxAge},
 			&cli.IntFlag{Name: "parallel", Value: 8, Usage: "images checked at once when several are given", Destination: &f.parallel},
 		),
@@ -108,6 +112,9 @@ func (f *verifyFlags) run(c *cli.Context) error {
 	}
 	if f.linkDir != "" {
 		return option.Usagef("--link-dir is for local verification; with IMAGE the links come from the registry")
+	}
+	if c.IsSet("inspection-dir") {
+		return option.Usagef("--inspection-dir is for local verification; with IMAGE, inspections run in a fresh directory holding the image's attached artifacts")
 	}
 	if f.vsaMaxAge < 0 {
 		return option.Usagef("--vsa-max-age must not be negative (e.g. 720h)")
@@ -138,10 +145,21 @@ func (f *verifyFlags) run(c *cli.Context) error {
 
 // engineOptions are the verification options shared by local and image
 // verification.
-func (f *verifyFlags) engineOptions() verify.Options {
+// Locally, inspections run in --inspection-dir and native checks read
+// it; from a registry, inspections run in a fresh directory holding the
+// attached artifacts that verified links record (never the caller's
+// working directory), and native checks read those artifacts.
+func (f *verifyFlags) engineOptions(image bool) verify.Options {
 	o := verify.Options{LayoutKeys: f.layoutKeys.Keys}
+	if !image {
+		o.Artifacts = verify.DirArtifacts(f.inspectionDir)
+	}
 	if f.runInspections {
-		o.Inspector = &verify.CommandInspector{Dir: f.inspectionDir}
+		if image {
+			o.Inspector = &verify.ArtifactInspector{}
+		} else {
+			o.Inspector = &verify.CommandInspector{Dir: f.inspectionDir}
+		}
 	}
 	return o
 }
@@ -150,7 +168,7 @@ func (f *verifyFlags) engineOptions() verify.Options {
 func (f *verifyFlags) checkOptions(c *cli.Context) (promote.CheckOptions, error) {
 	co := promote.CheckOptions{OCI: f.remote.OCI(), VSAKeys: f.vsaKeys.Keys, VSAMaxAge: f.vsaMaxAge, Deadline: f.remote.Deadline, Floors: f.floors.Floors}
 	if f.layoutKeys.Given() {
-		co.Full = verify.ImageOptions{Options: f.engineOptions(), Discover: f.remote.Discover(), MaxBlobBytes: f.remote.MaxBlobBytes}
+		co.Full = verify.ImageOptions{Options: f.engineOptions(true), Discover: f.remote.Discover(), MaxBlobBytes: f.remote.MaxBlobBytes}
 	}
 	if f.layout != "" {
 		cand, err := layoutref.Load(c.Context, f.layout, f.remote.OCI())
@@ -268,7 +286,7 @@ func (f *verifyFlags) local(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	report, verr := verify.Verify(c.Context, verify.Evidence{Source: f.layout, Envelope: env}, links, f.engineOptions())
+	report, verr := verify.Verify(c.Context, verify.Evidence{Source: f.layout, Envelope: env}, links, f.engineOptions(false))
 	w := f.out.Stdout(c)
 	if f.out.JSON() {
 		j := verifyJSON{Layout: f.layout, Verified: verr == nil, Report: report}
