@@ -10,8 +10,9 @@ import (
 // SpecSLSA is a spec's SLSA declaration (Spec.SLSA): which step is the
 // build and which of its functionaries, by their names under
 // functionaries, are hosted and hardened build platforms
-// (https://slsa.dev/spec/v1.0/levels). The layout carries it as a readme
-// line (see Layout.SLSA), so the owner signs it.
+// (https://slsa.dev/spec/v1.0/levels); hosted and hardened are lists or
+// one name, and every hardened functionary is also hosted. The layout
+// carries it as a readme line (see Layout.SLSA), so the owner signs it.
 type SpecSLSA struct {
 	Build    string   `yaml:"build"`
 	Hosted   []string `yaml:"hosted"`
