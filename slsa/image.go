@@ -74,13 +74,15 @@ func VerifiedLayout(ctx context.Context, s content.Fetcher, w *verify.Walked, o 
 	var nodes []*oci.Node
 	if w.Graph != nil {
 		for _, n := range w.Graph.Referrers {
-			// The owner's layout hangs on the image and is not a link or
-			// a sublayout (which name their step); those referee attached
-			// say they are layouts, so they are read first.
-			if !w.Used[n.Digest] || n.Annotations[oci.AnnotationKind] == "link" || n.Annotations[oci.AnnotationStep] != "" {
+			// The owner's layout hangs on the image and is not a link, an
+			// artifact or a sublayout (which names its step); those
+			// referee attached say they are layouts, so they are read
+			// first, then those of other tools, which say nothing.
+			kind := n.Annotations[oci.AnnotationKind]
+			if !w.Used[n.Digest] || (kind != "" && kind != "layout") || n.Annotations[oci.AnnotationStep] != "" {
 				continue
 			}
-			if n.Annotations[oci.AnnotationKind] == "layout" {
+			if kind == "layout" {
 				nodes = append([]*oci.Node{n}, nodes...)
 			} else {
 				nodes = append(nodes, n)
