@@ -36,7 +36,7 @@ func IsCosignPrivateKey(data []byte) bool {
 // the curve's hash, as cosign signs; Ed25519 without prehash). cosign's
 // RSA keys are refused: cosign signs RSA with PKCS#1 v1.5, which in-toto's
 // RSA scheme (RSASSA-PSS) does not verify.
-// https://github.com/sigstore/cosign/blob/v2.6.1/specs/SIGNATURE_SPEC.md
+// https://github.com/sigstore/cosign/blob/v2.6.4/specs/SIGNATURE_SPEC.md
 func ParsePrivateKeyPassword(data []byte, password func() ([]byte, error)) (*Signer, error) {
 	if !IsCosignPrivateKey(data) {
 		return ParsePrivateKey(data)

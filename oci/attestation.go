@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -115,8 +116,8 @@ func FindAttestations(ctx context.Context, s Store, image ocispec.Descriptor, o 
 // that is too large, gone, or not a Statement in the form it claims is
 // Skipped; a store that fails or sends other bytes than its descriptor
 // says is an error, as in Gather. Signatures and subjects are not checked.
-// https://github.com/sigstore/cosign/blob/v2.6.1/specs/SIGNATURE_SPEC.md
-// https://docs.sigstore.dev/about/bundle/
+// https://github.com/sigstore/cosign/blob/v2.6.4/specs/ATTESTATION_SPEC.md
+// https://github.com/sigstore/cosign/blob/v2.6.4/specs/BUNDLE_SPEC.md
 func ReadAttestations(ctx context.Context, s Store, image ocispec.Descriptor, o AttestationOptions) (*Attestations, error) {
 	r := newAttReader(s, o)
 	var (
@@ -180,6 +181,7 @@ type attFound struct {
 	att           Attestation
 	predicateType string
 	skip          string
+	ignore        bool // not an attestation after all (a signature bundle)
 }
 
 // mayBeAttestation reports whether a referrer listed with artifactType is
@@ -269,6 +271,8 @@ func (r *attReader) referrer(ctx context.Context, image, listed ocispec.Descript
 	switch {
 	case artifactType == ArtifactTypeStatementDSSE:
 		form, source = AttestationFormReferee, source+" (referee statement)"
+	case isSigstoreBundle(artifactType) && m.Annotations[annotationBundleContent] == "message-signature":
+		return nil, nil // cosign sign's signature, not an attestation
 	case isSigstoreBundle(artifactType):
 		form, source = AttestationFormCosignBundle, source+" (Sigstore bundle)"
 	default:
@@ -291,14 +295,16 @@ func (r *attReader) referrer(ctx context.Context, image, listed ocispec.Descript
 	if form == AttestationFormCosignBundle {
 		layerType = MediaTypeSigstoreBundle
 	}
-	out, err := r.layers(ctx, desc, m.Layers, layerType, form, source)
-	if err != nil {
-		return nil, err
+	if !slices.ContainsFunc(m.Layers, func(l ocispec.Descriptor) bool { return layerOf(l, layerType) }) {
+		return skipped(source, fmt.Sprintf("no %s layer", layerType)), nil
 	}
-	if len(out) == 0 {
-		return skipped(source, "no layer holds an attestation"), nil
-	}
-	return out, nil
+	return r.layers(ctx, desc, m.Layers, layerType, form, source)
+}
+
+// layerOf reports whether layer l is of mediaType (a Sigstore bundle of
+// any version for MediaTypeSigstoreBundle).
+func layerOf(l ocispec.Descriptor, mediaType string) bool {
+	return l.MediaType == mediaType || mediaType == MediaTypeSigstoreBundle && isSigstoreBundle(l.MediaType)
 }
 
 // layers reads the layers of manifest desc of mediaType in form, in
@@ -308,7 +314,7 @@ func (r *attReader) layers(ctx context.Context, desc ocispec.Descriptor, layers 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.parallel)
 	for i, l := range layers {
-		if l.MediaType != mediaType && !(mediaType == MediaTypeSigstoreBundle && isSigstoreBundle(l.MediaType)) {
+		if !layerOf(l, mediaType) {
 			continue
 		}
 		g.Go(func() error {
@@ -322,7 +328,7 @@ func (r *attReader) layers(ctx context.Context, desc ocispec.Descriptor, layers 
 	}
 	var out []attFound
 	for _, f := range found {
-		if f != nil {
+		if f != nil && !f.ignore {
 			out = append(out, *f)
 		}
 	}
@@ -347,6 +353,10 @@ func (r *attReader) layer(ctx context.Context, desc, l ocispec.Descriptor, form,
 		env, err = ParseSigstoreBundle(data)
 	case AttestationFormReferee, AttestationFormCosign:
 		env, err = parseDSSE(data)
+	}
+	if errors.Is(err, ErrSignatureBundle) {
+		f.ignore = true // a signature, not an attestation
+		return f, nil
 	}
 	if err != nil {
 		f.skip = err.Error()

@@ -46,8 +46,18 @@ func TestFindAttestationsHostile(t *testing.T) {
 			bundleReferrer(t, s, image, []byte(`[{"dsseEnvelope":{}}]`))
 		}, skip: "not a Sigstore bundle"},
 		{name: "bundle of a plain signature", push: func(t *testing.T, s oci.Store, image ocispec.Descriptor) {
+			// cosign sign --new-bundle-format: not an attestation, so
+			// neither found nor skipped.
 			bundleReferrer(t, s, image, []byte(`{"mediaType":"`+oci.MediaTypeSigstoreBundle+`","messageSignature":{"signature":"AA=="}}`))
-		}, skip: "plain signature"},
+		}},
+		{name: "bundle with no bundle layer", push: func(t *testing.T, s oci.Store, image ocispec.Descriptor) {
+			config := pushBytes(t, s, "application/vnd.oci.empty.v1+json", []byte("{}"), nil)
+			subj := ocispec.Descriptor{MediaType: image.MediaType, Digest: image.Digest, Size: image.Size}
+			pushJSON(t, s, ocispec.MediaTypeImageManifest, ocispec.Manifest{
+				Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, ArtifactType: oci.MediaTypeSigstoreBundle,
+				Config: config, Layers: []ocispec.Descriptor{dsse(t, s, envelope)}, Subject: &subj,
+			})
+		}, skip: "no application/vnd.dev.sigstore.bundle.v0.3+json layer"},
 		{name: "bundle of another media type", push: func(t *testing.T, s oci.Store, image ocispec.Descriptor) {
 			bundleReferrer(t, s, image, []byte(`{"mediaType":"application/json","dsseEnvelope":`+string(envelope)+`}`))
 		}, skip: "mediaType"},
@@ -149,6 +159,12 @@ func TestFindAttestationsHostile(t *testing.T) {
 			}
 			if len(got.Found) != 1 || got.Found[0].Referrer.Digest != good.Digest {
 				t.Errorf("found %+v, want only the good bundle", got.Found)
+			}
+			if tc.skip == "" {
+				if len(got.Skipped) != 0 {
+					t.Fatalf("skipped %+v, want none", got.Skipped)
+				}
+				return
 			}
 			if len(got.Skipped) != 1 || !strings.Contains(got.Skipped[0].Reason, tc.skip) || strings.Contains(got.Skipped[0].Reason, "\n") {
 				t.Fatalf("skipped %+v, want one with %q", got.Skipped, tc.skip)

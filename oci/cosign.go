@@ -25,7 +25,7 @@ import (
 //     verification material (a hint of the public key, certificates,
 //     transparency log entries).
 //
-// https://github.com/sigstore/cosign/blob/v2.6.1/specs/ATTESTATION_SPEC.md
+// https://github.com/sigstore/cosign/blob/v2.6.4/specs/ATTESTATION_SPEC.md
 // https://github.com/sigstore/protobuf-specs/blob/v0.5.0/protos/sigstore_bundle.proto
 const (
 	// MediaTypeSigstoreBundle is the media type (and artifact type) of a
@@ -39,6 +39,16 @@ const (
 	mediaTypeEmptyJSON   = "application/vnd.oci.empty.v1+json"
 	sigstoreBundlePrefix = "application/vnd.dev.sigstore.bundle"
 )
+
+// ErrSignatureBundle is ParseSigstoreBundle's error for a bundle of a
+// plain signature (cosign sign --new-bundle-format), which holds no
+// attestation.
+var ErrSignatureBundle = errors.New("a Sigstore bundle of a plain signature (cosign sign), not of an attestation")
+
+// annotationBundleContent is cosign's annotation on a bundle referrer
+// saying what the bundle holds: "dsse-envelope" (an attestation) or
+// "message-signature" (a signature).
+const annotationBundleContent = "dev.sigstore.bundle.content"
 
 // isSigstoreBundle reports whether t is a Sigstore bundle media type, of
 // any version.
@@ -68,7 +78,8 @@ var bundleSchema = &attest.Schema{Protobuf: true, Fields: map[string]*attest.Sch
 // bundle's verification material (public key hint, certificate,
 // transparency log entries) is not read: referee verifies the envelope
 // with a layout key only. A bundle that holds a plain signature
-// (messageSignature, from cosign sign) has no attestation.
+// (messageSignature, from cosign sign) has no attestation:
+// ErrSignatureBundle.
 // https://github.com/sigstore/protobuf-specs/blob/v0.5.0/protos/sigstore_bundle.proto
 func ParseSigstoreBundle(data []byte) (*attest.Envelope, error) {
 	if err := attest.CheckJSON(data, bundleSchema); err != nil {
@@ -90,7 +101,7 @@ func ParseSigstoreBundle(data []byte) (*attest.Envelope, error) {
 		return nil, fmt.Errorf("not a Sigstore bundle: mediaType is %.80q", b.MediaType)
 	case len(b.DSSEEnvelope) == 0 || string(b.DSSEEnvelope) == "null":
 		if len(b.MessageSignature) > 0 {
-			return nil, errors.New("a Sigstore bundle of a plain signature (cosign sign), not of an attestation")
+			return nil, ErrSignatureBundle
 		}
 		return nil, errors.New("a Sigstore bundle without a DSSE envelope")
 	}
