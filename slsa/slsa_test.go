@@ -330,3 +330,58 @@ func TestWriteText(t *testing.T) {
 		}
 	}
 }
+
+// TestLevelSublayoutBuild: when the build step is a sublayout, what
+// counted for it is the sublayout, and its signer is the build's.
+func TestLevelSublayoutBuild(t *testing.T) {
+	c := newChain(t)
+	spec := `expires: 1h
+functionaries: {ci: ci.pub, runner: runner.pub}
+sublayouts:
+  - name: build
+    functionaries: [ci, runner]
+steps:
+  - name: push
+    functionaries: [ci]
+    expected_materials: [MATCH app.tar WITH PRODUCTS FROM build, DISALLOW *]
+    expected_products: [CREATE referee:image-manifest, DISALLOW *]
+slsa: {build: build, hosted: [ci, runner], hardened: [ci]}
+`
+	s, err := attest.ParseSpec([]byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout, err := s.Layout(func(path string) (*attest.Key, error) { return c.keys[strings.TrimSuffix(path, ".pub")].Key(), nil }, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := layout.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := c.sign(payload, "owner")
+	tar := map[string]attest.HashObj{"app.tar": sha("app")}
+	for _, tc := range []struct {
+		signer string
+		want   slsa.BuildLevel
+	}{{"ci", 3}, {"runner", 2}} {
+		// The sublayout: one step, compile, that dev performs.
+		sub := &attest.Layout{Expires: layout.Expires, Keys: map[string]*attest.Key{c.id("dev"): c.keys["dev"].Key()},
+			Steps: []attest.Step{{Name: "compile", Threshold: 1, PubKeys: []string{c.id("dev")}}}}
+		sp, err := sub.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		links := []verify.Evidence{
+			{Source: "build." + tc.signer + ".link", Envelope: c.sign(sp, tc.signer), StepHint: "build", Sub: []verify.Evidence{c.link("compile", "dev", nil, tar)}},
+			c.link("push", "ci", tar, map[string]attest.HashObj{attest.ImageArtifact: {"sha256": image}}),
+		}
+		r := c.verifyChain(env, links)
+		if !r.Verified {
+			t.Fatalf("%s: not verified: %+v", tc.signer, r.Failures)
+		}
+		if res := slsa.Level(layout, r); res.Level != tc.want {
+			t.Errorf("sublayout signed by %s: %s, want %s: %+v", tc.signer, res.Level, tc.want, res.Requirements)
+		}
+	}
+}
