@@ -1,11 +1,14 @@
 package attest_test
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/verify"
 )
 
 const (
@@ -147,5 +150,55 @@ func TestLinkAsStatement(t *testing.T) {
 	}
 	if _, err := (&attest.Link{Name: "s", Products: map[string]attest.HashObj{"../x": {"sha256": lsHexA}}}).Statement(); err == nil {
 		t.Error("unclean path accepted")
+	}
+}
+
+// TestLinkStatementVerifies: the engine takes a link statement in DSSE as
+// the link of its step: the layout's rules apply to the subjects as
+// products, and signatures are checked as for any link.
+func TestLinkStatementVerifies(t *testing.T) {
+	owner := testSigners(t)[attest.KeyTypeEd25519]
+	builder := testSigners(t)[attest.KeyTypeECDSA]
+	create, _ := attest.ParseRuleString("CREATE app")
+	closed, _ := attest.ParseRuleString("DISALLOW *")
+	layout := attest.Layout{
+		Expires: time.Now().Add(time.Hour).UTC().Format(attest.TimeFormat),
+		Keys:    map[string]*attest.Key{builder.Key().KeyID: builder.Key()},
+		Steps: []attest.Step{{Name: "build", Threshold: 1, PubKeys: []string{builder.Key().KeyID},
+			ExpectedProducts: [][]string{create.Tokens(), closed.Tokens()}}},
+	}
+	payload, err := layout.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layoutEnv, err := attest.SignPayload(attest.FormDSSE, payload, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		products map[string]attest.HashObj
+		signer   *attest.Signer
+		want     string
+	}{
+		{"as the layout says", map[string]attest.HashObj{"app": {"sha256": lsHexA}}, builder, ""},
+		{"an extra product", map[string]attest.HashObj{"app": {"sha256": lsHexA}, "backdoor": {"sha256": lsHexB}}, builder, "backdoor"},
+		{"signed by another key", map[string]attest.HashObj{"app": {"sha256": lsHexA}}, owner, "build"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := (&attest.Link{Name: "build", Products: tc.products}).Statement()
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, err := attest.SignPayload(attest.FormDSSE, st, tc.signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = verify.Verify(context.Background(), verify.Evidence{Source: "root.layout", Envelope: layoutEnv},
+				[]verify.Evidence{{Source: "build.link", Envelope: env}}, verify.Options{LayoutKeys: []*attest.Key{owner.Key()}})
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
