@@ -365,7 +365,7 @@ func TestWhatTheNewcomerFound(t *testing.T) {
 	if !strings.Contains(stderr, "kept the existing") {
 		t.Errorf("second promote: %s", stderr)
 	}
-	_, _, stderr = referee(t, "promote", image, prod, "--layout-key", owner, "--key", promoter, "--level", "SLSA_BUILD_LEVEL_1")
+	_, _, stderr = referee(t, "promote", image, prod, "--layout-key", owner, "--key", promoter, "--level", "ACME_REVIEWED")
 	if !strings.Contains(stderr, "attached verification summary") {
 		t.Errorf("promote with other levels: %s", stderr)
 	}
