@@ -74,66 +74,89 @@ func (a *ArtifactSet) WriteFiles(ctx context.Context, dir string, res *PullResul
 			skip(e, err.Error())
 			continue
 		}
+		where := filepath.Join(dir, filepath.FromSlash(p))
+		into, base, why, err := artifactDir(root, p)
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", where, err)
+		}
+		if why != "" {
+			skip(e, why)
+			continue
+		}
 		e.mu.Lock()
 		l := e.layer
 		e.mu.Unlock()
 		data, err := a.read(ctx, e, l)
 		if err != nil {
+			_ = closeSub(root, into, nil)
 			if !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 			skip(e, err.Error())
 			continue
 		}
-		why, err := writeArtifactFile(root, p, data)
-		if err != nil {
-			return fmt.Errorf("writing %s: %w", filepath.Join(dir, filepath.FromSlash(p)), err)
-		}
-		if why != "" {
-			skip(e, why)
-			continue
+		if err := closeSub(root, into, writeAtomic(into, base, data)); err != nil {
+			return fmt.Errorf("writing %s: %w", where, err)
 		}
 		done[p] = e.manifest.Digest.String()
-		res.Files = append(res.Files, Written{Path: filepath.Join(dir, filepath.FromSlash(p)), Referrer: done[p]})
+		res.Files = append(res.Files, Written{Path: where, Referrer: done[p]})
 	}
 	return nil
 }
 
-// writeArtifactFile writes data at the relative path p (checked by
-// CheckArtifactPath) in root, creating the directories on the way, none
-// of which may be there as anything but a directory, and replacing only a
-// regular file. It returns why it did not write, or an error.
-func writeArtifactFile(root *os.Root, p string, data []byte) (string, error) {
+// artifactDir opens the directory in root where the artifact at the
+// relative path p (checked by CheckArtifactPath) goes, creating the
+// directories on the way, none of which may be there as anything but a
+// directory, and returns it with the file's name there, which may be
+// there only as a regular file (replaced). Otherwise it returns why not.
+// The caller closes the directory with closeSub.
+func artifactDir(root *os.Root, p string) (*os.Root, string, string, error) {
 	parts := strings.Split(p, "/")
 	cur := root
 	for i, name := range parts[:len(parts)-1] {
-		sofar := path.Join(parts[:i+1]...)
-		err := cur.Mkdir(name, 0o755)
-		if err != nil && !errors.Is(err, fs.ErrExist) {
-			return "", err
-		}
-		fi, err := cur.Lstat(name)
-		if err != nil {
-			return "", err
-		}
-		if !fi.IsDir() {
-			return fmt.Sprintf("%s is there already and is not a directory (%s)", sofar, kindOf(fi.Mode())), nil
-		}
-		next, err := cur.OpenRoot(name)
-		if err != nil {
-			return "", err
-		}
+		why, next, err := subdir(cur, name, path.Join(parts[:i+1]...))
 		if cur != root {
 			cur.Close()
 		}
+		if err != nil || why != "" {
+			return nil, "", why, err
+		}
 		cur = next
-	}
-	if cur != root {
-		defer cur.Close()
 	}
 	base := parts[len(parts)-1]
 	if fi, err := cur.Lstat(base); err == nil && !fi.Mode().IsRegular() {
-		return fmt.Sprintf("%s is there already and is not a regular file (%s)", p, kindOf(fi.Mode())), nil
+		_ = closeSub(root, cur, nil)
+		return nil, "", fmt.Sprintf("%s is there already and is not a regular file (%s)", p, kindOf(fi.Mode())), nil
 	}
-	return "", writeAtomic(cur, base, data)
+	return cur, base, "", nil
+}
+
+// subdir opens the directory name in cur (sofar from the top), creating
+// it; it says why not where name is there as anything but a directory.
+func subdir(cur *os.Root, name, sofar string) (string, *os.Root, error) {
+	err := cur.Mkdir(name, 0o755)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", nil, err
+	}
+	fi, err := cur.Lstat(name)
+	if err != nil {
+		return "", nil, err
+	}
+	if !fi.IsDir() {
+		return fmt.Sprintf("%s is there already and is not a directory (%s)", sofar, kindOf(fi.Mode())), nil, nil
+	}
+	next, err := cur.OpenRoot(name)
+	return "", next, err
+}
+
+// closeSub closes a directory artifactDir opened, unless it is root
+// itself, and returns err or the close's error.
+func closeSub(root, r *os.Root, err error) error {
+	if r == nil || r == root {
+		return err
+	}
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

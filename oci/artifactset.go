@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -331,6 +332,11 @@ func (a *ArtifactSet) read(ctx context.Context, e *artifactEntry, l ocispec.Desc
 	a.spent += l.Size
 	a.mu.Unlock()
 	rc, err := a.s.Fetch(ctx, l)
+	if err != nil && ctx.Err() == nil && strings.HasSuffix(err.Error(), "mismatch Content-Length") {
+		// oras-go's words (untyped) for a response whose length is not
+		// the descriptor's size.
+		return nil, unavailable(fmt.Sprintf("%s: the registry answered for %s with another size than the %d its manifest says", what, l.Digest, l.Size))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: fetching %s: %w", what, l.Digest, bareTimeout(err))
 	}
