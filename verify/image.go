@@ -7,6 +7,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/check"
 	"github.com/referee-dev/referee/layoutref"
 	"github.com/referee-dev/referee/oci"
 )
@@ -127,6 +128,22 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 	}
 	eo := o.Options
 	eo.ImageDigest = image.Digest.String()
+	// Artifacts attached to the image feed its inspections (what a
+	// verified link records, checked by hash); attestations are read only
+	// for a layout whose checks name one.
+	artifacts := oci.ArtifactsOf(s, graph, oci.ArtifactSetOptions{})
+	if eo.Artifacts == nil {
+		eo.Artifacts = artifacts
+	}
+	var atts []oci.Attestation
+	if eo.Attestations == nil && needsAttestations(layout.Envelope) {
+		found, err := oci.FindAttestations(ctx, s, image, oci.AttestationOptions{MaxManifestBytes: d.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes})
+		if err != nil {
+			return nil, fmt.Errorf("reading the attestations of %s: %w", image.Digest, err)
+		}
+		atts = found
+		eo.Attestations = attestationEvidence(found)
+	}
 	r, verr := Verify(ctx, Evidence{Source: layout.Source, Envelope: layout.Envelope}, evidence(bundle.Links), eo)
 	if r == nil {
 		return nil, verr
@@ -148,7 +165,61 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 		}
 	}
 	usedLinks(r, bundle.Links, w.Used)
+	for _, a := range artifacts.Used() {
+		w.Used[a.Digest.String()] = true
+	}
+	usedAttestations(r, atts, w.Used)
 	return w, nil
+}
+
+// needsAttestations reports whether the layout (read without checking
+// its signature: the engine does that) has a native check over
+// attestations, the only use of them.
+func needsAttestations(env *attest.Envelope) bool {
+	l, err := attest.ParseLayout(env.Payload)
+	if err != nil {
+		return false
+	}
+	for _, in := range l.Inspect {
+		if spec, ok, err := check.ParseCommand(in.Run); ok && err == nil && spec.Attestation != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// attestationEvidence turns attestations into engine evidence; an
+// unsigned one (BuildKit) is an envelope without signatures, so that the
+// report can say it is not signed.
+func attestationEvidence(atts []oci.Attestation) []Evidence {
+	out := make([]Evidence, 0, len(atts))
+	for _, a := range atts {
+		env := a.Envelope
+		if env == nil {
+			env = attest.NewEnvelope(attest.FormDSSE, a.Statement)
+		}
+		out = append(out, Evidence{Source: attestationSource(a), Envelope: env})
+	}
+	return out
+}
+
+func attestationSource(a oci.Attestation) string { return a.Source + " (" + a.Form + ")" }
+
+// usedAttestations adds to used the referrers of the attestations that
+// passing checks counted (referee's and cosign's bundles; cosign's legacy
+// .att tag and BuildKit's attestation manifests are not referrers).
+func usedAttestations(r *Report, atts []oci.Attestation, used map[string]bool) {
+	bySource := map[string]oci.Attestation{}
+	for _, a := range atts {
+		bySource[attestationSource(a)] = a
+	}
+	for _, in := range r.Inspections {
+		for _, c := range in.Checks {
+			if a, ok := bySource[c.Attestation]; ok && c.Passed && (a.Form == oci.AttestationFormReferee || a.Form == oci.AttestationFormCosignBundle) {
+				used[a.Referrer.Digest.String()] = true
+			}
+		}
+	}
 }
 
 // usedLinks adds to used the referrers of docs (the evidence offered to
