@@ -98,6 +98,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			signCommand(),
 			verifyCommand(),
 			checkCommand(),
+			slsaCommand(),
 			attachCommand(),
 			detachCommand(),
 			discoverCommand(),

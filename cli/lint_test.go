@@ -78,3 +78,38 @@ func TestLayoutLint(t *testing.T) {
 		}
 	}
 }
+
+// TestSLSACommand: the demo's layout declares its build step, so its
+// verified evidence supports SLSA Build L1 (no hosted platform is
+// declared: L2 is not met, with the reason); --format json names the
+// level SLSA_BUILD_LEVEL_1; an image whose evidence does not verify exits
+// 1; no --layout-key exits 2.
+func TestSLSACommand(t *testing.T) {
+	image, dir := demoImage(t)
+	owner := filepath.Join(dir, "owner.pub")
+	code, stdout, stderr := referee(t, "slsa", image, "--layout-key", owner)
+	if code != cli.ExitOK || !strings.Contains(stdout, "SLSA_BUILD_LEVEL_1") || !strings.Contains(stdout, "NOT met") {
+		t.Fatalf("slsa: exit %d, %q %q", code, stdout, stderr)
+	}
+	code, stdout, _ = referee(t, "slsa", image, "--layout-key", owner, "--format", "json")
+	var got struct {
+		Digest string
+		SLSA   struct {
+			Level        string
+			Requirements []struct {
+				Requirement string
+				Met         bool
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil || code != cli.ExitOK || got.SLSA.Level != "SLSA_BUILD_LEVEL_1" || len(got.SLSA.Requirements) < 2 || !strings.HasSuffix(image, got.Digest) {
+		t.Fatalf("json: exit %d, %v, %q", code, err, stdout)
+	}
+	other := filepath.Join(dir, "alice.pub")
+	if code, _, stderr := referee(t, "slsa", image, "--layout-key", other); code != cli.ExitNotVerified || strings.Count(strings.TrimSpace(stderr), "referee:") != 1 {
+		t.Fatalf("another layout key: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := referee(t, "slsa", image); code != cli.ExitError {
+		t.Fatalf("no --layout-key: exit %d", code)
+	}
+}

@@ -50,6 +50,8 @@ readme: referee demo supply chain
 functionaries:
   alice: alice.pub
   bob: bob.pub
+slsa:
+  build: build
 steps:
   - name: checkout
     functionaries: [alice]
