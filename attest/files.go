@@ -111,11 +111,18 @@ func LoadAnyKey(path string) (*Key, error) {
 // is refused (ErrPublicKey), naming the private key beside it when there is
 // one.
 func LoadSigner(path string) (*Signer, error) {
+	return LoadSignerPassword(path, nil)
+}
+
+// LoadSignerPassword is LoadSigner for key files that may be encrypted
+// cosign keys (cosign generate-key-pair), whose password comes from
+// password (nil: none can be given).
+func LoadSignerPassword(path string, password func() ([]byte, error)) (*Signer, error) {
 	data, err := readLimited(path, 1<<20)
 	if err != nil {
 		return nil, err
 	}
-	s, err := ParsePrivateKey(data)
+	s, err := ParsePrivateKeyPassword(data, password)
 	if errors.Is(err, ErrPublicKey) {
 		hint := ""
 		if priv := strings.TrimSuffix(path, ".pub"); priv != path {

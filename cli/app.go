@@ -99,6 +99,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			verifyCommand(),
 			checkCommand(),
 			slsaCommand(),
+			attestCommand(),
 			attachCommand(),
 			detachCommand(),
 			discoverCommand(),

@@ -22,11 +22,26 @@ type checkJSON struct {
 
 func checkCommand() *cli.Command {
 	var (
-		out  = option.NewOutput(option.TextJSON...)
-		expr string
+		out         = option.NewOutput(option.TextJSON...)
+		remote      option.Remote
+		expr        string
+		attestation string
+		signedBy    string
+		image       string
 	)
-	required := option.Check(func(c *cli.Context) error { return requireFlag(c, expr, "cel") })
-	groups := []option.Group{required, &out}
+	required := option.Check(func(c *cli.Context) error {
+		if err := requireFlag(c, expr, "cel"); err != nil {
+			return err
+		}
+		switch {
+		case attestation == "" && (signedBy != "" || image != ""):
+			return option.Usagef("--signed-by and --image go with --attestation PREDICATE_TYPE")
+		case attestation != "" && (signedBy == "" || image == ""):
+			return option.Usagef("--attestation needs --signed-by KEYFILE (whose signature counts) and --image IMAGE (what it must be about)")
+		}
+		return nil
+	})
+	groups := []option.Group{required, &out, &remote}
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "evaluate a CEL expression over JSON evidence (a scan report, an SBOM): exit 0 true, 1 false, 2 error",
@@ -37,14 +52,27 @@ value that decided it. In a layout, an inspection whose run is "referee check --
 is evaluated by referee's verification itself, on the artifact a verified link records, with
 no command run; the in-toto references run it as a command.
 
+With --attestation TYPE --signed-by KEYFILE --image IMAGE, the expression is evaluated over
+the predicate (input; the whole statement is statement) of each in-toto attestation of that
+predicate type attached to the image (by referee attest or cosign attest) that KEYFILE signed
+and whose subject is the image's digest; there must be one, and every one must pass.
+
 Examples:
    referee check --cel 'input.Results.all(r, !has(r.Vulnerabilities) || r.Vulnerabilities.all(v, v.Severity != "CRITICAL"))' vulnerability-report.json
-   referee check --cel 'size(input.packages) > 0' --format json sbom.json`,
+   referee check --cel 'size(input.packages) > 0' --format json sbom.json
+   referee check --attestation https://example.com/scan/v1 --signed-by scanner.pub --image localhost:5000/app:v1 --cel 'input.critical == 0'`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "cel", Usage: "the CEL `EXPRESSION` (a bool over input; required)", Destination: &expr},
+			&cli.StringFlag{Name: "attestation", Usage: "check the in-toto attestations of this predicate `TYPE` attached to --image instead of files", Destination: &attestation},
+			&cli.StringFlag{Name: "signed-by", Usage: "with --attestation: the public key `FILE` whose signature counts (in a layout: a keyid of its keys)", Destination: &signedBy},
+			&cli.StringFlag{Name: "image", Usage: "with --attestation: the `IMAGE` the attestations must be about", Destination: &image},
 		}, option.Flags(groups...)...),
 		Action: action(func(c *cli.Context) error {
-			if err := requireArgs(c, 1, -1, "one or more JSON FILEs"); err != nil {
+			min := 1
+			if attestation != "" {
+				min = 0
+			}
+			if err := requireArgs(c, min, -1, "one or more JSON FILEs"); err != nil {
 				return err
 			}
 			prog, err := check.Compile(expr)
@@ -53,6 +81,11 @@ Examples:
 			}
 			var results []checkJSON
 			var failed error
+			if attestation != "" {
+				if results, err = checkAttestations(c, prog, remote.OCI(), image, attestation, signedBy); err != nil {
+					return err
+				}
+			}
 			for _, name := range c.Args().Slice() {
 				data, err := readBounded(name, check.MaxDocumentBytes)
 				if err != nil {
@@ -72,7 +105,11 @@ Examples:
 			}
 			if len(failing) > 0 {
 				// The reasons are on stdout; the message says which files.
-				failed = option.Negative{Err: fmt.Errorf("the check is false for %s (of %s)", termsafe.Quote(strings.Join(failing, ", ")), plural(len(results), "file"))}
+				unit := "file"
+				if attestation != "" {
+					unit = "evaluation"
+				}
+				failed = option.Negative{Err: fmt.Errorf("the check is false for %s (of %s)", termsafe.Quote(strings.Join(failing, ", ")), plural(len(results), unit))}
 			}
 			w := out.Stdout(c)
 			if out.JSON() {

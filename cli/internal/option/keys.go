@@ -1,7 +1,12 @@
 package option
 
 import (
+	"errors"
+	"os"
+
+	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/referee-dev/referee/attest"
 )
@@ -39,13 +44,29 @@ func (o *Signer) Parse(*cli.Context) error {
 		return Usagef("--key is required: %s", o.Usage)
 	}
 	for _, p := range paths {
-		s, err := attest.LoadSigner(p)
+		s, err := attest.LoadSignerPassword(p, cosignPassword)
 		if err != nil {
 			return err
 		}
 		o.Signers = append(o.Signers, s)
 	}
 	return nil
+}
+
+// cosignPassword is the password of an encrypted cosign private key, as
+// cosign reads it: COSIGN_PASSWORD when it is set (an empty value is an
+// empty password), else a prompt on the terminal. Unlike cosign, referee
+// never reads a password from a stdin that is not a terminal: several
+// commands read their input there.
+func cosignPassword() ([]byte, error) {
+	if pw, ok := os.LookupEnv("COSIGN_PASSWORD"); ok {
+		return []byte(pw), nil
+	}
+	// cosign.IsTerminal takes /dev/null for a terminal; x/term does not.
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return nil, errors.New("set COSIGN_PASSWORD (an empty value means an empty password); stdin is not a terminal to ask on")
+	}
+	return cosign.GetPassFromTerm(false)
 }
 
 // One returns the only signer, or nil.
