@@ -233,7 +233,7 @@ func (s *Spec) Layout(loadKey func(path string) (*Key, error), now time.Time) (*
 		l.Steps = append(l.Steps, step)
 	}
 	for _, si := range s.Inspections {
-		in := Inspection{Type: "inspection", Name: si.Name, Run: si.Run}
+		in := Inspection{Type: "inspection", Name: si.Name, Run: signedByKeyIDs(si.Run, ids)}
 		if in.ExpectedMaterials, err = ruleTokens(si.ExpectedMaterials); err != nil {
 			return nil, fmt.Errorf("inspection %q: %w", si.Name, err)
 		}
@@ -382,4 +382,27 @@ func SplitCommand(s string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// signedByKeyIDs returns run with the value of each --signed-by that
+// names a functionary of the spec replaced by its keyid: a native check
+// (referee check --attestation T --signed-by NAME) names the key that
+// must have signed, and the layout, which has no names, says it by keyid.
+func signedByKeyIDs(run []string, ids map[string]string) []string {
+	out := append([]string(nil), run...)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--signed-by="); ok {
+			if id, known := ids[v]; known {
+				out[i] = "--signed-by=" + id
+			}
+		} else if a == "--signed-by" && i+1 < len(out) {
+			if id, known := ids[out[i+1]]; known {
+				out[i+1] = id
+			}
+		}
+	}
+	return out
 }
