@@ -29,6 +29,9 @@ import (
 // available (Artifact's fs.ErrNotExist: too large, bytes that do not
 // match). Any other failure to read or write is an error.
 func (a *ArtifactSet) WriteFiles(ctx context.Context, dir string, res *PullResult) error {
+	if res == nil {
+		return errors.New("writing artifacts: no pull result to add them to")
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}

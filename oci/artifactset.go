@@ -90,8 +90,12 @@ type artifactEntry struct {
 // ArtifactsOf is the set of the artifact referrers in graph (the image's
 // own referrers, as Discover or DiscoverAndGather read them from their
 // manifests), with no further request until an artifact is asked for:
-// verification walks the graph once and hands the set to the engine.
+// verification walks the graph once and hands the set to the engine. A
+// nil graph gives an empty set.
 func ArtifactsOf(s content.Fetcher, graph *Node, o ArtifactSetOptions) *ArtifactSet {
+	if graph == nil {
+		return newArtifactSet(s, ocispec.Descriptor{}, o)
+	}
 	a := newArtifactSet(s, graph.desc, o)
 	for _, n := range graph.Referrers {
 		if n.Problem != "" || n.ArtifactType != ArtifactTypeArtifact {
