@@ -38,6 +38,7 @@ func openTarget(c *cli.Context, image string, o oci.Options) (*target, error) {
 // attachedJSON is one attached file in --format json.
 type attachedJSON struct {
 	File     string `json:"file"`
+	Kind     string `json:"kind,omitempty"`
 	Image    string `json:"image"`
 	Referrer string `json:"referrer"`
 	Existed  bool   `json:"existed,omitempty"`
@@ -48,18 +49,31 @@ type attachedJSON struct {
 func (t *target) attach(ctx context.Context, msgs io.Writer, names []string, docs [][]byte, o oci.AttachOptions) ([]attachedJSON, error) {
 	var res []attachedJSON
 	for i, doc := range docs {
-		a, err := oci.Attach(ctx, t.s, t.desc, doc, o)
+		a, err := t.attachOne(msgs, names[i], "", func() (oci.Attached, error) { return oci.Attach(ctx, t.s, t.desc, doc, o) })
 		if err != nil {
-			return res, fmt.Errorf("attaching %s to %s: %w", names[i], t.ref, err)
+			return res, err
 		}
-		verb := "attached"
-		if a.Existed {
-			verb = "already attached"
-		}
-		fmt.Fprintf(msgs, "%s %s to %s as %s\n", verb, names[i], t.ref, a.Manifest.Digest)
-		res = append(res, attachedJSON{File: names[i], Image: t.ref.String(), Referrer: a.Manifest.Digest.String(), Existed: a.Existed})
+		res = append(res, a)
 	}
 	return res, nil
+}
+
+// attachOne runs one attach, says what it did on msgs, and describes it.
+func (t *target) attachOne(msgs io.Writer, name, kind string, attach func() (oci.Attached, error)) (attachedJSON, error) {
+	a, err := attach()
+	if err != nil {
+		return attachedJSON{}, fmt.Errorf("attaching %s to %s: %w", name, t.ref, err)
+	}
+	verb := "attached"
+	if a.Existed {
+		verb = "already attached"
+	}
+	what := name
+	if kind != "" {
+		what = kind + " " + name
+	}
+	fmt.Fprintf(msgs, "%s %s to %s as %s\n", verb, what, t.ref, a.Manifest.Digest)
+	return attachedJSON{File: name, Kind: kind, Image: t.ref.String(), Referrer: a.Manifest.Digest.String(), Existed: a.Existed}, nil
 }
 
 // writeEnvelope encodes env and writes it atomically; it returns the bytes

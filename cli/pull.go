@@ -29,7 +29,9 @@ root.DIGEST12.layout. The paths written are printed on stdout. Each file is writ
 attached: in-toto-verify (the Python reference) reads only Metablock, so for it attach files
 made with --metablock (and keys it can read: RSA PEM, or referee key export). --out must be a
 new or empty directory, so that no file from elsewhere passes for this image's evidence; with
---force files of the same names are replaced and others are left as they are.
+--force files of the same names are replaced and others are left as they are. Artifacts
+attached to the image (referee attach IMAGE FILE, run --attach-products) are written at their
+paths, where in-toto-verify's inspections find them.
 
 Examples:
    referee pull localhost:5000/app:v1 --out evidence/
@@ -54,12 +56,17 @@ Examples:
 			if err != nil {
 				return err
 			}
-			_, b, err := oci.DiscoverAndGather(c.Context, s, desc, remote.Discover(), remote.MaxBlobBytes)
+			graph, b, err := oci.DiscoverAndGather(c.Context, s, desc, remote.Discover(), remote.MaxBlobBytes)
 			if err != nil {
 				return err
 			}
 			res, err := oci.WriteBundle(b, dir)
 			if err != nil {
+				return err
+			}
+			// The artifacts attached to the image (files links record), at
+			// their paths, for inspections run by in-toto-verify.
+			if err := oci.ArtifactsOf(s, graph, oci.ArtifactSetOptions{}).WriteFiles(c.Context, dir, res); err != nil {
 				return err
 			}
 			msgs := out.Stderr(c)

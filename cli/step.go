@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/urfave/cli/v2"
 
@@ -139,7 +140,40 @@ func finishLink(c *cli.Context, out *option.Output, step *stepFlags, form attest
 			return fmt.Errorf("%w (the link is written: referee attach %s %s)", err, att.Image, path)
 		}
 	}
-	return published(c, out, t, link.Name, path, data)
+	if err := published(c, out, t, link.Name, path, data); err != nil {
+		return err
+	}
+	if att.AttachProducts {
+		return attachProducts(c, out, t, link)
+	}
+	return nil
+}
+
+// attachProducts attaches each product the link records (but the image)
+// as an artifact referrer of the image, refusing a file that changed
+// since it was recorded; what is attached is said on stderr, so that
+// stdout keeps the link's referrer alone.
+func attachProducts(c *cli.Context, out *option.Output, t *target, link *attest.Link) error {
+	paths := make([]string, 0, len(link.Products))
+	for p := range link.Products {
+		if p != attest.ImageArtifact {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		data, err := readBounded(p, oci.DefaultMaxArtifactBytes)
+		if err != nil {
+			return fmt.Errorf("attaching product %s (the link is attached): %w", p, err)
+		}
+		o := oci.ArtifactOptions{SHA256: link.Products[p]["sha256"], Step: link.Name}
+		if _, err := t.attachOne(out.Stderr(c), p, "artifact", func() (oci.Attached, error) {
+			return oci.AttachArtifact(c.Context, t.s, t.desc, p, data, o)
+		}); err != nil {
+			return fmt.Errorf("%w (the link is attached; retry with referee attach %s %s)", err, t.ref, p)
+		}
+	}
+	return nil
 }
 
 // bindImage records the image in the link's products.

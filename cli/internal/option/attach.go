@@ -16,6 +16,8 @@ type Attach struct {
 
 	image, metadata string
 	BindImage       bool
+	// AttachProducts attaches the step's products as artifact referrers.
+	AttachProducts bool
 	// Image is the image to attach to, "" for none.
 	Image string
 }
@@ -26,7 +28,8 @@ func (o *Attach) Flags() []cli.Flag {
 		&cli.StringFlag{Name: "metadata-file", Usage: "attach to the image that 'docker buildx build --push --metadata-file `FILE`' pushed (image.name@containerimage.digest)", Destination: &o.metadata},
 	}
 	if o.Bind {
-		fs = append(fs, &cli.BoolFlag{Name: "bind-image", Usage: "record the image's manifest as the product " + attest.ImageArtifact + " (binds the link to that image; the layout names it in the step's expected_products)", Destination: &o.BindImage})
+		fs = append(fs, &cli.BoolFlag{Name: "bind-image", Usage: "record the image's manifest as the product " + attest.ImageArtifact + " (binds the link to that image; the layout names it in the step's expected_products)", Destination: &o.BindImage},
+			&cli.BoolFlag{Name: "attach-products", Usage: "also attach the step's products to the image as artifact referrers (e.g. a scan's report), for inspections and native checks", Destination: &o.AttachProducts})
 	}
 	return fs
 }
@@ -51,6 +54,9 @@ func (o *Attach) Parse(*cli.Context) error {
 	}
 	if o.BindImage && o.Image == "" {
 		return Usagef("--bind-image needs --attach IMAGE or --metadata-file FILE")
+	}
+	if o.AttachProducts && o.Image == "" {
+		return Usagef("--attach-products needs --attach IMAGE or --metadata-file FILE")
 	}
 	return nil
 }
