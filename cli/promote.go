@@ -23,6 +23,7 @@ func promoteCommand() *cli.Command {
 		levels     cli.StringSlice
 		copyTypes  cli.StringSlice
 		dryRun     bool
+		inspect    bool
 		floors     floorFlags
 	)
 	out.FailJSON = func(err error) any { return promoteJSON{Error: err.Error()} }
@@ -34,7 +35,7 @@ func promoteCommand() *cli.Command {
 		Description: `Verifies SRC from its registry exactly as 'referee verify' does. Only on success it copies the
 image to DST (a registry repository, tag optional, or oci-layout:PATH[:TAG]) with exactly the
 evidence verification used — the layout, the links counted, sublayouts and their links — and
-the referrers of the --copy-type artifact types, each referrer blob within --max-blob-size,
+the artifacts and attestations its inspections read — and the referrers of the --copy-type artifact types, each referrer blob within --max-blob-size,
 read in verification's one walk (nothing the registry shows later), and attaches to it a SLSA Verification Summary Attestation (in-toto
 Statement v1, predicate https://slsa.dev/verification_summary/v1) signed by --key, naming the
 layout's digest and the result. On failure nothing is copied, the report goes to stderr and
@@ -48,10 +49,12 @@ Consumers then check it cheaply: referee verify DST@DIGEST --vsa-key promoter.pu
 
 Examples:
    referee promote staging.example.com/app:rc1 prod.example.com/app:1.0 --layout-key owner.pub --key promoter
-   referee promote localhost:5000/app:v1 oci-layout:./release --layout-key owner.pub --dry-run`,
+   referee promote localhost:5000/app:v1 oci-layout:./release --layout-key owner.pub --dry-run
+   referee promote localhost:5000/app:v1 prod.example.com/app:1.0 --layout-key owner.pub --key promoter --run-inspections`,
 		Flags: append(option.Flags(groups...),
 			&cli.StringFlag{Name: "layout", Aliases: []string{"l"}, Usage: "the layout to use: a file or an OCI reference (default: the current layout attached to SRC)", Destination: &layout},
-			&cli.StringSliceFlag{Name: "level", Usage: "verified `LEVEL` to record in the summary (repeatable; default IN_TOTO_LAYOUT_VERIFIED)", Destination: &levels},
+			&cli.StringSliceFlag{Name: "level", Usage: "verified `LEVEL` to record in the summary (repeatable; default IN_TOTO_LAYOUT_VERIFIED and the SLSA_BUILD_LEVEL_N the evidence supports; a SLSA Build level it does not support is refused)", Destination: &levels},
+			&cli.BoolFlag{Name: "run-inspections", Usage: "run the layout's inspection commands, in a fresh directory holding SRC's attached artifacts (native checks always run)", Destination: &inspect},
 			&cli.BoolFlag{Name: "dry-run", Usage: "verify and say what would be copied; copy nothing", Destination: &dryRun},
 			&cli.StringSliceFlag{Name: "copy-type", Usage: "also copy the image's referrers of this artifact `TYPE` (an SBOM, signatures; repeatable)", Destination: &copyTypes},
 		),
@@ -67,6 +70,9 @@ Examples:
 				return option.Usagef("--key is required unless --dry-run: it signs the verification summary")
 			}
 			o.Verify = verify.ImageOptions{Options: verify.Options{LayoutKeys: layoutKeys.Keys}, Discover: remote.Discover(), MaxBlobBytes: remote.MaxBlobBytes}
+			if inspect {
+				o.Verify.Inspector = &verify.ArtifactInspector{}
+			}
 			if layout != "" {
 				cand, err := layoutref.Load(c.Context, layout, remote.OCI())
 				if err != nil {
