@@ -10,6 +10,7 @@ import (
 	"github.com/referee-dev/referee/layoutref"
 	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/promote"
+	"github.com/referee-dev/referee/slsa"
 	"github.com/referee-dev/referee/verify"
 )
 
@@ -96,19 +97,23 @@ Examples:
 
 // promoteJSON is promote's --format json object.
 type promoteJSON struct {
-	Source      string         `json:"source,omitempty"`
-	Destination string         `json:"destination,omitempty"`
-	Digest      string         `json:"digest,omitempty"`
-	Promoted    bool           `json:"promoted"`
-	DryRun      bool           `json:"dryRun,omitempty"`
-	Verified    bool           `json:"verified"`
-	Reason      string         `json:"reason,omitempty"`
-	Error       string         `json:"error,omitempty"`
-	Referrers   int            `json:"referrers"`
-	LeftOut     []oci.Skipped  `json:"leftOut,omitempty"`
-	VSA         string         `json:"vsa,omitempty"`
-	VSAExisted  bool           `json:"vsaExisted,omitempty"`
-	Report      *verify.Report `json:"report,omitempty"`
+	Source      string        `json:"source,omitempty"`
+	Destination string        `json:"destination,omitempty"`
+	Digest      string        `json:"digest,omitempty"`
+	Promoted    bool          `json:"promoted"`
+	DryRun      bool          `json:"dryRun,omitempty"`
+	Verified    bool          `json:"verified"`
+	Reason      string        `json:"reason,omitempty"`
+	Error       string        `json:"error,omitempty"`
+	Referrers   int           `json:"referrers"`
+	LeftOut     []oci.Skipped `json:"leftOut,omitempty"`
+	VSA         string        `json:"vsa,omitempty"`
+	VSAExisted  bool          `json:"vsaExisted,omitempty"`
+	// Levels are the summary's verifiedLevels; SLSA the Build level the
+	// evidence supports, with each requirement.
+	Levels []string       `json:"levels,omitempty"`
+	SLSA   *slsa.Result   `json:"slsa,omitempty"`
+	Report *verify.Report `json:"report,omitempty"`
 }
 
 func printPromoted(c *cli.Context, out *option.Output, sd *srcDst, dryRun bool, res *promote.Result, perr error) error {
@@ -116,6 +121,7 @@ func printPromoted(c *cli.Context, out *option.Output, sd *srcDst, dryRun bool, 
 	if res != nil {
 		j.Report = res.Report
 		j.LeftOut = res.LeftOut
+		j.Levels, j.SLSA = res.Levels, res.SLSA
 		if res.Graph != nil {
 			j.Referrers = countNodes(res.Graph) - 1
 		}
