@@ -2,8 +2,9 @@ package attest
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/referee-dev/referee/internal/fnmatch"
 )
 
 // lintGlobs reports patterns that Python's fnmatch (the specification's,
@@ -84,63 +85,10 @@ func globConstructs(p string) globFeatures {
 	return f
 }
 
-// globMatch reports whether path matches pattern with the semantics of
-// Python's fnmatch, which the engine follows: '*' any run of characters
-// including '/', '?' one character, "[seq]" a set and "[!seq]" its
-// negation, an unclosed '[' a literal. A pattern that does not compile
-// (a reversed range) matches nothing, as in the engine.
-func globMatch(pattern, path string) bool {
-	re, err := regexp.Compile(globRegexp(pattern))
-	return err == nil && re.MatchString(path)
-}
-
-func globRegexp(pattern string) string {
-	p := []rune(pattern)
-	var b strings.Builder
-	b.WriteString(`^(?s:`)
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; c {
-		case '*':
-			b.WriteString(`.*`)
-		case '?':
-			b.WriteString(`.`)
-		case '[':
-			j := i + 1
-			if j < len(p) && p[j] == '!' {
-				j++
-			}
-			if j < len(p) && p[j] == ']' {
-				j++
-			}
-			for j < len(p) && p[j] != ']' {
-				j++
-			}
-			if j >= len(p) {
-				b.WriteString(`\[`)
-				continue
-			}
-			set := p[i+1 : j]
-			b.WriteByte('[')
-			if len(set) > 0 && set[0] == '!' {
-				b.WriteByte('^')
-				set = set[1:]
-			}
-			for k, sc := range set {
-				if sc == '-' && k > 0 && k < len(set)-1 {
-					b.WriteByte('-')
-					continue
-				}
-				fmt.Fprintf(&b, `\x{%x}`, sc)
-			}
-			b.WriteByte(']')
-			i = j
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	b.WriteString(`)$`)
-	return b.String()
-}
+// globMatch reports whether path matches pattern as the engine matches
+// it (internal/fnmatch, Python's fnmatch); a pattern that does not
+// compile (a reversed range) matches nothing, as in the engine.
+func globMatch(pattern, path string) bool { return fnmatch.Match(pattern, path) }
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, "*?[") }
 
