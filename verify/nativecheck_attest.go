@@ -116,7 +116,10 @@ func (x *inspections) qualify(ev Evidence, spec check.Spec, keys []*attest.Key, 
 	for _, k := range keys {
 		err := env.VerifyKey(k)
 		signed = signed || err == nil
-		if err != nil && !strings.HasPrefix(err.Error(), "no signature") {
+		if err != nil && namesKey(env, k) {
+			// Only a signature that names the key can be said to be its,
+			// and tampered with; one without a keyid (cosign's) that does
+			// not verify is by another key.
 			why = fmt.Sprintf("has a signature by key %s that does not verify over its content", short(spec.SignedBy))
 		}
 	}
@@ -156,4 +159,14 @@ func subjects(st *attest.Statement) string {
 		out = append(out[:2], "…")
 	}
 	return strings.Join(out, ", ")
+}
+
+// namesKey reports whether a signature of env names k by one of its keyids.
+func namesKey(env *attest.Envelope, k *attest.Key) bool {
+	for _, id := range env.SignerKeyIDs() {
+		if id != "" && k.HasID(id) {
+			return true
+		}
+	}
+	return false
 }

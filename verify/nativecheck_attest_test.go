@@ -49,6 +49,10 @@ func TestAttestationChecks(t *testing.T) {
 	tampered := attestation(t, "referrer sha256:tttt (referee)", statement(t, v1, scanPredicate, imageDigest, dirty), dave)
 	tampered.Envelope.Payload = statement(t, v1, scanPredicate, imageDigest, clean)
 	unsignedEnv := attest.NewEnvelope(attest.FormDSSE, statement(t, v1, scanPredicate, imageDigest, clean))
+	// cosign's signatures carry no keyid: one by another key is not the
+	// named key's signature "over other content".
+	anonymous := attestation(t, "cosign by eve", statement(t, v1, scanPredicate, imageDigest, clean), eve)
+	anonymous.Envelope.Signatures[0].KeyID = ""
 
 	const expr = `input.scanner.result == "clean"`
 	run := func(signedBy string, extra ...string) []string {
@@ -84,6 +88,8 @@ func TestAttestationChecks(t *testing.T) {
 			want: []string{"no attestation of type", "elsewhere is about another image (sha256:" + strings.TrimPrefix(otherImage, "sha256:")[:12]}},
 		{name: "unsigned", atts: []verify.Evidence{{Source: "buildkit", Envelope: unsignedEnv}},
 			want: []string{"no attestation of type", "buildkit is not signed"}},
+		{name: "signed without a keyid by another key", atts: []verify.Evidence{anonymous},
+			want: []string{"no attestation of type", "cosign by eve is not signed by key " + daveID[:8]}},
 		{name: "signature over other content", atts: []verify.Evidence{tampered},
 			want: []string{"no attestation of type", "has a signature by key " + daveID[:8] + " that does not verify over its content"}},
 		{name: "another predicate type", atts: []verify.Evidence{attestation(t, "provenance", statement(t, v1, "https://slsa.dev/provenance/v1", imageDigest, clean), dave)},
