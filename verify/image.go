@@ -57,6 +57,11 @@ type Walked struct {
 	// their steps. Rejected, stale and unknown-step documents are not
 	// in it.
 	Used map[string]bool
+	// Attestations holds, when verification passed, the attestations that
+	// its passing checks counted, in every form: the referrers among them
+	// are also in Used; cosign's legacy ones live in the image's
+	// sha256-<hex>.att tag, which promote copies itself.
+	Attestations []oci.Attestation
 }
 
 // ImageWalk is Image, also returning the graph it walked and the
@@ -168,7 +173,7 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 	for _, a := range artifacts.Used() {
 		w.Used[a.Digest.String()] = true
 	}
-	usedAttestations(r, atts, w.Used)
+	w.Attestations = usedAttestations(r, atts, w.Used)
 	return w, nil
 }
 
@@ -205,21 +210,31 @@ func attestationEvidence(atts []oci.Attestation) []Evidence {
 
 func attestationSource(a oci.Attestation) string { return a.Source + " (" + a.Form + ")" }
 
-// usedAttestations adds to used the referrers of the attestations that
-// passing checks counted (referee's and cosign's bundles; cosign's legacy
-// .att tag and BuildKit's attestation manifests are not referrers).
-func usedAttestations(r *Report, atts []oci.Attestation, used map[string]bool) {
+// usedAttestations returns the attestations that passing checks counted
+// and adds to used those that are referrers (referee's and cosign's
+// bundles; cosign's legacy .att tag and BuildKit's attestation manifests
+// are not).
+func usedAttestations(r *Report, atts []oci.Attestation, used map[string]bool) []oci.Attestation {
 	bySource := map[string]oci.Attestation{}
 	for _, a := range atts {
 		bySource[attestationSource(a)] = a
 	}
+	var counted []oci.Attestation
+	seen := map[string]bool{}
 	for _, in := range r.Inspections {
 		for _, c := range in.Checks {
-			if a, ok := bySource[c.Attestation]; ok && c.Passed && (a.Form == oci.AttestationFormReferee || a.Form == oci.AttestationFormCosignBundle) {
+			a, ok := bySource[c.Attestation]
+			if !ok || !c.Passed || seen[c.Attestation] {
+				continue
+			}
+			seen[c.Attestation] = true
+			counted = append(counted, a)
+			if a.Form == oci.AttestationFormReferee || a.Form == oci.AttestationFormCosignBundle {
 				used[a.Referrer.Digest.String()] = true
 			}
 		}
 	}
+	return counted
 }
 
 // usedLinks adds to used the referrers of docs (the evidence offered to
