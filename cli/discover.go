@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
 
+	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/cli/internal/option"
+	"github.com/referee-dev/referee/internal/termsafe"
 	"github.com/referee-dev/referee/oci"
 )
 
@@ -54,13 +58,56 @@ Examples:
 			if err != nil {
 				return err
 			}
+			// cosign's legacy attestations are no referrers: they live
+			// in the tag sha256-<hex>.att, shown after the tree.
+			var legacy []cosignJSON
+			if artifactType == "" {
+				if legacy, err = cosignLegacy(c, s, desc, remote.OCI()); err != nil {
+					return err
+				}
+			}
 			if out.JSON() {
 				return option.WriteJSON(out.Stdout(c), struct {
 					Reference string `json:"reference"`
 					*oci.Node
-				}{ref.String(), graph})
+					Cosign []cosignJSON `json:"cosignAttestations,omitempty"`
+				}{ref.String(), graph, legacy})
 			}
-			return graph.WriteTree(out.Stdout(c), ref.String())
+			if err := graph.WriteTree(out.Stdout(c), ref.String()); err != nil {
+				return err
+			}
+			for _, l := range legacy {
+				fmt.Fprintf(out.Stdout(c), "%s (cosign attestation, predicate %s, keys %s)\n", termsafe.Quote(l.Source), termsafe.Quote(l.PredicateType), termsafe.Quote(strings.Join(l.KeyIDs, ",")))
+			}
+			return nil
 		}, groups...),
 	}
+}
+
+// cosignJSON is one of cosign's legacy attestations in discover's output.
+type cosignJSON struct {
+	Source        string   `json:"source"`
+	PredicateType string   `json:"predicateType"`
+	KeyIDs        []string `json:"keyids"`
+}
+
+// cosignLegacy lists cosign's legacy attestations of the image (the
+// layers of its sha256-<hex>.att tag); signatures are not checked.
+func cosignLegacy(c *cli.Context, s oci.Store, desc ocispec.Descriptor, o oci.Options) ([]cosignJSON, error) {
+	atts, err := oci.FindAttestations(c.Context, s, desc, oci.AttestationOptions{MaxManifestBytes: o.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes})
+	if err != nil {
+		return nil, fmt.Errorf("reading cosign's attestations: %w", err)
+	}
+	var out []cosignJSON
+	for _, a := range atts {
+		if a.Form != oci.AttestationFormCosign || a.Envelope == nil {
+			continue
+		}
+		j := cosignJSON{Source: a.Source, KeyIDs: a.Envelope.SignerKeyIDs()}
+		if st, err := attest.ParseStatement(a.Envelope.Payload); err == nil {
+			j.PredicateType = st.PredicateType
+		}
+		out = append(out, j)
+	}
+	return out, nil
 }
