@@ -121,6 +121,9 @@ func (d *Decider) Decide(ctx context.Context, review *admissionv1.AdmissionRevie
 		return deny("", "the admission review has no request")
 	}
 	p := d.Policy()
+	if p == nil {
+		return deny(req.UID, "referee: no policy loaded")
+	}
 	if p.Excluded(req.Namespace) {
 		return &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
 	}

@@ -159,3 +159,11 @@ func TestParsePolicyErrors(t *testing.T) {
 		t.Fatalf("allow everything: %v", err)
 	}
 }
+
+func writeExampleKey(dir, name string) error {
+	s, err := attest.GenerateKey("")
+	if err != nil {
+		return err
+	}
+	return attest.WriteKeyPair(filepath.Join(dir, name), s, true)
+}
