@@ -217,7 +217,7 @@ type decision struct {
 
 // image decides one reference: nil to admit it (with a warning to give,
 // perhaps), or why not.
-func (j decision) image(ctx context.Context, reference string) (string, error) {
+func (j decision) image(parent context.Context, reference string) (string, error) {
 	ref, err := parseImage(reference)
 	if err != nil {
 		return "", err
@@ -234,7 +234,8 @@ func (j decision) image(ctx context.Context, reference string) (string, error) {
 	if ref.Digest == "" && rule.RequireDigest {
 		return "", fail(errors.New("requires an image by digest (requireDigest), not a tag"))
 	}
-	ctx, cancel := oci.WithDeadline(ctx, j.budget, ref.Registry, "verifying "+reference)
+	what := "verifying " + reference
+	ctx, cancel := oci.WithDeadline(parent, j.budget, ref.Registry, what)
 	defer cancel()
 	if ref.Digest == "" {
 		dg, err := j.d.o.Verifier.Resolve(ctx, ref, j.o)
@@ -253,10 +254,14 @@ func (j decision) image(ctx context.Context, reference string) (string, error) {
 		return "", nil
 	}
 	j.d.stats.misses.Add(1)
+	// The verification is shared by every request waiting for this
+	// digest: it is not cancelled when the request that started it goes
+	// away, and has a budget of its own.
 	ch := j.d.flight.DoChan(key, func() (any, error) {
 		j.d.stats.verifications.Add(1)
-		err := j.d.o.Verifier.Verify(ctx, ref, rule, j.o)
-		err = oci.DeadlineError(ctx, err)
+		fctx, cancel := oci.WithDeadline(context.WithoutCancel(parent), j.budget, ref.Registry, what)
+		defer cancel()
+		err := oci.DeadlineError(fctx, j.d.o.Verifier.Verify(fctx, ref, rule, j.o))
 		if j.dryRun {
 			return nil, err
 		}

@@ -35,6 +35,7 @@ const maxPolicySize = 1 << 20
 //	    namespaces: [shop, shop-*]                 # optional: any namespace
 //	    layoutKeys: [owner.pub]                    # full verification (and/or:)
 //	    vsaKeys: [promoter.pub]                    # accept a promoter's summary
+//	    vsaMaxAge: 720h                            # optional: of at most that age
 //	    minLayoutVersion: 3                        # optional: rollback floor
 //	    requireDigest: true                        # optional: refuse tags
 //	    staleIfError: 10m                          # optional: outage grace
@@ -70,6 +71,8 @@ type Rule struct {
 	// LayoutKeys are the layout owner's keys (full verification);
 	// VSAKeys a promoter's keys (its verification summary is accepted).
 	LayoutKeys, VSAKeys []*attest.Key
+	// VSAMaxAge refuses summaries verified longer ago; zero: any age.
+	VSAMaxAge time.Duration
 	// MinLayoutVersion refuses layouts of a lower version (rollback).
 	MinLayoutVersion int
 	// RequireDigest refuses images named by tag alone.
@@ -136,6 +139,7 @@ type ruleFile struct {
 	Namespaces       []string `yaml:"namespaces"`
 	LayoutKeys       []string `yaml:"layoutKeys"`
 	VSAKeys          []string `yaml:"vsaKeys"`
+	VSAMaxAge        string   `yaml:"vsaMaxAge"`
 	MinLayoutVersion int      `yaml:"minLayoutVersion"`
 	RequireDigest    bool     `yaml:"requireDigest"`
 	StaleIfError     string   `yaml:"staleIfError"`
@@ -271,6 +275,16 @@ func buildRule(rf ruleFile, line int, base string, keys map[string]*attest.Key) 
 			return nil, fmt.Errorf("%s: staleIfError %q is not a positive duration (e.g. 10m, 1h)", where, rf.StaleIfError)
 		}
 		r.StaleIfError = d
+	}
+	if rf.VSAMaxAge != "" {
+		d, err := time.ParseDuration(rf.VSAMaxAge)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%s: vsaMaxAge %q is not a positive duration (e.g. 720h)", where, rf.VSAMaxAge)
+		}
+		if len(rf.VSAKeys) == 0 {
+			return nil, fmt.Errorf("%s: vsaMaxAge needs vsaKeys", where)
+		}
+		r.VSAMaxAge = d
 	}
 	load := func(field string, files []string) ([]*attest.Key, error) {
 		var out []*attest.Key

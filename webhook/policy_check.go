@@ -23,7 +23,7 @@ var (
 	strsShape = &shape{elem: strShape}
 	ruleShape = &shape{fields: map[string]*shape{
 		"name": strShape, "images": strsShape, "namespaces": strsShape,
-		"layoutKeys": strsShape, "vsaKeys": strsShape,
+		"layoutKeys": strsShape, "vsaKeys": strsShape, "vsaMaxAge": strShape,
 		"minLayoutVersion": {scalar: "int"}, "requireDigest": {scalar: "bool"},
 		"staleIfError": strShape,
 	}}

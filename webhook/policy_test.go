@@ -44,6 +44,7 @@ const shopPolicy = `policies:                       # first match wins
   - name: tools
     images: ["registry.example.com/tools/*", "docker.io/library/busybox"]
     vsaKeys: [promoter.pub]
+    vsaMaxAge: 720h
     requireDigest: true
 unmatched: deny
 exclude: {namespaces: [referee-system, kube-*]}
@@ -65,7 +66,7 @@ func TestLoadPolicy(t *testing.T) {
 		len(shop.LayoutKeys) != 1 || shop.LayoutKeys[0].KeyID != owner.KeyID || shop.VSAKeys[0].KeyID != promoter.KeyID {
 		t.Fatalf("shop: %+v", shop)
 	}
-	if !p.Rules[1].RequireDigest || p.Rules[1].StaleIfError != 0 {
+	if !p.Rules[1].RequireDigest || p.Rules[1].StaleIfError != 0 || p.Rules[1].VSAMaxAge != 720*time.Hour || shop.VSAMaxAge != 0 {
 		t.Fatalf("tools: %+v", p.Rules[1])
 	}
 	for _, tc := range []struct {
@@ -134,6 +135,8 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"duplicate name", rule + strings.TrimPrefix(rule, "policies:\n"), `line 5: policy "shop" is already named at line 2`},
 		{"character class", "policies:\n  - name: shop\n    images: [\"a/[!b]\"]\n    layoutKeys: [owner.pub]\n", `policy "shop": images: pattern "a/[!b]": "[" is not part of the pattern language`},
 		{"bad grace", rule + "    staleIfError: forever\n", `staleIfError "forever" is not a positive duration`},
+		{"bad summary age", "policies:\n  - name: shop\n    images: [a/**]\n    vsaKeys: [owner.pub]\n    vsaMaxAge: old\n", `vsaMaxAge "old" is not a positive duration`},
+		{"summary age without vsa keys", rule + "    vsaMaxAge: 1h\n", "vsaMaxAge needs vsaKeys"},
 		{"floor without layout keys", "policies:\n  - name: shop\n    images: [a/**]\n    vsaKeys: [owner.pub]\n    minLayoutVersion: 2\n", "minLayoutVersion needs layoutKeys"},
 		{"no policies, deny", "unmatched: deny\n", "no policies: every image would be denied"},
 		{"field twice", rule + "    images: [b/**]\n", `line 5: field "images" given twice in policy "shop"`},

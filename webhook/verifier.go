@@ -28,7 +28,8 @@ type Verifier interface {
 // inspections run commands are refused (no Inspector): a webhook runs no
 // command a layout names; native checks are evaluated in-process.
 type RegistryVerifier struct {
-	// VSAMaxAge refuses summaries verified longer ago; zero means any age.
+	// VSAMaxAge refuses summaries verified longer ago, for rules without
+	// a vsaMaxAge of their own; zero means any age.
 	VSAMaxAge time.Duration
 }
 
@@ -47,9 +48,13 @@ func (RegistryVerifier) Resolve(ctx context.Context, ref oci.Reference, o oci.Op
 
 // Verify checks the digest ref names with promote.Check.
 func (v RegistryVerifier) Verify(ctx context.Context, ref oci.Reference, rule *Rule, o oci.Options) error {
+	maxAge := v.VSAMaxAge
+	if rule.VSAMaxAge > 0 {
+		maxAge = rule.VSAMaxAge
+	}
 	out := promote.Check(ctx, ref.String(), promote.CheckOptions{
 		VSAKeys:   rule.VSAKeys,
-		VSAMaxAge: v.VSAMaxAge,
+		VSAMaxAge: maxAge,
 		Full: verify.ImageOptions{
 			Options:          verify.Options{LayoutKeys: rule.LayoutKeys},
 			MinLayoutVersion: rule.MinLayoutVersion,
