@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -46,11 +47,24 @@ func (RegistryVerifier) Resolve(ctx context.Context, ref oci.Reference, o oci.Op
 	return desc.Digest, nil
 }
 
-// Verify checks the digest ref names with promote.Check.
+// Verify checks the digest ref names with promote.Check, or with
+// promote.CheckVSA alone when the rule has no layout keys.
 func (v RegistryVerifier) Verify(ctx context.Context, ref oci.Reference, rule *Rule, o oci.Options) error {
 	maxAge := v.VSAMaxAge
 	if rule.VSAMaxAge > 0 {
 		maxAge = rule.VSAMaxAge
+	}
+	if len(rule.LayoutKeys) == 0 {
+		s, _, desc, err := oci.OpenResolved(ctx, ref.String(), o)
+		if err != nil {
+			return err
+		}
+		_, err = promote.CheckVSA(ctx, s, desc, promote.VSAPolicy{Keys: rule.VSAKeys, MaxAge: maxAge})
+		if errors.Is(err, promote.ErrNoVSA) {
+			// The policy's words, not the command line's.
+			return &verify.NotVerifiedError{Failures: []verify.Failure{{Reason: err.Error() + " (the policy has no layoutKeys for full verification)"}}}
+		}
+		return err
 	}
 	out := promote.Check(ctx, ref.String(), promote.CheckOptions{
 		VSAKeys:   rule.VSAKeys,
