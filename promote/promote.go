@@ -67,6 +67,12 @@ type Result struct {
 	// LeftOut lists the referrers of Options.CopyTypes not copied
 	// (beyond a limit), and why.
 	LeftOut []oci.Skipped
+	// Cosign is the copy of cosign's legacy attestations that
+	// verification counted (layers of the image's sha256-<hex>.att tag,
+	// which is no referrer): the layers carried and those the
+	// destination's tag lacked, written (or, with DryRun, that would be);
+	// nil when verification counted none.
+	Cosign *oci.CosignCopy
 	// SLSA is the SLSA Build level the verified evidence supports, with
 	// why; nil when verification failed.
 	SLSA *slsa.Result
@@ -83,9 +89,11 @@ type Result struct {
 // copies to dst (tagged dstTag when not empty) the image and exactly the
 // evidence verification read and used — the layout, the links counted,
 // the sublayouts counted and their links counted, as read in that one walk
-// of src's referrers, never listed again — and the referrers of
-// o.CopyTypes that walk listed, then attaches to the copy a VSA signed by
-// o.Signer naming the layout and the result. Every blob of a referrer is
+// of src's referrers, never listed again, and the attestations its checks
+// counted (cosign's legacy ones added to dst's sha256-<hex>.att tag,
+// keeping what that tag holds; see oci.PlanCosignCopy) — and the
+// referrers of o.CopyTypes that walk listed, then attaches to the copy a
+// VSA signed by o.Signer naming the layout and the result. Every blob of a referrer is
 // bounded as verification bounds envelopes (o.Verify.MaxBlobBytes) and
 // all of them together by oci.DefaultMaxTotalBytes; the image's own blobs
 // are not. On failure nothing is copied and the returned report says why
@@ -140,6 +148,17 @@ func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.De
 		Progress:  o.Progress,
 		DstLayout: o.DstLayout,
 	}
+	// cosign's legacy attestations are planned (and refused beyond the
+	// limits) before anything is copied, and written after the image.
+	cc, err := oci.PlanCosignCopy(ctx, src, dst, desc, w.Attestations, oci.CosignCopyOptions{
+		MaxManifestBytes: o.Verify.Discover.MaxManifestBytes,
+		MaxBlobBytes:     o.Verify.MaxBlobBytes,
+		DstLayout:        o.DstLayout,
+	})
+	if err != nil {
+		return res, fmt.Errorf("copying cosign's attestations of %s: %w", desc.Digest, err)
+	}
+	res.Cosign = cc
 	err = oci.Copy(ctx, src, dst, desc, dstTag, co)
 	res.Graph = graph.Select(func(n *oci.Node) bool { return !leftOut[n.Digest] })
 	if err != nil {
@@ -147,6 +166,11 @@ func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.De
 	}
 	if o.DryRun {
 		return res, nil
+	}
+	if cc != nil {
+		if err := cc.Write(ctx); err != nil {
+			return res, fmt.Errorf("copying cosign's attestations of %s: %w", desc.Digest, err)
+		}
 	}
 	report := res.Report
 	// An existing summary stands for this promotion only if it says the
