@@ -160,14 +160,13 @@ func TestCosignLayoutInspection(t *testing.T) {
 				if vs := referee(t, t.TempDir(), "verify", atDigest(dst, goodDigest), "--vsa-key", filepath.Join(dir, "promoter.pub")); vs.code != 0 {
 					t.Errorf("the promoted copy does not verify by its summary:\n%s", vs)
 				}
-				// The promoted copy verifies by the layout again where the
-				// attestation went along (the bundle referrer). cosign's
-				// legacy .att tag is not a referrer and promote does not
-				// copy it, so there the layout's check finds nothing.
-				if v := verify(t, atDigest(dst, goodDigest)); form.bundle && v.code != 0 {
-					t.Errorf("the promoted copy does not verify by the layout:\n%s", v)
-				} else if !form.bundle {
-					t.Logf("promoted copy of the legacy form, verified by the layout:\n%s", v)
+				// The promoted copy verifies by the layout again: the
+				// attestation the check counted went along (the bundle
+				// referrer, or its layer of the legacy .att tag, copied to
+				// the destination's tag of the same name).
+				if v := verify(t, atDigest(dst, goodDigest)); v.code != 0 || !strings.Contains(v.out(), "inspection "+cosignInspection+": ok") ||
+					!strings.Contains(v.out(), "("+form.read+"): passed") {
+					t.Errorf("the promoted copy does not verify by the layout, over a %s attestation:\n%s", form.read, v)
 				}
 			})
 		}
