@@ -14,8 +14,9 @@ package integration_test
 // test process serves on loopback:
 //
 //  1. Serve the handler over HTTPS with serveWebhook, which returns its base
-//     URL (https://127.0.0.1:PORT) and the PEM of the certificate it serves
-//     (from testenv.SelfSignedCert: a CA valid for 127.0.0.1 and localhost).
+//     URL (https://127.0.0.1:PORT), the PEM of the certificate it serves
+//     (from testenv.SelfSignedCert: a CA valid for 127.0.0.1 and localhost)
+//     and a stop function (for "webhook down").
 //  2. Apply a configuration with kube.apply: clientConfig.url is the base URL
 //     plus a path ("https://127.0.0.1:PORT/verify"; no query and no fragment,
 //     the apiserver refuses them) and clientConfig.caBundle the base64 of
@@ -322,9 +323,9 @@ spec:
 }
 
 // serveWebhook serves h over HTTPS on a free loopback port until the test
-// ends, and returns its base URL and the PEM of its (self-signed CA)
-// certificate, the caBundle of a webhook configuration.
-func serveWebhook(t *testing.T, h http.Handler) (url string, caPEM []byte) {
+// ends or stop is called, and returns its base URL and the PEM of its
+// (self-signed CA) certificate, the caBundle of a webhook configuration.
+func serveWebhook(t *testing.T, h http.Handler) (url string, caPEM []byte, stop func()) {
 	t.Helper()
 	dir := t.TempDir()
 	certFile, keyFile, _ := testenv.SelfSignedCert(t, dir)
@@ -338,8 +339,9 @@ func serveWebhook(t *testing.T, h http.Handler) (url string, caPEM []byte) {
 	}
 	srv := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.ServeTLS(l, "", "") }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return "https://" + l.Addr().String(), []byte(readFile(t, certFile))
+	stop = func() { _ = srv.Close() }
+	t.Cleanup(stop)
+	return "https://" + l.Addr().String(), []byte(readFile(t, certFile)), stop
 }
 
 // webhookYAML is a ValidatingWebhookConfiguration named name calling url

@@ -40,7 +40,8 @@ func TestKubeSmoke(t *testing.T) {
 // TestKubeWebhookDenies proves that the apiserver calls a validating webhook
 // served by the test on loopback (the recipe in kube_helpers_test.go): Pods
 // in namespace locked are refused with the webhook's message, Pods in open
-// are admitted, and a server-side dry-run arrives marked as one.
+// are admitted, a server-side dry-run arrives marked as one, and with the
+// webhook down (failurePolicy: Fail) Pods in open are refused too.
 func TestKubeWebhookDenies(t *testing.T) {
 	t.Parallel()
 	k := startKube(t, kubeOptions{})
@@ -49,7 +50,7 @@ func TestKubeWebhookDenies(t *testing.T) {
 
 	var mu sync.Mutex
 	var seen []admissionRequest
-	url, ca := serveWebhook(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url, ca, stop := serveWebhook(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var review struct {
 			Request admissionRequest `json:"request"`
 		}
@@ -87,6 +88,14 @@ func TestKubeWebhookDenies(t *testing.T) {
 		t.Fatalf("the refused Pod exists:\n%s", r)
 	}
 	k.mustKubectl(t, podYAML("open", "app", "registry.example/shop/app:1"), "create", "-f", "-")
+
+	// Webhook down: failurePolicy Fail refuses what it would have admitted.
+	stop()
+	r = k.kubectl(t, podYAML("open", "app2", "registry.example/shop/app:1"), "create", "-f", "-")
+	if down := `failed calling webhook "deny-locked.referee.test"`; r.code == 0 || !strings.Contains(r.stderr, down) {
+		t.Fatalf("kubectl create with the webhook down: want refused with %q\n%s", down, r)
+	}
+	t.Logf("kubectl create with the webhook down: %s", strings.TrimSpace(r.stderr))
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -25,7 +25,6 @@ BIN="$CACHE/kube-apiserver-$VERSION"
 regen() {
   local kmod
   kmod="$(mktemp)"
-  trap 'rm -f "$kmod"' RETURN
   curl -fsSL "$(go env GOPROXY | cut -d, -f1)/k8s.io/kubernetes/@v/$VERSION.mod" -o "$kmod"
   {
     echo "// Scratch module that builds kube-apiserver $VERSION for referee's admission"
@@ -44,8 +43,8 @@ regen() {
       while read -r m; do printf '\t%s => %s %s\n' "$m" "$m" "$STAGING"; done
     echo ")"
   } >"$MODDIR/go.mod"
-  rm -f "$MODDIR/go.sum"
-  (cd "$MODDIR" && go mod tidy -e)
+  rm -f "$kmod" "$MODDIR/go.sum"
+  (cd "$MODDIR" && GOWORK=off go mod tidy -e)
 }
 
 if [ "${1:-}" = "--regen" ]; then
@@ -60,7 +59,7 @@ tmp="$(mktemp "$CACHE/.kube-apiserver-$VERSION.XXXXXX")"
 trap 'rm -f "$tmp"' EXIT
 echo "kube-apiserver $VERSION: building into $BIN (about 7.5 min cold, 2.4 GB RAM)"
 start=$SECONDS
-(cd "$MODDIR" && GOFLAGS=-mod=readonly go build -p 2 -trimpath -o "$tmp" \
+(cd "$MODDIR" && GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false" go build -p 2 -trimpath -o "$tmp" \
   -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$VERSION" \
   k8s.io/kubernetes/cmd/kube-apiserver)
 chmod 0755 "$tmp"
