@@ -61,6 +61,7 @@ type Decider struct {
 	o      DeciderOptions
 	policy atomic.Pointer[Policy]
 	cache  *cache
+	refs   refMemo
 	flight singleflight.Group
 	stats  struct{ hits, misses, verifications, stale atomic.Int64 }
 }
@@ -152,16 +153,21 @@ func (d *Decider) Decide(ctx context.Context, review *admissionv1.AdmissionRevie
 
 	// One check per distinct reference, all at once.
 	results := map[string]*imageResult{}
-	var wg sync.WaitGroup
 	for _, im := range images {
-		if _, ok := results[im.Reference]; ok {
-			continue
+		if _, ok := results[im.Reference]; !ok {
+			results[im.Reference] = &imageResult{}
 		}
-		r := &imageResult{}
-		results[im.Reference] = r
-		wg.Go(func() { r.warning, r.err = job.image(ctx, im.Reference) })
 	}
-	wg.Wait()
+	if len(results) == 1 {
+		r := results[images[0].Reference]
+		r.warning, r.err = job.image(ctx, images[0].Reference)
+	} else {
+		var wg sync.WaitGroup
+		for ref, r := range results {
+			wg.Go(func() { r.warning, r.err = job.image(ctx, ref) })
+		}
+		wg.Wait()
+	}
 
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
 	var denials []string
@@ -218,7 +224,7 @@ type decision struct {
 // image decides one reference: nil to admit it (with a warning to give,
 // perhaps), or why not.
 func (j decision) image(parent context.Context, reference string) (string, error) {
-	ref, err := parseImage(reference)
+	ref, err := j.d.refs.parse(reference)
 	if err != nil {
 		return "", err
 	}
@@ -296,6 +302,38 @@ func (j decision) image(parent context.Context, reference string) (string, error
 		}
 	}
 	return "", fail(res.Err)
+}
+
+// refMemo remembers parsed references: parsing is a good part of the
+// cost of a cached decision. It holds at most maxRefMemo, forgetting all
+// when full.
+type refMemo struct {
+	mu   sync.RWMutex
+	refs map[string]parsedRef
+}
+
+type parsedRef struct {
+	ref oci.Reference
+	err error
+}
+
+const maxRefMemo = 4096
+
+func (m *refMemo) parse(s string) (oci.Reference, error) {
+	m.mu.RLock()
+	p, ok := m.refs[s]
+	m.mu.RUnlock()
+	if ok {
+		return p.ref, p.err
+	}
+	ref, err := parseImage(s)
+	m.mu.Lock()
+	if m.refs == nil || len(m.refs) >= maxRefMemo {
+		m.refs = map[string]parsedRef{}
+	}
+	m.refs[s] = parsedRef{ref, err}
+	m.mu.Unlock()
+	return ref, err
 }
 
 // parseImage reads an image reference as the kubelet does: without a

@@ -25,20 +25,22 @@ import (
 )
 
 // registry is go-containerregistry's registry (with the referrers API)
-// behind a switch that takes it down (503) or makes it hang, counting the
-// requests that reach it.
+// behind switches that take it down (503), make it hang or far away,
+// counting the requests that reach it.
 type registry struct {
 	host            string
 	down, hang      atomic.Bool
+	delay           atomic.Int64 // a time.Duration added to every request
 	requests        atomic.Int64
 	referrersByPath sync.Map // path → *atomic.Int64
 }
 
-func newRegistry(t *testing.T) *registry {
+func newRegistry(t testing.TB) *registry {
 	r := &registry{}
 	reg := ggcr.New(ggcr.WithReferrersSupport(true), ggcr.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.requests.Add(1)
+		time.Sleep(time.Duration(r.delay.Load()))
 		if strings.Contains(req.URL.Path, "/referrers/") {
 			n, _ := r.referrersByPath.LoadOrStore(req.URL.Path, new(atomic.Int64))
 			n.(*atomic.Int64).Add(1)
@@ -82,7 +84,7 @@ type fixture struct {
 	policy     *webhook.Policy
 }
 
-func newFixture(t *testing.T, extra string) *fixture {
+func newFixture(t testing.TB, extra string) *fixture {
 	t.Helper()
 	f := &fixture{reg: newRegistry(t), dir: t.TempDir()}
 	image, err := demo.Run(t.Context(), demo.Options{Dir: f.dir, Registry: f.reg.host + "/shop/app", Log: io.Discard})
@@ -102,7 +104,7 @@ func newFixture(t *testing.T, extra string) *fixture {
 	return f
 }
 
-func (f *fixture) setPolicy(t *testing.T, extra string) {
+func (f *fixture) setPolicy(t testing.TB, extra string) {
 	t.Helper()
 	src := fmt.Sprintf("policies:\n  - name: shop\n    images: [\"%s/shop/**\"]\n    layoutKeys: [owner.pub]\n%s", f.reg.host, extra)
 	p, err := webhook.ParsePolicy([]byte(src), f.dir)

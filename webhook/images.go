@@ -7,9 +7,6 @@ import (
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 )
 
 // MaxReviewBytes bounds an AdmissionReview DecodeReview reads: the
@@ -26,6 +23,18 @@ type Image struct {
 	Field string
 	// Reference is the image reference as written.
 	Reference string
+}
+
+// podSpec is the part of a core/v1 PodSpec that names images.
+type podSpec struct {
+	InitContainers      []container `json:"initContainers"`
+	Containers          []container `json:"containers"`
+	EphemeralContainers []container `json:"ephemeralContainers"`
+}
+
+type container struct {
+	Name  string `json:"name"`
+	Image string `json:"image"`
 }
 
 // DecodeReview reads an AdmissionReview v1 of at most MaxReviewBytes
@@ -138,8 +147,10 @@ func imagesOfObject(what string, raw []byte) ([]Image, error) {
 	if len(raw) > MaxReviewBytes {
 		return nil, fmt.Errorf("the %s object is more than %d bytes", what, MaxReviewBytes)
 	}
+	// Only the containers are read: the apiserver has validated the
+	// object, and decoding the whole of it would cost every request.
 	var (
-		spec   *corev1.PodSpec
+		spec   *podSpec
 		prefix string
 	)
 	decode := func(v any) error {
@@ -150,43 +161,27 @@ func imagesOfObject(what string, raw []byte) ([]Image, error) {
 	}
 	switch what {
 	case "v1/Pod":
-		var o corev1.Pod
+		var o struct{ Spec podSpec }
 		if err := decode(&o); err != nil {
 			return nil, err
 		}
 		spec, prefix = &o.Spec, "spec"
-	case "apps/v1/Deployment":
-		var o appsv1.Deployment
-		if err := decode(&o); err != nil {
-			return nil, err
+	case "apps/v1/Deployment", "apps/v1/ReplicaSet", "apps/v1/StatefulSet", "apps/v1/DaemonSet", "batch/v1/Job":
+		var o struct {
+			Spec struct{ Template struct{ Spec podSpec } }
 		}
-		spec, prefix = &o.Spec.Template.Spec, "spec.template.spec"
-	case "apps/v1/ReplicaSet":
-		var o appsv1.ReplicaSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		spec, prefix = &o.Spec.Template.Spec, "spec.template.spec"
-	case "apps/v1/StatefulSet":
-		var o appsv1.StatefulSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		spec, prefix = &o.Spec.Template.Spec, "spec.template.spec"
-	case "apps/v1/DaemonSet":
-		var o appsv1.DaemonSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		spec, prefix = &o.Spec.Template.Spec, "spec.template.spec"
-	case "batch/v1/Job":
-		var o batchv1.Job
 		if err := decode(&o); err != nil {
 			return nil, err
 		}
 		spec, prefix = &o.Spec.Template.Spec, "spec.template.spec"
 	case "batch/v1/CronJob":
-		var o batchv1.CronJob
+		var o struct {
+			Spec struct {
+				JobTemplate struct {
+					Spec struct{ Template struct{ Spec podSpec } }
+				}
+			}
+		}
 		if err := decode(&o); err != nil {
 			return nil, err
 		}
