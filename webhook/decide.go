@@ -130,7 +130,7 @@ func (d *Decider) Decide(ctx context.Context, review *admissionv1.AdmissionRevie
 	}
 	images, err := ImagesOf(review)
 	if err != nil {
-		return deny(req.UID, err.Error())
+		return deny(req.UID, "referee: "+err.Error())
 	}
 	if len(images) == 0 {
 		return &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
@@ -138,7 +138,7 @@ func (d *Decider) Decide(ctx context.Context, review *admissionv1.AdmissionRevie
 	o := d.o.OCI
 	if d.o.RequestOCI != nil {
 		if o, err = d.o.RequestOCI(ctx, req); err != nil {
-			return deny(req.UID, "registry credentials: "+err.Error())
+			return deny(req.UID, "referee: registry credentials: "+err.Error())
 		}
 	}
 	if timeout <= 0 {

@@ -141,7 +141,7 @@ func kindName(group, version, kind string) string {
 }
 
 func imagesOfObject(what string, raw []byte) ([]Image, error) {
-	if len(raw) == 0 {
+	if t := strings.TrimSpace(string(raw)); t == "" || t == "null" {
 		return nil, fmt.Errorf("the request has no %s object", what)
 	}
 	if len(raw) > MaxReviewBytes {

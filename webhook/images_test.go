@@ -89,7 +89,9 @@ func TestImagesOfRefused(t *testing.T) {
 		{"unknown version", strings.Replace(string(readReview(t, "deployment.json")), `"version": "v1"`, `"version": "v1beta2"`, 1), "kind apps/v1beta2/Deployment is not one"},
 		{"unknown subresource", strings.Replace(pod, `"operation"`, `"subResource": "exec", "operation"`, 1), "subresource exec of v1/Pod is not one the webhook checks"},
 		{"ephemeralcontainers of a deployment", strings.Replace(string(readReview(t, "deployment.json")), `"operation"`, `"subResource": "ephemeralcontainers", "operation"`, 1), "subresource ephemeralcontainers of apps/v1/Deployment"},
-		{"no object", strings.Replace(pod, `"object": {`, `"object": null, "x": {`, 1), "no v1/Pod object"},
+		{"no object", strings.Replace(pod, `"object": {`, `"x": {`, 1), "no v1/Pod object"},
+		{"null object", strings.Replace(pod, `"object": {`, `"object": null, "x": {`, 1), "no v1/Pod object"},
+		{"UPDATE without the old object", strings.Replace(string(readReview(t, "pod-update-changed.json")), `"oldObject": {`, `"oldObject": null, "x": {`, 1), "old object: the request has no v1/Pod object"},
 		{"object of another shape", strings.Replace(pod, `"containers": [`, `"containers": {"a": [`, 1), ""},
 		{"unknown operation", strings.Replace(pod, `"operation": "CREATE"`, `"operation": "PATCH"`, 1), `operation "PATCH"`},
 	} {
