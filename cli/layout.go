@@ -105,7 +105,15 @@ func layoutFromSpec(specPath string) (*attest.Layout, []attest.Finding, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", specPath, err)
 	}
-	return layout, findings, nil
+	// A native check that can never pass is an error, not a warning: the
+	// owner would sign a layout no image verifies.
+	checks := checkFindings(layout)
+	for _, f := range checks {
+		if f.Rule == lintCheckInvalid {
+			return nil, nil, fmt.Errorf("%s: %s", specPath, f.Message)
+		}
+	}
+	return layout, append(findings, checks...), nil
 }
 
 func layoutSignCommand() *cli.Command {

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/check"
 	"github.com/referee-dev/referee/cli/internal/option"
 	"github.com/referee-dev/referee/internal/termsafe"
 	"github.com/referee-dev/referee/oci"
@@ -66,7 +67,7 @@ Examples:
 				if perr != nil {
 					return fmt.Errorf("%s: %w", src, perr)
 				}
-				findings = attest.Lint(l, o)
+				findings = append(attest.Lint(l, o), checkFindings(l)...)
 			}
 			if err != nil {
 				return err
@@ -111,7 +112,11 @@ func lintSpecFile(name string, o attest.LintOptions) ([]attest.Finding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return findings, nil
+	l, err := spec.Layout(specKeyLoader(name), o.Now)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return append(findings, checkFindings(l)...), nil
 }
 
 // specKeyLoader loads a spec's key files relative to the spec.
@@ -136,4 +141,51 @@ func writeFindings(w io.Writer, prefix string, findings []attest.Finding) {
 		}
 		fmt.Fprintf(w, "%s%s\n", prefix, s)
 	}
+}
+
+// Rules of the findings the CLI adds to attest.Lint's: they need the
+// check package, which attest cannot import.
+const (
+	lintCheckInvalid    = "check-invalid"
+	lintCheckNativeOnly = "check-referee-only"
+)
+
+// checkFindings reports native checks (an inspection whose run is
+// `referee check …`) that can never pass — a malformed command, a CEL
+// expression that does not compile, --signed-by naming no key of the
+// layout — and attestation checks, which only referee's verification can
+// evaluate (the references, running the command, have no key file or
+// image to give it).
+func checkFindings(l *attest.Layout) []attest.Finding {
+	var out []attest.Finding
+	for _, in := range l.Inspect {
+		spec, ok, err := check.ParseCommand(in.Run)
+		if !ok {
+			continue
+		}
+		bad := func(msg, fix string) {
+			out = append(out, attest.Finding{Rule: lintCheckInvalid, Severity: attest.SeverityError, Step: in.Name, Message: fmt.Sprintf("inspection %q: %s, so it can never pass", in.Name, msg), Fix: fix})
+		}
+		if err != nil {
+			bad(err.Error(), "write it as referee check --cel EXPR FILE… or referee check --attestation TYPE --signed-by FUNCTIONARY --cel EXPR")
+			continue
+		}
+		if _, err := check.Compile(spec.CEL); err != nil {
+			bad(err.Error(), "correct the expression (referee check --cel EXPR FILE tries it on a file)")
+		}
+		if spec.Attestation == "" {
+			continue
+		}
+		named := false
+		for _, k := range l.Keys {
+			named = named || k.HasID(spec.SignedBy)
+		}
+		if !named {
+			bad(fmt.Sprintf("--signed-by %q is no key of the layout", spec.SignedBy), "name a functionary of the spec (its key goes into the layout) or a keyid of the layout's keys")
+		}
+		out = append(out, attest.Finding{Rule: lintCheckNativeOnly, Severity: attest.SeverityWarning, Step: in.Name,
+			Message: fmt.Sprintf("inspection %q checks attestations: only referee's verification evaluates it; in-toto-verify, running it as a command, fails it", in.Name),
+			Fix:     "verify with referee, or check a file a link records instead (referee check --cel EXPR FILE)"})
+	}
+	return out
 }

@@ -113,3 +113,43 @@ func TestSLSACommand(t *testing.T) {
 		t.Fatalf("no --layout-key: exit %d", code)
 	}
 }
+
+// TestLintNativeChecks: a native check that can never pass (a malformed
+// referee check command, CEL that does not compile, --signed-by naming no
+// key) is a lint error and layout create refuses to sign it (exit 2);
+// an attestation check is a warning (only referee evaluates it).
+func TestLintNativeChecks(t *testing.T) {
+	dir := t.TempDir()
+	for _, k := range []string{"owner", "dev"} {
+		mustCLI(t, "keygen", filepath.Join(dir, k))
+	}
+	spec := func(run string) string {
+		p := filepath.Join(dir, "layout.yaml")
+		body := "expires: 1mo\nfunctionaries: {dev: dev.pub}\nsteps:\n  - name: build\n    functionaries: [dev]\n    expected_products: [CREATE report.json, CREATE referee:image-manifest, DISALLOW *]\ninspections:\n  - name: gate\n    run: " + run + "\n    expected_materials: [MATCH report.json WITH PRODUCTS FROM build, DISALLOW *]\n"
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, run, rule string
+		create          int
+	}{
+		{"CEL syntax", `referee check --cel 'input.(' report.json`, "check-invalid", cli.ExitError},
+		{"unknown flag", `referee check --cel 'true' --strict report.json`, "check-invalid", cli.ExitError},
+		{"signed by nobody", `referee check --attestation https://example.com/v1 --signed-by nobody --cel 'true'`, "check-invalid", cli.ExitError},
+		{"attestation check", `referee check --attestation https://example.com/v1 --signed-by dev --cel 'input.critical == 0'`, "check-referee-only", cli.ExitOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := spec(tc.run)
+			code, stdout, _ := referee(t, "layout", "lint", p)
+			if code != cli.ExitNotVerified || !strings.Contains(stdout, tc.rule) {
+				t.Errorf("lint: exit %d, %q", code, stdout)
+			}
+			code, _, stderr := referee(t, "layout", "create", "--spec", p, "--key", filepath.Join(dir, "owner"), "--out", filepath.Join(dir, "root.layout"), "--force")
+			if code != tc.create || (code == cli.ExitError && !strings.Contains(stderr, "can never pass")) {
+				t.Errorf("create: exit %d, %q", code, stderr)
+			}
+		})
+	}
+}
