@@ -56,7 +56,10 @@ type DeciderOptions struct {
 // must be verified under the first policy rule that matches it. Tags are
 // resolved once per request and the digest is what is verified and
 // cached; any error denies, and a denial names the image, the policy and
-// the first failure on one line. Safe for concurrent use.
+// the first failure on one line. Under a rule's staleIfError, a digest
+// verified within the grace is admitted while its registry fails (with a
+// warning); an image by tag is not, since its tag cannot be resolved.
+// Safe for concurrent use.
 type Decider struct {
 	o      DeciderOptions
 	policy atomic.Pointer[Policy]
@@ -102,6 +105,18 @@ func NewDecider(p *Policy, o DeciderOptions) *Decider {
 // one, and cached decisions of the old one are not used (the generation
 // is part of their key).
 func (d *Decider) SetPolicy(p *Policy) { d.policy.Store(p) }
+
+// LoadPolicy reads the policy file at path and uses it; when it cannot be
+// read or is broken, the policy in use stays and the error says why (so
+// that a bad edit of a mounted ConfigMap does not lock the cluster out).
+func (d *Decider) LoadPolicy(path string) error {
+	p, err := LoadPolicy(path)
+	if err != nil {
+		return fmt.Errorf("%w (the previous policy stays in use)", err)
+	}
+	d.SetPolicy(p)
+	return nil
+}
 
 // Policy returns the policy in use.
 func (d *Decider) Policy() *Policy { return d.policy.Load() }

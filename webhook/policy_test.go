@@ -170,3 +170,27 @@ func writeExampleKey(dir, name string) error {
 	}
 	return attest.WriteKeyPair(filepath.Join(dir, name), s, true)
 }
+
+func TestDeciderLoadPolicyKeepsTheOld(t *testing.T) {
+	dir := t.TempDir()
+	writeKey(t, dir, "owner")
+	writeKey(t, dir, "promoter")
+	path := writePolicy(t, dir, shopPolicy)
+	p, err := webhook.LoadPolicy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := webhook.NewDecider(p, webhook.DeciderOptions{})
+	writePolicy(t, dir, strings.Replace(shopPolicy, "layoutKeys", "layoutkeys", 1))
+	err = d.LoadPolicy(path)
+	if err == nil || !strings.Contains(err.Error(), `unknown field "layoutkeys"`) || !strings.HasSuffix(err.Error(), "(the previous policy stays in use)") {
+		t.Fatalf("broken policy: %v", err)
+	}
+	if d.Policy() != p {
+		t.Fatal("the broken policy replaced the old one")
+	}
+	writePolicy(t, dir, strings.Replace(shopPolicy, "unmatched: deny", "unmatched: allow", 1))
+	if err := d.LoadPolicy(path); err != nil || !d.Policy().AllowUnmatched {
+		t.Fatalf("fixed policy: %v", err)
+	}
+}
