@@ -1,13 +1,14 @@
 package attest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	intoto "github.com/in-toto/attestation/go/v1"
-	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Statement types: v1, and v0.1, which cosign and BuildKit still write.
@@ -45,19 +46,25 @@ type StatementSubject struct {
 // application/vnd.in-toto+json), v1 or v0.1. It passes CheckJSON first (UTF-8,
 // no repeated keys, no field that differs from a known one in case or is
 // its protobuf name), then the attestation framework's own validation
-// (github.com/in-toto/attestation/go/v1: a subject with a digest, a
-// predicate type); unknown (extension) fields are ignored, as the
-// framework's parsing rules say
+// (github.com/in-toto/attestation/go/v1: a subject with a digest, hex
+// digests of the known algorithms' lengths, a predicate type, a predicate
+// object); unknown (extension) fields are ignored, as the framework's
+// parsing rules say
 // (https://github.com/in-toto/attestation/blob/v1.1.2/spec/v1/README.md#parsing-rules).
+//
+// Only _type, subject and predicateType are decoded: the predicate is
+// kept as the bytes that arrived and the framework validates a copy of
+// the statement whose predicate is {}, so that a large predicate costs
+// no more than CheckJSON's scan and one copy.
 func ParseStatement(payload []byte) (*Statement, error) {
 	if err := CheckJSON(payload, StatementSchema(nil)); err != nil {
 		return nil, fmt.Errorf("statement: %w", err)
 	}
 	var raw struct {
-		Type          string          `json:"_type"`
-		Subject       json.RawMessage `json:"subject"`
-		PredicateType string          `json:"predicateType"`
-		Predicate     json.RawMessage `json:"predicate"`
+		Type          string             `json:"_type"`
+		Subject       []statementSubject `json:"subject"`
+		PredicateType string             `json:"predicateType"`
+		Predicate     json.RawMessage    `json:"predicate"`
 	}
 	if err := json.Unmarshal(payload, &raw); err != nil {
 		return nil, fmt.Errorf("statement: %w", jsonError(err))
@@ -65,27 +72,31 @@ func ParseStatement(payload []byte) (*Statement, error) {
 	if raw.Type != StatementTypeV1 && raw.Type != StatementTypeV01 {
 		return nil, fmt.Errorf("statement: _type %.80q is not an in-toto Statement (%s)", raw.Type, StatementTypeV1)
 	}
-	var st intoto.Statement
-	read := protojson.UnmarshalOptions{DiscardUnknown: true}
-	v1 := payload
-	if raw.Type == StatementTypeV01 {
-		// v0.1 has v1's fields; it is validated as v1.
-		var err error
-		if v1, err = json.Marshal(map[string]any{"_type": StatementTypeV1, "subject": raw.Subject, "predicateType": raw.PredicateType, "predicate": raw.Predicate}); err != nil {
-			return nil, fmt.Errorf("statement: %w", err)
-		}
+	if p := bytes.TrimLeft(raw.Predicate, " \t\r\n"); len(p) == 0 || p[0] != '{' {
+		// The framework's predicate is a JSON object (a protobuf Struct).
+		return nil, fmt.Errorf("statement: %w", intoto.ErrPredicateRequired)
 	}
-	if err := read.Unmarshal(v1, &st); err != nil {
-		return nil, fmt.Errorf("statement: %w", err)
+	// v0.1 has v1's fields; it is validated as v1.
+	st := &intoto.Statement{Type: intoto.StatementTypeUri, PredicateType: raw.PredicateType, Predicate: &structpb.Struct{}}
+	for _, sub := range raw.Subject {
+		st.Subject = append(st.Subject, &intoto.ResourceDescriptor{Name: sub.Name, Uri: sub.URI, Digest: sub.Digest})
 	}
 	if err := st.Validate(); err != nil {
 		return nil, fmt.Errorf("statement: %w", err)
 	}
-	s := &Statement{Type: raw.Type, PredicateType: st.GetPredicateType(), Predicate: raw.Predicate}
-	for _, sub := range st.GetSubject() {
-		s.Subject = append(s.Subject, StatementSubject{Name: sub.GetName(), Digest: sub.GetDigest()})
+	s := &Statement{Type: raw.Type, PredicateType: raw.PredicateType, Predicate: raw.Predicate}
+	for _, sub := range raw.Subject {
+		s.Subject = append(s.Subject, StatementSubject{Name: sub.Name, Digest: sub.Digest})
 	}
 	return s, nil
+}
+
+// statementSubject is what ParseStatement reads of a subject (a
+// ResourceDescriptor): what the framework validates of it.
+type statementSubject struct {
+	Name   string            `json:"name"`
+	URI    string            `json:"uri"`
+	Digest map[string]string `json:"digest"`
 }
 
 // ErrOtherSubject is returned by RequireSubject for a statement about

@@ -40,6 +40,14 @@ func TestParseStatement(t *testing.T) {
 		{"no predicate type", `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"` + stmtHex + `"}}],"predicate":{}}`, "predicate"},
 		{"repeated key", strings.Replace(good, `"predicateType":`, `"predicateType":"https://example.com/other","predicateType":`, 1), "predicateType"},
 		{"case variant", strings.Replace(good, `"predicate":`, `"Predicate":{},"predicate":`, 1), "predicate"},
+		{"no predicate", `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"` + stmtHex + `"}}],"predicateType":"p"}`, "predicate object required"},
+		{"null predicate", `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"` + stmtHex + `"}}],"predicateType":"p","predicate":null}`, "predicate object required"},
+		{"array predicate", `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"` + stmtHex + `"}}],"predicateType":"p","predicate":[1]}`, "predicate object required"},
+		{"digest not hex", strings.Replace(good, stmtHex, strings.Repeat("z", 64), 1), "hex"},
+		{"digest too short", strings.Replace(good, stmtHex, "abcd", 1), "length"},
+		{"digest not a string", strings.Replace(good, `"`+stmtHex+`"`, "1", 1), "subject"},
+		{"subject not an object", strings.Replace(good, `[{"name":"app","digest":{"sha256":"`+stmtHex+`"}}]`, `["app"]`, 1), "subject"},
+		{"v0.1 without digest", strings.Replace(strings.Replace(good, "Statement/v1", "Statement/v0.1", 1), `"sha256":"`+stmtHex+`"`, "", 1), "digest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := attest.ParseStatement([]byte(tc.doc))
@@ -47,5 +55,33 @@ func TestParseStatement(t *testing.T) {
 				t.Fatalf("got %v, want one line with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// bigStatement returns a v1 statement whose predicate is an array of n
+// numbers: about 2n bytes.
+func bigStatement(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"app","digest":{"sha256":"` + stmtHex + `"}}],"predicateType":"https://example.com/scan/v1","predicate":{"a":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('1')
+	}
+	b.WriteString(`]}}`)
+	return []byte(b.String())
+}
+
+// BenchmarkParseStatementLarge parses a 10 MB statement (a 5M-element
+// predicate), the size of the review's junk attestations.
+func BenchmarkParseStatementLarge(b *testing.B) {
+	doc := bigStatement(5 << 20)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := attest.ParseStatement(doc); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
