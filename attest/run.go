@@ -19,6 +19,8 @@ type RunOptions struct {
 	// Stdout and Stderr, when set, also receive the command's output as it
 	// runs; it is recorded in the link's byproducts either way.
 	Stdout, Stderr io.Writer
+	// Env is the command's environment; nil means this process's.
+	Env []string
 }
 
 // maxByproduct bounds how much of stdout and stderr is kept in a link.
@@ -53,6 +55,7 @@ func RunStep(ctx context.Context, o RunOptions) (*Link, *RunResult, error) {
 		var stdout, stderr limitedBuffer
 		cmd := exec.CommandContext(ctx, o.Command[0], o.Command[1:]...)
 		cmd.Dir = o.Record.Dir
+		cmd.Env = o.Env
 		cmd.Stdout = tee(&stdout, o.Stdout)
 		cmd.Stderr = tee(&stderr, o.Stderr)
 		code := 0

@@ -61,6 +61,7 @@ func TestAttachArtifacts(t *testing.T) {
 		{"absolute path", []string{"attach", image, filepath.Join(dir, "vulnerability-report.json")}, "--name"},
 		{"--name with two files", []string{"attach", "--name", "x.json", image, "vulnerability-report.json", "sbom.json"}, "one FILE"},
 		{"--attach-products without --attach", []string{"run", "-n", "x", "-k", "bob", "--attach-products", "--", "true"}, "--attach"},
+		{"--attach-products with --lstrip-paths", []string{"run", "-n", "x", "-k", "bob", "--attach", image, "--attach-products", "--lstrip-paths", "out/", "--", "true"}, "--lstrip-paths"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := referee(t, tc.args...)

@@ -63,7 +63,7 @@ Examples:
 			if predicateType == attest.PredicateTypeLink {
 				return option.Usagef("--predicate-type %s is a link: record it with referee run and attach that", attest.PredicateTypeLink)
 			}
-			data, err := readBounded(predicate, check.MaxDocumentBytes)
+			data, err := readBounded(predicate, check.MaxDocumentBytes, "reads as a predicate")
 			if err != nil {
 				return fmt.Errorf("--predicate: %w", err)
 			}

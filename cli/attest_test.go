@@ -73,3 +73,31 @@ func TestAttestAndCheckAttestation(t *testing.T) {
 		})
 	}
 }
+
+// TestRunHidesCosignPassword: the password that decrypts a cosign key is
+// not in the step command's environment, so the command cannot record it
+// in the signed link (which --attach would push to a registry).
+func TestRunHidesCosignPassword(t *testing.T) {
+	key, err := filepath.Abs(filepath.Join("..", "attest", "testdata", "cosign", "pw.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	t.Setenv("COSIGN_PASSWORD", "s3cret")
+	code, stdout, stderr := referee(t, "run", "-n", "leak", "-k", key, "--", "sh", "-c", `echo "pw=[$COSIGN_PASSWORD]"`)
+	if code != cli.ExitOK {
+		t.Fatalf("run: exit %d, %q %q", code, stdout, stderr)
+	}
+	links, _ := filepath.Glob("leak.*.link")
+	if len(links) != 1 {
+		t.Fatalf("links %v", links)
+	}
+	data, err := os.ReadFile(links[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := mustCLI(t, "link", "show", links[0])
+	if strings.Contains(string(data), "s3cret") || strings.Contains(shown, "s3cret") || !strings.Contains(shown, "pw=[]") {
+		t.Fatalf("the link records the password or not the command's output:\n%s", shown)
+	}
+}

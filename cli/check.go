@@ -87,7 +87,7 @@ Examples:
 				}
 			}
 			for _, name := range c.Args().Slice() {
-				data, err := readBounded(name, check.MaxDocumentBytes)
+				data, err := readBounded(name, check.MaxDocumentBytes, "checks")
 				if err != nil {
 					return err
 				}
@@ -131,8 +131,8 @@ Examples:
 }
 
 // readBounded reads a file of at most limit bytes; a larger one is
-// refused with its name and the limit.
-func readBounded(name string, limit int64) ([]byte, error) {
+// refused with its name, the limit and what referee does with it.
+func readBounded(name string, limit int64, what string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func readBounded(name string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d MiB, the most a check reads", name, limit>>20)
+		return nil, fmt.Errorf("%s is larger than %d MiB, the most referee %s", name, limit>>20, what)
 	}
 	return data, nil
 }

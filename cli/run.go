@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -52,6 +54,7 @@ Examples:
 				StepName: f.step.Name, Command: c.Args().Slice(),
 				Materials: materials.Value(), Products: products.Value(),
 				Record: f.step.record(c, f.out.Quiet), Stdout: stdout, Stderr: c.App.ErrWriter,
+				Env: stepEnv(),
 			}
 			link, res, err := attest.RunStep(c.Context, o)
 			endProgress(c, o.Record.Progress)
@@ -186,4 +189,18 @@ Example:
 			return removeUnfinished(path)
 		}, groups...),
 	}
+}
+
+// stepEnv is the step command's environment: referee's, without
+// COSIGN_PASSWORD, which decrypted the signing key and which the command
+// could otherwise print into the signed link (and the registry).
+func stepEnv() []string {
+	env := os.Environ()
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "COSIGN_PASSWORD=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -101,7 +101,17 @@ func newLinkFlags() *linkFlags {
 
 // groups are parsed cheapest first: flag checks before the key is read.
 func (f *linkFlags) groups() []option.Group {
-	return []option.Group{&f.out, &f.envelope, &f.target, &f.remote, f.step}
+	return []option.Group{&f.out, &f.envelope, &f.target, &f.remote, f.step, option.Check(f.check)}
+}
+
+// check refuses, before the step runs, what cannot be done after it:
+// products recorded under stripped names are not at those paths, so
+// they cannot be attached under them.
+func (f *linkFlags) check(*cli.Context) error {
+	if f.target.AttachProducts && len(f.step.lstrip.Value()) > 0 {
+		return option.Usagef("--attach-products attaches each product at the path its link records; with --lstrip-paths the files are not there (attach them with referee attach --name PATH IMAGE FILE)")
+	}
+	return nil
 }
 
 func (f *linkFlags) finish(c *cli.Context, link *attest.Link) error {
@@ -162,7 +172,7 @@ func attachProducts(c *cli.Context, out *option.Output, t *target, link *attest.
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		data, err := readBounded(p, oci.DefaultMaxArtifactBytes)
+		data, err := readBounded(p, oci.DefaultMaxArtifactBytes, "attaches")
 		if err != nil {
 			return fmt.Errorf("attaching product %s (the link is attached): %w", p, err)
 		}
