@@ -111,9 +111,13 @@ type promoteJSON struct {
 	VSAExisted  bool          `json:"vsaExisted,omitempty"`
 	// Levels are the summary's verifiedLevels; SLSA the Build level the
 	// evidence supports, with each requirement.
-	Levels []string       `json:"levels,omitempty"`
-	SLSA   *slsa.Result   `json:"slsa,omitempty"`
-	Report *verify.Report `json:"report,omitempty"`
+	Levels []string     `json:"levels,omitempty"`
+	SLSA   *slsa.Result `json:"slsa,omitempty"`
+	// Cosign says what of cosign's legacy attestations (the .att tag)
+	// verification counted and was carried: the tag, its layers, and
+	// how many DST lacked.
+	Cosign *cosignCopyJSON `json:"cosign,omitempty"`
+	Report *verify.Report  `json:"report,omitempty"`
 }
 
 func printPromoted(c *cli.Context, out *option.Output, sd *srcDst, dryRun bool, res *promote.Result, perr error) error {
@@ -122,6 +126,9 @@ func printPromoted(c *cli.Context, out *option.Output, sd *srcDst, dryRun bool, 
 		j.Report = res.Report
 		j.LeftOut = res.LeftOut
 		j.Levels, j.SLSA = res.Levels, res.SLSA
+		if cc := res.Cosign; cc != nil {
+			j.Cosign = &cosignCopyJSON{Tag: cc.Tag, Layers: len(cc.Layers), Added: len(cc.Missing)}
+		}
 		if res.Graph != nil {
 			j.Referrers = countNodes(res.Graph) - 1
 		}
@@ -138,6 +145,13 @@ func printPromoted(c *cli.Context, out *option.Output, sd *srcDst, dryRun bool, 
 		j.Error = perr.Error()
 	}
 	msgs := out.Stderr(c)
+	if res != nil && res.Cosign != nil && perr == nil {
+		verb := "added"
+		if dryRun {
+			verb = "would add"
+		}
+		fmt.Fprintf(msgs, "cosign attestations: %s %s (of the %s verification counted) to %s:%s\n", verb, plural(len(res.Cosign.Missing), "layer"), plural(len(res.Cosign.Layers), "layer"), sd.dstRef.Name(), res.Cosign.Tag)
+	}
 	if res != nil {
 		for _, l := range res.LeftOut {
 			fmt.Fprintf(msgs, "warning: referrer %s not copied: %s\n", termsafe.Quote(l.Digest), termsafe.Quote(l.Reason))
@@ -183,4 +197,11 @@ func countNodes(n *oci.Node) int {
 		c += countNodes(r)
 	}
 	return c
+}
+
+// cosignCopyJSON is promote's carrying of cosign's legacy attestations.
+type cosignCopyJSON struct {
+	Tag    string `json:"tag"`
+	Layers int    `json:"layers"`
+	Added  int    `json:"added"`
 }
