@@ -34,6 +34,8 @@ type inspections struct {
 	// attested holds the attestation part of each native check, which
 	// does not depend on the links.
 	attested map[string]*outcome
+	// read are Options.Attestations as read so far, by index.
+	read map[int]*attestationRead
 }
 
 type programOrError struct {

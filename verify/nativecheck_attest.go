@@ -44,9 +44,10 @@ func (x *inspections) attestations(ctx context.Context, in attest.Inspection, sp
 	}
 	var rejects []string
 	found := 0
-	for _, ev := range x.o.Attestations {
-		st, why := x.qualify(ev, spec, keys, image)
-		if st == nil && why == "" {
+	for i, ev := range x.o.Attestations {
+		ra := x.readAttestation(i)
+		counts, why := ra.qualify(spec, keys, image)
+		if !counts && why == "" {
 			continue // of another predicate type
 		}
 		if why != "" {
@@ -54,7 +55,7 @@ func (x *inspections) attestations(ctx context.Context, in attest.Inspection, sp
 			continue
 		}
 		found++
-		res, err := evalStatement(ctx, prog, ev)
+		res, err := ra.eval(ctx, prog)
 		if err != nil {
 			out.report.Checks = append(out.report.Checks, CheckResult{Attestation: ev.Source, PredicateType: spec.Attestation, Reason: err.Error()})
 			fail(Failure{Source: ev.Source, Reason: err.Error()})
@@ -90,56 +91,6 @@ func (x *inspections) layoutKeys(id string) []*attest.Key {
 		}
 	}
 	return keys
-}
-
-// qualify reads ev as an attestation for spec: nil and "" when it is of
-// another predicate type; nil and why it does not count when it is of
-// spec's type but unsigned, signed by another key, or about another image;
-// the statement when it counts.
-func (x *inspections) qualify(ev Evidence, spec check.Spec, keys []*attest.Key, image string) (*attest.Statement, string) {
-	env := ev.Envelope
-	if env == nil {
-		return nil, ""
-	}
-	st, err := attest.ParseStatement(env.Payload)
-	if err != nil || st.PredicateType != spec.Attestation {
-		return nil, ""
-	}
-	if env.Form != attest.FormDSSE || env.PayloadType != attest.PayloadType {
-		return nil, fmt.Sprintf("is not a DSSE envelope of payload type %s", attest.PayloadType)
-	}
-	if len(env.Signatures) == 0 {
-		return nil, "is not signed"
-	}
-	why := fmt.Sprintf("is not signed by key %s", short(spec.SignedBy))
-	signed := false
-	for _, k := range keys {
-		err := env.VerifyKey(k)
-		signed = signed || err == nil
-		if err != nil && namesKey(env, k) {
-			// Only a signature that names the key can be said to be its,
-			// and tampered with; one without a keyid (cosign's) that does
-			// not verify is by another key.
-			why = fmt.Sprintf("has a signature by key %s that does not verify over its content", short(spec.SignedBy))
-		}
-	}
-	if !signed {
-		return nil, why
-	}
-	if !st.NamesDigest(image) {
-		return nil, fmt.Sprintf("is about another image (%s), not %s", subjects(st), image)
-	}
-	return st, ""
-}
-
-// evalStatement evaluates prog over the predicate (input) and the whole
-// statement (statement) of ev.
-func evalStatement(ctx context.Context, prog *check.Program, ev Evidence) (check.Result, error) {
-	in, err := check.StatementInput(ev.Source, ev.Envelope.Payload)
-	if err != nil {
-		return check.Result{}, err
-	}
-	return prog.Eval(ctx, in)
 }
 
 // subjects names a statement's subjects' sha256 digests, briefly.

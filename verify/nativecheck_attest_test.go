@@ -2,8 +2,11 @@ package verify_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/verify"
@@ -161,4 +164,43 @@ func TestAttestationAndFileCheck(t *testing.T) {
 	wantFail(t, r, err, "no attestation of type")
 	r, err = c.verify(c.links(cleanReport), verify.Options{Attestations: []verify.Evidence{att}})
 	wantFail(t, r, err, "not available")
+}
+
+// TestJunkAttestationsCostLittle: statements of the checked type that
+// anyone who can push attaches, unsigned or signed by a key the check
+// does not name, are refused before they are parsed: many large ones
+// beside the one that counts cost a scan of their bytes, and the image
+// verifies.
+func TestJunkAttestationsCostLittle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 48 MB of attestations")
+	}
+	c := newScanChain(t, nil)
+	dave, eve := c.keys["dave"], mustKey(t)
+	junk := make([]int, 1<<20) // 2 MiB of JSON each
+	v1 := attest.StatementTypeV1
+	payload := statement(t, v1, scanPredicate, imageDigest, map[string]any{"scanner": map[string]any{"result": "critical"}, "junk": junk})
+	var atts []verify.Evidence
+	for i := range 12 {
+		atts = append(atts, verify.Evidence{Source: fmt.Sprintf("unsigned-%d", i), Envelope: attest.NewEnvelope(attest.FormDSSE, payload)})
+		atts = append(atts, attestation(t, fmt.Sprintf("by-eve-%d", i), payload, eve))
+	}
+	atts = append(atts, attestation(t, "good", statement(t, v1, scanPredicate, imageDigest, map[string]any{"scanner": map[string]any{"result": "clean"}}), dave))
+	c.layout.Inspect[0].Run = []string{"referee", "check", "--attestation", scanPredicate, "--signed-by", dave.Key().KeyID, "--cel", `input.scanner.result == "clean"`}
+	c.layout.Inspect[0].ExpectedMaterials = nil
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	r, err := c.verify(c.links(cleanReport), verify.Options{Attestations: atts, Inspector: countingInspector{t}})
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	wantPass(t, r, err)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d junk attestations of %d bytes: verified in %v, %d MB allocated", len(atts)-1, len(payload), took, alloc>>20)
+	// Each is scanned for its predicate type and hashed for eve's
+	// signature; none is parsed.
+	if took > 10*time.Second || alloc > 4*uint64(len(atts)*len(payload)) {
+		t.Errorf("junk cost %v and %d MB", took, alloc>>20)
+	}
 }
