@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +45,7 @@ func plural(n int, unit string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, unit)
 	}
-	if len(unit) > 0 && unit[len(unit)-1] == 'y' {
+	if l := len(unit); l > 1 && unit[l-1] == 'y' && !strings.ContainsRune("aeiou", rune(unit[l-2])) {
 		return fmt.Sprintf("%d %sies", n, unit[:len(unit)-1])
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
