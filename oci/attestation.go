@@ -11,6 +11,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 	"oras.land/oras-go/v2/errdef"
 
 	"github.com/referee-dev/referee/attest"
@@ -73,6 +74,13 @@ type AttestationOptions struct {
 	MaxManifestBytes, MaxBlobBytes int64
 	// Parallel bounds concurrent requests (zero: DefaultParallel).
 	Parallel int
+	// Keys, when set, screen the candidates: one whose envelope has no
+	// signature that verifies with one of Keys (Envelope.VerifyKey), or
+	// that is unsigned (BuildKit), is Skipped ("not signed by key …")
+	// before its Statement is read, and nothing of it is kept, so that
+	// statements pushed by anyone cost no more than their fetch and
+	// signature check. Without Keys every Statement found is returned.
+	Keys []*attest.Key
 }
 
 // Attestations is what ReadAttestations found: the Statements, and the
@@ -115,7 +123,9 @@ func FindAttestations(ctx context.Context, s Store, image ocispec.Descriptor, o 
 // against their descriptors and bounded (AttestationOptions); a candidate
 // that is too large, gone, or not a Statement in the form it claims is
 // Skipped; a store that fails or sends other bytes than its descriptor
-// says is an error, as in Gather. Signatures and subjects are not checked.
+// says is an error, as in Gather. Subjects are not checked, nor are
+// signatures unless AttestationOptions.Keys screens them. Blobs are read
+// a few at a time (at most 32 MiB of them held at once).
 // https://github.com/sigstore/cosign/blob/v2.6.4/specs/ATTESTATION_SPEC.md
 // https://github.com/sigstore/cosign/blob/v2.6.4/specs/BUNDLE_SPEC.md
 func ReadAttestations(ctx context.Context, s Store, image ocispec.Descriptor, o AttestationOptions) (*Attestations, error) {
@@ -202,10 +212,13 @@ type attReader struct {
 	maxManifest, maxBlob int64
 	parallel             int
 	bud                  *budget
+	screen               *attScreen          // nil: no Keys
+	inFlight             *semaphore.Weighted // blob bytes held at once
 }
 
 func newAttReader(s Store, o AttestationOptions) *attReader {
-	r := &attReader{s: s, maxManifest: o.MaxManifestBytes, maxBlob: o.MaxBlobBytes, parallel: o.Parallel, bud: newBudget()}
+	r := &attReader{s: s, maxManifest: o.MaxManifestBytes, maxBlob: o.MaxBlobBytes, parallel: o.Parallel, bud: newBudget(),
+		screen: newAttScreen(o.Keys), inFlight: semaphore.NewWeighted(maxAttInFlight)}
 	if r.maxManifest <= 0 {
 		r.maxManifest = DefaultMaxManifestBytes
 	}
@@ -338,6 +351,15 @@ func (r *attReader) layers(ctx context.Context, desc ocispec.Descriptor, layers 
 // layer reads one attestation layer of manifest desc in form.
 func (r *attReader) layer(ctx context.Context, desc, l ocispec.Descriptor, form, source string) (attFound, error) {
 	f := attFound{att: Attestation{Source: source, Form: form, Referrer: desc}}
+	if l.Size > r.maxBlob {
+		f.skip = (&tooLargeError{l, r.maxBlob}).Error()
+		return f, nil
+	}
+	release, err := acquireInFlight(ctx, r.inFlight, l)
+	if err != nil {
+		return f, fmt.Errorf("%s: %w", source, err)
+	}
+	defer release()
 	data, skip, err := r.fetch(ctx, l, r.maxBlob)
 	if err != nil {
 		return f, fmt.Errorf("%s: %w", source, err)
@@ -360,6 +382,10 @@ func (r *attReader) layer(ctx context.Context, desc, l ocispec.Descriptor, form,
 	}
 	if err != nil {
 		f.skip = err.Error()
+		return f, nil
+	}
+	if r.screen != nil && (env == nil || !r.screen.signed(env)) {
+		f.skip = r.screen.why(env == nil)
 		return f, nil
 	}
 	if env != nil {
