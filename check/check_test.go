@@ -134,6 +134,8 @@ func TestEvalErrors(t *testing.T) {
 		{"index out of range", `input.vulnerabilities[5].id == "x"`, []string{"at input.vulnerabilities[5] (input.vulnerabilities is [", "index out of bounds: 5"}},
 		{"statement of a plain file", `statement.predicateType == "x"`, []string{"at statement.predicateType"}},
 		{"division by zero", `input.vulnerabilities.size() / 0 == 1`, []string{"division by zero"}},
+		{"a JSON value that is not a bool", `input.count`, []string{`: its value is "3", not a bool`}},
+		{"a JSON list", `input.vulnerabilities`, []string{`: its value is [`, `not a bool`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustCompile(t, tc.expr)
@@ -158,6 +160,22 @@ func TestEvalErrors(t *testing.T) {
 	}
 }
 
+// TestJSONValueResult: an expression whose value is read from the
+// document, of any type until it is evaluated, is a check when that value
+// is a bool.
+func TestJSONValueResult(t *testing.T) {
+	p := mustCompile(t, `input.ok`)
+	for _, tc := range []struct {
+		doc  string
+		pass bool
+	}{{`{"ok": true}`, true}, {`{"ok": false}`, false}} {
+		r, err := check.File(t.Context(), p, "r.json", []byte(tc.doc))
+		if err != nil || r.Pass != tc.pass || !strings.Contains(r.Reason, "`input.ok` is ") {
+			t.Errorf("%s: %+v, %v", tc.doc, r, err)
+		}
+	}
+}
+
 func TestCompileErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, expr, want string
@@ -165,7 +183,8 @@ func TestCompileErrors(t *testing.T) {
 		{"syntax", `input.x ==`, "CEL expression `input.x ==`: at column 11: Syntax error"},
 		{"int result", `size(input.vulnerabilities)`, "gives a value of type int, not a bool"},
 		{"string result", `"yes"`, "gives a value of type string, not a bool"},
-		{"JSON value result", `input.passed`, "gives a JSON value of any type, not a bool (true or false): compare it, as in input.passed == true"},
+		{"arithmetic result", `1 + 2`, "gives a value of type int, not a bool"},
+		{"list result", `[input.x]`, "gives a value of type list(dyn), not a bool"},
 		{"unknown variable", `document.x == 1`, "undeclared reference to 'document'"},
 		{"unknown function", `input.x.frobnicate()`, "undeclared reference to 'frobnicate'"},
 		{"bad regex literal", `input.x.matches("[")`, "at column"},

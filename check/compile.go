@@ -84,7 +84,9 @@ func newEnv() (*cel.Env, error) {
 
 // Compile compiles expr, a CEL expression over input (the JSON document,
 // or an attestation's predicate) and statement (the whole in-toto
-// Statement; null for a plain file), whose value must be a bool. See
+// Statement; null for a plain file), whose value must be a bool: one of
+// another type is refused here, one read from the document (of any type
+// until then) when it is evaluated. See
 // https://github.com/google/cel-spec/blob/master/doc/langdef.md.
 func Compile(expr string) (*Program, error) {
 	shown := quote(expr)
@@ -105,10 +107,10 @@ func Compile(expr string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CEL expression %s: %w", shown, err)
 	}
-	if t := u.ast.OutputType(); !t.IsExactType(cel.BoolType) {
-		if t.IsExactType(cel.DynType) {
-			return nil, fmt.Errorf("CEL expression %s gives a JSON value of any type, not a bool (true or false): compare it, as in input.passed == true", shown)
-		}
+	// A value read from the document (input.passed) is of any type until
+	// it is evaluated: Eval requires a bool then. One of another type
+	// here (1 + 2, "x") can never be one.
+	if t := u.ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
 		return nil, fmt.Errorf("CEL expression %s gives a value of type %s, not a bool (true or false)", shown, t)
 	}
 	return &Program{source: expr, root: u}, nil
