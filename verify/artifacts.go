@@ -27,16 +27,83 @@ type Artifacts interface {
 	Artifact(ctx context.Context, path, sha256hex string) ([]byte, error)
 }
 
+// ArtifactChecker is an Artifacts that can tell whether it has an
+// artifact without handing over its bytes; the engine asks it first, to
+// learn which recorded products are available, and reads the bytes only of
+// those a native check reads or a command inspection is given. HasArtifact
+// reports true when it has the content recorded at path with SHA-256
+// sha256hex (lowercase hex); false, and an error saying why, when it has
+// other bytes there or cannot tell; false and nil when it has nothing at
+// path.
+type ArtifactChecker interface {
+	HasArtifact(ctx context.Context, path, sha256hex string) (bool, error)
+}
+
 // DirArtifacts is Artifacts over a local directory: the artifact at path
 // is the regular file dir/path, read through an os.Root, so that neither
 // ".." nor a symlink leads out of dir, and only when its bytes hash to the
 // SHA-256 asked for.
 type DirArtifacts string
 
-var _ Artifacts = DirArtifacts("")
+var (
+	_ Artifacts       = DirArtifacts("")
+	_ ArtifactChecker = DirArtifacts("")
+)
 
-// Artifact reads dir/p and checks its SHA-256.
+// Artifact reads dir/p whole and checks its SHA-256.
 func (d DirArtifacts) Artifact(ctx context.Context, p, sha256hex string) ([]byte, error) {
+	return d.read(ctx, p, sha256hex, -1)
+}
+
+// HasArtifact hashes dir/p as it reads it, keeping none of it.
+func (d DirArtifacts) HasArtifact(ctx context.Context, p, sha256hex string) (bool, error) {
+	f, err := d.open(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, contextReader{ctx, f}); err != nil {
+		return false, fmt.Errorf("artifact %s in %s: %w", p, d, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sha256hex {
+		return false, d.mismatch(p, got, sha256hex)
+	}
+	return true, nil
+}
+
+// artifactBounded reads dir/p whole when it is at most max bytes, and
+// checks its SHA-256; a larger one is refused unread.
+func (d DirArtifacts) artifactBounded(ctx context.Context, p, sha256hex string, max int64) ([]byte, error) {
+	return d.read(ctx, p, sha256hex, max)
+}
+
+// read reads dir/p, at most max bytes of it when max >= 0.
+func (d DirArtifacts) read(ctx context.Context, p, sha256hex string, max int64) ([]byte, error) {
+	f, err := d.open(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if max >= 0 {
+		r = io.LimitReader(f, max+1)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("artifact %s in %s: %w", p, d, err)
+	}
+	if max >= 0 && int64(len(data)) > max {
+		return nil, tooLarge(fmt.Sprintf("artifact %s in %s is more than the %d bytes a check reads", p, d, max))
+	}
+	if got := sha256Hex(data); got != sha256hex {
+		return nil, d.mismatch(p, got, sha256hex)
+	}
+	return data, nil
+}
+
+// open opens dir/p, a regular file.
+func (d DirArtifacts) open(ctx context.Context, p string) (*os.File, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -49,22 +116,44 @@ func (d DirArtifacts) Artifact(ctx context.Context, p, sha256hex string) ([]byte
 	if err != nil {
 		return nil, fmt.Errorf("artifact %s in %s: %w", p, d, err)
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("artifact %s in %s: %w", p, d, err)
 	}
 	if !st.Mode().IsRegular() {
+		f.Close()
 		return nil, notAvailable(fmt.Sprintf("artifact %s in %s is not a regular file", p, d))
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("artifact %s in %s: %w", p, d, err)
+	return f, nil
+}
+
+func (d DirArtifacts) mismatch(p, got, want string) error {
+	return notAvailable(fmt.Sprintf("artifact %s in %s hashes to sha256 %s, not to the %s recorded", p, d, shortHex(got), shortHex(want)))
+}
+
+// contextReader stops reading when its context is done.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c contextReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
 	}
-	if got := sha256Hex(data); got != sha256hex {
-		return nil, notAvailable(fmt.Sprintf("artifact %s in %s hashes to sha256 %s, not to the %s recorded", p, d, shortHex(got), shortHex(sha256hex)))
-	}
-	return data, nil
+	return c.r.Read(p)
+}
+
+// tooLarge is an artifact larger than a check reads.
+type tooLarge string
+
+func (e tooLarge) Error() string { return string(e) }
+
+// boundedArtifacts is an Artifacts that can refuse, unread, an artifact
+// larger than a check reads (DirArtifacts).
+type boundedArtifacts interface {
+	artifactBounded(ctx context.Context, path, sha256hex string, max int64) ([]byte, error)
 }
 
 // notAvailable is an artifact that is not available, for the reason it
@@ -111,8 +200,8 @@ func (s *staged) list() []StagedArtifact {
 
 // keptBytes bounds the artifacts whose bytes stay in memory for the whole
 // verification: those a check reads (larger ones it refuses). The others
-// are read to learn whether they are available and read again when an
-// inspection's directory is filled.
+// are checked for availability (by an ArtifactChecker without reading
+// them) and read when an inspection's directory is filled.
 const keptBytes = check.MaxDocumentBytes
 
 // fetchWorkers bounds the artifacts read at once.
@@ -138,45 +227,85 @@ func newArtifactCache(src Artifacts, keep map[string]bool) *artifactCache {
 	return &artifactCache{src: src, keep: keep, m: map[[2]string]*fetched{}}
 }
 
-// Artifact returns the bytes of path with SHA-256 sha256hex, checked.
+// Artifact returns the bytes of path with SHA-256 sha256hex, checked, to
+// stage them for a command inspection.
 func (c *artifactCache) Artifact(ctx context.Context, path, sha256hex string) ([]byte, error) {
-	return c.read(ctx, path, sha256hex, true)
+	return c.get(ctx, path, sha256hex, false)
 }
 
-// available says whether the artifact can be read, reading it at most
-// once per verification.
-func (c *artifactCache) available(ctx context.Context, path, sha256hex string) error {
-	_, err := c.read(ctx, path, sha256hex, false)
-	return err
+// forCheck returns the bytes of path for a native check, once: a source
+// that can (DirArtifacts) refuses, unread, one larger than a check reads.
+func (c *artifactCache) forCheck(ctx context.Context, path, sha256hex string) ([]byte, error) {
+	return c.get(ctx, path, sha256hex, true)
 }
 
-func (c *artifactCache) read(ctx context.Context, path, sha256hex string, wantData bool) ([]byte, error) {
-	k := [2]string{path, sha256hex}
-	c.mu.Lock()
-	f := c.m[k]
-	c.mu.Unlock()
-	if f != nil && (f.err != nil || f.kept || !wantData) {
+func (c *artifactCache) get(ctx context.Context, path, sha256hex string, forCheck bool) ([]byte, error) {
+	if f := c.lookup(path, sha256hex); f != nil && (f.err != nil || f.kept) {
 		return f.data, f.err
 	}
-	data, err := c.fetch(ctx, path, sha256hex)
-	if err != nil && ctx.Err() != nil {
-		return nil, err // not remembered: a cancelled read says nothing of the artifact
+	data, err := c.fetch(ctx, path, sha256hex, forCheck)
+	var big tooLarge
+	if !errors.As(err, &big) { // too large for a check, not for a command
+		c.remember(ctx, path, sha256hex, data, err)
 	}
-	f = &fetched{err: err}
-	if err == nil && c.keep[path] && len(data) <= keptBytes {
-		f.data, f.kept = data, true
-	}
-	c.mu.Lock()
-	c.m[k] = f
-	c.mu.Unlock()
 	return data, err
 }
 
-func (c *artifactCache) fetch(ctx context.Context, path, sha256hex string) ([]byte, error) {
+// available says whether the artifact can be read, asking the source at
+// most once per verification: an ArtifactChecker without reading it;
+// another by reading it.
+func (c *artifactCache) available(ctx context.Context, path, sha256hex string) error {
+	if f := c.lookup(path, sha256hex); f != nil {
+		return f.err
+	}
+	ac, ok := c.src.(ArtifactChecker)
+	if !ok {
+		_, err := c.get(ctx, path, sha256hex, false)
+		return err
+	}
+	has, err := ac.HasArtifact(ctx, path, sha256hex)
+	if err == nil && !has {
+		err = notAvailable("there is none at that path")
+	}
+	c.remember(ctx, path, sha256hex, nil, err)
+	return err
+}
+
+func (c *artifactCache) lookup(path, sha256hex string) *fetched {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[[2]string{path, sha256hex}]
+}
+
+// remember records the outcome of asking the source, keeping data when a
+// check reads path; a cancelled read says nothing of the artifact.
+func (c *artifactCache) remember(ctx context.Context, path, sha256hex string, data []byte, err error) {
+	if err != nil && ctx.Err() != nil {
+		return
+	}
+	f := &fetched{err: err}
+	if err == nil && data != nil && c.keep[path] && len(data) <= keptBytes {
+		f.data, f.kept = data, true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[[2]string{path, sha256hex}]; old != nil && old.kept && !f.kept {
+		return
+	}
+	c.m[[2]string{path, sha256hex}] = f
+}
+
+func (c *artifactCache) fetch(ctx context.Context, path, sha256hex string, forCheck bool) ([]byte, error) {
 	if c.src == nil {
 		return nil, notAvailable("no artifacts were given to the verification")
 	}
-	data, err := c.src.Artifact(ctx, path, sha256hex)
+	var data []byte
+	var err error
+	if b, ok := c.src.(boundedArtifacts); ok && forCheck {
+		data, err = b.artifactBounded(ctx, path, sha256hex, keptBytes)
+	} else {
+		data, err = c.src.Artifact(ctx, path, sha256hex)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ func (x *inspections) native(ctx context.Context, in attest.Inspection, spec che
 		var data []byte
 		err := errors.New(set.missingReason(p, x.o.ImageDigest))
 		if ok {
-			data, err = x.cache.Artifact(ctx, p, h["sha256"])
+			data, err = x.cache.forCheck(ctx, p, h["sha256"])
 		}
 		var res check.Result
 		if err == nil {
