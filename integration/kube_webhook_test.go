@@ -32,6 +32,8 @@ import (
 //   - a Pod of the verified image by digest is admitted;
 //   - a Pod and a Deployment of the image with replayed evidence are
 //     refused at kubectl create/apply, naming the image and step "push";
+//     so is a ReplicaSet, StatefulSet, DaemonSet, Job and CronJob with it
+//     as an init container (each admitted with the verified image alone);
 //   - an image no policy covers is refused (unmatched: deny), and admitted
 //     in the namespace the policy excludes;
 //   - kubectl debug (pods/ephemeralcontainers) with the bad image is refused;
@@ -131,6 +133,13 @@ exclude: {namespaces: [referee-system]}
 		if r := k.kubectl(t, "", "get", kind, "bad", "-n", "shop"); r.code == 0 {
 			t.Errorf("the refused %s exists:\n%s", kind, r)
 		}
+	}
+	// Every other kind of the rules: the bad image as an init container
+	// next to the good one is refused, the good one alone admitted.
+	for _, w := range workloads {
+		refuse(w.kind+" with the bad init container", k.kubectl(t, workloadYAML(w, "shop", "bad", good, bad), "create", "-f", "-"),
+			"image "+bad, "container setup", w.spec+".initContainers[0].image", `step "push"`)
+		admit(w.kind+" of the verified image", k.kubectl(t, workloadYAML(w, "shop", "good", good, good), "create", "-f", "-"))
 	}
 
 	// 3. No policy covers it; the excluded namespace is not checked.
@@ -467,4 +476,50 @@ spec:
       - name: app
         image: %s
 `, name, ns, name, name, image)
+}
+
+// workload is a kind of the webhook's rules, other than Pod and
+// Deployment, and where its Pod template is.
+type workload struct {
+	apiVersion, kind string
+	spec             string // the PodSpec's field path
+	extra            string // spec fields besides the template, indented 2
+}
+
+var workloads = []workload{
+	{"apps/v1", "ReplicaSet", "spec.template.spec", "  selector: {matchLabels: {app: %[1]s}}\n"},
+	{"apps/v1", "StatefulSet", "spec.template.spec", "  serviceName: %[1]s\n  selector: {matchLabels: {app: %[1]s}}\n"},
+	{"apps/v1", "DaemonSet", "spec.template.spec", "  selector: {matchLabels: {app: %[1]s}}\n"},
+	{"batch/v1", "Job", "spec.template.spec", ""},
+	{"batch/v1", "CronJob", "spec.jobTemplate.spec.template.spec", ""},
+}
+
+// workloadYAML is a w named name whose Pod template runs image after an
+// init container of initImage.
+func workloadYAML(w workload, ns, name, image, initImage string) string {
+	template := fmt.Sprintf(`template:
+  metadata:
+    labels: {app: %s}
+  spec:
+    restartPolicy: %s
+    initContainers:
+    - name: setup
+      image: %s
+    containers:
+    - name: app
+      image: %s
+`, name, map[bool]string{true: "Never", false: "Always"}[w.apiVersion == "batch/v1"], initImage, image)
+	indent := "  "
+	spec := "spec:\n"
+	if w.extra != "" {
+		spec += fmt.Sprintf(w.extra, name)
+	}
+	if w.kind == "CronJob" {
+		spec += "  schedule: \"@hourly\"\n  jobTemplate:\n    spec:\n"
+		indent = "      "
+	}
+	for _, line := range strings.SplitAfter(strings.TrimSuffix(template, "\n"), "\n") {
+		spec += indent + line
+	}
+	return fmt.Sprintf("apiVersion: %s\nkind: %s\nmetadata:\n  name: %s\n  namespace: %s\n%s\n", w.apiVersion, w.kind, name, ns, spec)
 }
