@@ -7,7 +7,6 @@ package verify
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -380,57 +379,6 @@ func noStep(layout *attest.Layout, name string) string {
 		}
 	}
 	return "no step of this name in the layout"
-}
-
-// signers returns the distinct authorised functionary keys of step whose
-// signature on env verifies, or why none does.
-func signers(env *attest.Envelope, layout *attest.Layout, step *attest.Step) (ids, fps []string, reject string) {
-	seen := map[string]bool{}
-	var problems []string
-	for _, id := range step.PubKeys {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		k := layout.Keys[id]
-		if err := env.VerifyKey(k); err != nil {
-			if !strings.HasPrefix(err.Error(), "no signature") {
-				problems = append(problems, err.Error())
-			}
-			continue
-		}
-		fp := keyFingerprint(k)
-		dup := false
-		for _, f := range fps {
-			dup = dup || f == fp
-		}
-		if !dup {
-			ids = append(ids, id)
-			fps = append(fps, fp)
-		}
-	}
-	if len(ids) > 0 {
-		return ids, fps, ""
-	}
-	if len(problems) > 0 {
-		return nil, nil, strings.Join(problems, "; ")
-	}
-	claimed := env.SignerKeyIDs()
-	for i := range claimed {
-		claimed[i] = short(claimed[i])
-	}
-	return nil, nil, fmt.Sprintf("not signed by a functionary of step %q (signatures claim keys %s; authorised: %s)", step.Name, strings.Join(claimed, ", "), shortList(step.PubKeys))
-}
-
-// keyFingerprint identifies a key by its DER encoding, whatever PEM text or
-// keyid the layout gave it.
-func keyFingerprint(k *attest.Key) string {
-	der, err := x509.MarshalPKIXPublicKey(k.Public())
-	if err != nil {
-		return k.KeyID
-	}
-	sum := sha256.Sum256(der)
-	return hex.EncodeToString(sum[:])
 }
 
 // verifySublayout verifies a sublayout with the functionary's key as its
