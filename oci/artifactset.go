@@ -2,14 +2,9 @@ package oci
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -64,9 +59,10 @@ type ArtifactSet struct {
 	byKey   map[artifactKey][]*artifactEntry
 	all     []*artifactEntry
 
-	mu    sync.Mutex
-	spent int64
-	used  map[digest.Digest]ocispec.Descriptor
+	mu      sync.Mutex
+	spent   int64
+	counted map[digest.Digest]bool // blobs read whole, counted once against MaxTotalBytes
+	used    map[digest.Digest]ocispec.Descriptor
 }
 
 type artifactKey struct {
@@ -176,7 +172,7 @@ func newArtifactSet(s content.Fetcher, subject ocispec.Descriptor, o ArtifactSet
 	if o.MaxTotalBytes <= 0 {
 		o.MaxTotalBytes = DefaultMaxArtifactTotalBytes
 	}
-	return &ArtifactSet{s: s, subject: subject, o: o, byKey: map[artifactKey][]*artifactEntry{}, used: map[digest.Digest]ocispec.Descriptor{}}
+	return &ArtifactSet{s: s, subject: subject, o: o, byKey: map[artifactKey][]*artifactEntry{}, counted: map[digest.Digest]bool{}, used: map[digest.Digest]ocispec.Descriptor{}}
 }
 
 func (a *ArtifactSet) parallel() int {
@@ -214,6 +210,12 @@ func (a *ArtifactSet) index() {
 	for _, e := range a.all {
 		k := artifactKey{e.info.Path, e.layer.Digest}
 		a.byKey[k] = append(a.byKey[k], e)
+	}
+	// The candidates for one file hold the same bytes: the creation hint,
+	// which anyone who can push chooses, does not order them (Artifact
+	// tries each until one is readable).
+	for _, cands := range a.byKey {
+		sort.SliceStable(cands, func(i, j int) bool { return cands[i].info.Referrer < cands[j].info.Referrer })
 	}
 }
 
@@ -289,109 +291,6 @@ func (a *ArtifactSet) confirmEntry(ctx context.Context, e *artifactEntry) error 
 		return unavailable(fmt.Sprintf("artifact referrer %s: %s", e.manifest.Digest, e.problem))
 	}
 	return nil
-}
-
-// Artifact returns the file attached at path p whose SHA-256 is sha256hex
-// (lowercase hex): the blob sha256:<sha256hex> of an artifact referrer of
-// the image titled p, fetched and hashed here whatever the registry says.
-// The error wraps fs.ErrNotExist when no artifact referrer holds p with
-// that digest, when the registry's bytes do not hash to it, and when the
-// file is over ArtifactSetOptions.MaxBytes or past MaxTotalBytes (refused
-// unread); any other error is the store's (unreachable, failing).
-func (a *ArtifactSet) Artifact(ctx context.Context, p, sha256hex string) ([]byte, error) {
-	if !isSHA256Hex(sha256hex) {
-		return nil, unavailable(fmt.Sprintf("artifact %s: %s is not a SHA-256 in lowercase hex", termsafe.Quote(bounded(p)), termsafe.Quote(bounded(sha256hex))))
-	}
-	dg := digest.NewDigestFromEncoded(digest.SHA256, sha256hex)
-	cands := a.byKey[artifactKey{p, dg}]
-	if len(cands) == 0 {
-		return nil, unavailable(fmt.Sprintf("no artifact referrer of %s holds %s with sha256 %s", a.subject.Digest, termsafe.Quote(bounded(p)), sha256hex[:12]))
-	}
-	var last error
-	for _, e := range cands {
-		if err := a.confirmEntry(ctx, e); err != nil {
-			last = err
-			continue
-		}
-		e.mu.Lock()
-		l := e.layer
-		e.mu.Unlock()
-		return a.read(ctx, e, l)
-	}
-	return nil, last
-}
-
-// read fetches e's blob within the bounds and checks its size and
-// digest itself.
-func (a *ArtifactSet) read(ctx context.Context, e *artifactEntry, l ocispec.Descriptor) ([]byte, error) {
-	what := fmt.Sprintf("artifact %s (referrer %s)", termsafe.Quote(e.info.Path), e.manifest.Digest)
-	if l.Size > a.o.MaxBytes {
-		return nil, unavailable(fmt.Sprintf("%s is %d bytes, more than the %d allowed", what, l.Size, a.o.MaxBytes))
-	}
-	a.mu.Lock()
-	if a.spent+l.Size > a.o.MaxTotalBytes {
-		a.mu.Unlock()
-		return nil, unavailable(fmt.Sprintf("%s not read: the artifacts read for %s would be more than %d bytes", what, a.subject.Digest, a.o.MaxTotalBytes))
-	}
-	a.spent += l.Size
-	a.mu.Unlock()
-	rc, err := a.s.Fetch(ctx, l)
-	if err != nil && ctx.Err() == nil && strings.HasSuffix(err.Error(), "mismatch Content-Length") {
-		// oras-go's words (untyped) for a response whose length is not
-		// the descriptor's size.
-		return nil, unavailable(fmt.Sprintf("%s: the registry answered for %s with another size than the %d its manifest says", what, l.Digest, l.Size))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: fetching %s: %w", what, l.Digest, bareTimeout(err))
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, l.Size+1))
-	if err != nil && ctx.Err() == nil && !isContentMismatch(err) {
-		return nil, fmt.Errorf("%s: fetching %s: %w", what, l.Digest, bareTimeout(err))
-	} else if err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	sum := sha256.Sum256(data)
-	switch got := hex.EncodeToString(sum[:]); {
-	case err != nil:
-		return nil, unavailable(fmt.Sprintf("%s: the registry's bytes are not the blob %s: %v", what, l.Digest, err))
-	case int64(len(data)) != l.Size:
-		return nil, unavailable(fmt.Sprintf("%s: the registry sent %s bytes for %s, not the %d its manifest says", what, sizeText(len(data), l.Size), l.Digest, l.Size))
-	case got != l.Digest.Encoded():
-		return nil, unavailable(fmt.Sprintf("%s: the registry's bytes for %s hash to sha256 %s", what, l.Digest, got[:12]))
-	}
-	a.mu.Lock()
-	if _, ok := a.used[e.manifest.Digest]; !ok {
-		a.used[e.manifest.Digest] = e.manifest
-	}
-	a.mu.Unlock()
-	return data, nil
-}
-
-func sizeText(n int, size int64) string {
-	if int64(n) > size {
-		return "more"
-	}
-	return fmt.Sprint(n)
-}
-
-// isContentMismatch reports whether a fetch failed because the store's
-// bytes are not the blob asked for (oras-go checks what it can).
-func isContentMismatch(err error) bool {
-	return err != nil && (errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData))
-}
-
-// Used returns the artifact referrer manifests whose blobs Artifact read,
-// by digest: promote copies them with the evidence.
-func (a *ArtifactSet) Used() []ocispec.Descriptor {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make([]ocispec.Descriptor, 0, len(a.used))
-	for _, d := range a.used {
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Digest < out[j].Digest })
-	return out
 }
 
 // Paths returns the artifact referrers of the set, by path, the newest

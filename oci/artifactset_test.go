@@ -267,7 +267,8 @@ func TestArtifactHostileReferrers(t *testing.T) {
 
 // TestArtifactBounds: an artifact over ArtifactSetOptions.MaxBytes, or one
 // whose manifest claims a huge layer, is refused without its blob being
-// requested; the artifacts read through one set are bounded in total.
+// requested; the artifacts read through one set are bounded in total, each
+// blob counted once.
 func TestArtifactBounds(t *testing.T) {
 	ctx := context.Background()
 	be := newBackend(t, true)
@@ -318,8 +319,10 @@ func TestArtifactBounds(t *testing.T) {
 	if _, err := set.Artifact(ctx, "report.json", sha256hex(report)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := set.Artifact(ctx, "report.json", sha256hex(report)); err == nil || !strings.Contains(err.Error(), "would be more than") {
-		t.Errorf("past the total: %v", err)
+	// Read again (another inspection), it is counted once: still within
+	// the total (TestArtifactCountedOnce refuses another file past it).
+	if _, err := set.Artifact(ctx, "report.json", sha256hex(report)); err != nil {
+		t.Errorf("read again: %v", err)
 	}
 }
 
