@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -143,6 +144,61 @@ func (c contextReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// artifactOpener is an Artifacts that can stream an artifact
+// (DirArtifacts, and the engine's cache over one), so that staging it for
+// a command inspection does not hold it in memory. The stream's bytes are
+// not checked: its reader hashes them.
+type artifactOpener interface {
+	openArtifact(ctx context.Context, path, sha256hex string) (io.ReadCloser, error)
+}
+
+// openArtifact streams an artifact of src, from its bytes when src offers
+// only those.
+func openArtifact(ctx context.Context, src Artifacts, path, sha256hex string) (io.ReadCloser, error) {
+	if o, ok := src.(artifactOpener); ok {
+		return o.openArtifact(ctx, path, sha256hex)
+	}
+	if src == nil {
+		return nil, notAvailable("no artifacts were given to the verification")
+	}
+	data, err := src.Artifact(ctx, path, sha256hex)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+// openArtifact opens dir/p, a regular file, read as it is hashed.
+func (d DirArtifacts) openArtifact(ctx context.Context, p, _ string) (io.ReadCloser, error) {
+	f, err := d.open(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{contextReader{ctx, f}, f}, nil
+}
+
+// openArtifact streams the artifact from the bytes kept for a check, or
+// from the source.
+func (c *artifactCache) openArtifact(ctx context.Context, path, sha256hex string) (io.ReadCloser, error) {
+	if f := c.lookup(path, sha256hex); f != nil && (f.err != nil || f.kept) {
+		if f.err != nil {
+			return nil, f.err
+		}
+		return io.NopCloser(bytes.NewReader(f.data)), nil
+	}
+	if _, ok := c.src.(artifactOpener); ok {
+		return openArtifact(ctx, c.src, path, sha256hex)
+	}
+	data, err := c.Artifact(ctx, path, sha256hex)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
 }
 
 // tooLarge is an artifact larger than a check reads.

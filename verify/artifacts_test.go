@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/check"
 	"github.com/referee-dev/referee/verify"
 )
@@ -20,11 +22,24 @@ import (
 // reads whole only the small report the native check reads: it allocates
 // little and verifies.
 func TestLargeProductNotRead(t *testing.T) {
+	largeProduct(t, checkRun(noCritical, "vulnerability-report.json"), verify.Options{})
+}
+
+// TestLargeProductStreamed: a command inspection is given a large product
+// streamed from the directory into its own, not read into memory.
+func TestLargeProductStreamed(t *testing.T) {
+	largeProduct(t, []string{"sh", "-c", `test "$(wc -c < app.tar)" -eq 314572800 && grep -q LOW vulnerability-report.json`}, verify.Options{Inspector: &verify.ArtifactInspector{TempDir: t.TempDir()}})
+}
+
+// largeProduct verifies, locally with run as the inspection, a chain
+// whose build made a 300 MB app.tar (a sparse file in the directory), and
+// bounds what the verification allocates.
+func largeProduct(t *testing.T, run []string, o verify.Options) {
 	if testing.Short() {
 		t.Skip("hashes a 300 MB file")
 	}
 	const size = 300 << 20
-	c := newScanChain(t, checkRun(noCritical, "vulnerability-report.json"))
+	c := newScanChain(t, run)
 	// app.tar is available, so it is among the inspection's materials.
 	c.layout.Inspect[0].ExpectedMaterials = rules(t, "MATCH vulnerability-report.json WITH PRODUCTS FROM scan", "ALLOW app.tar", "DISALLOW *")
 	c.app = make([]byte, size) // zeros, as the sparse file reads
@@ -46,7 +61,8 @@ func TestLargeProductNotRead(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	r, err := c.verify(links, verify.Options{Artifacts: verify.DirArtifacts(dir), ImageDigest: "-"})
+	o.Artifacts, o.ImageDigest = verify.DirArtifacts(dir), "-"
+	r, err := c.verify(links, o)
 	took := time.Since(start)
 	runtime.ReadMemStats(&after)
 	wantPass(t, r, err)
@@ -147,4 +163,33 @@ func TestCheckedFileTooLarge(t *testing.T) {
 	}
 	r, err := c.verify(c.links(big), verify.Options{Artifacts: verify.DirArtifacts(dir), ImageDigest: "-"})
 	wantFail(t, r, err, fmt.Sprintf("is more than the %d bytes a check reads", check.MaxDocumentBytes))
+}
+
+// TestStagedStreamChecked: an artifact streamed into an inspection's
+// directory must hash to the sha256 its link records, or the inspection
+// does not run.
+func TestStagedStreamChecked(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "r.json"), cleanReport, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ai := &verify.ArtifactInspector{TempDir: t.TempDir()}
+	in := attest.Inspection{Name: "look", Run: []string{"grep", "-q", "LOW", "r.json"}}
+	for _, tc := range []struct {
+		name, hash, want string
+	}{
+		{"recorded bytes", sum(cleanReport), ""},
+		{"other bytes", sum(criticalReport), `artifact r.json of step "scan": its bytes hash to sha256 ` + sum(cleanReport)[:12]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			staged := []verify.StagedArtifact{{Path: "r.json", Step: "scan", Hash: attest.HashObj{"sha256": tc.hash}}}
+			link, err := ai.InspectArtifacts(context.Background(), in, staged, verify.DirArtifacts(dir))
+			switch {
+			case tc.want == "" && (err != nil || link.Materials["r.json"]["sha256"] != tc.hash):
+				t.Errorf("%v, %+v", err, link)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
 }

@@ -2,7 +2,10 @@ package verify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -108,18 +111,48 @@ func fill(ctx context.Context, dir string, artifacts []StagedArtifact, src Artif
 		if !fs.ValidPath(a.Path) || a.Path == "." || strings.Contains(a.Path, `\`) {
 			return fmt.Errorf("artifact %q of step %q is not a clean relative path; it is not written into the inspection's directory", a.Path, a.Step)
 		}
-		data, err := src.Artifact(ctx, a.Path, a.Hash["sha256"])
+		r, err := openArtifact(ctx, src, a.Path, a.Hash["sha256"])
 		if err != nil {
 			return fmt.Errorf("artifact %s of step %q: %w", a.Path, a.Step, err)
 		}
-		if d := path.Dir(a.Path); d != "." {
-			if err := root.MkdirAll(d, 0o755); err != nil {
-				return fmt.Errorf("writing artifact %s into the inspection's directory: %w", a.Path, err)
-			}
+		err = writeArtifact(root, a, r)
+		r.Close()
+		if err != nil {
+			return err
 		}
-		if err := root.WriteFile(a.Path, data, 0o644); err != nil {
-			return fmt.Errorf("writing artifact %s into the inspection's directory: %w", a.Path, err)
+	}
+	return nil
+}
+
+// writeArtifact copies r into a's path below root, hashing as it copies:
+// bytes that do not hash to the sha256 the link records are removed and
+// refused.
+func writeArtifact(root *os.Root, a StagedArtifact, r io.Reader) error {
+	failed := func(err error) error {
+		return fmt.Errorf("writing artifact %s into the inspection's directory: %w", a.Path, err)
+	}
+	if d := path.Dir(a.Path); d != "." {
+		if err := root.MkdirAll(d, 0o755); err != nil {
+			return failed(err)
 		}
+	}
+	f, err := root.OpenFile(a.Path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return failed(err)
+	}
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, h), r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if got, want := hex.EncodeToString(h.Sum(nil)), a.Hash["sha256"]; got != want {
+			err = notAvailable(fmt.Sprintf("its bytes hash to sha256 %s, not to the %s the link records", shortHex(got), shortHex(want)))
+		}
+	}
+	if err != nil {
+		_ = root.Remove(a.Path)
+		return fmt.Errorf("artifact %s of step %q: %w", a.Path, a.Step, err)
 	}
 	return nil
 }
