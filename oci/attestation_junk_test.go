@@ -99,8 +99,12 @@ func TestFindAttestationsJunk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Found) != 1 || got.Found[0].Envelope.VerifyKey(signer.Key()) != nil {
-		t.Fatalf("found %+v", got.Found)
+	var sources []string
+	for _, a := range got.Found {
+		sources = append(sources, a.Source)
+	}
+	if len(got.Found) != 1 || got.Found[0].Envelope == nil || got.Found[0].Envelope.VerifyKey(signer.Key()) != nil {
+		t.Fatalf("found %d, want the signed one: %v", len(got.Found), sources)
 	}
 	if len(got.Skipped) != junk {
 		t.Fatalf("skipped %d, want %d: %+v", len(got.Skipped), junk, got.Skipped)
