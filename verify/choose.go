@@ -1,0 +1,225 @@
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/referee-dev/referee/attest"
+)
+
+// group is a set of candidate links of one step that record the same
+// artifacts; together they count their distinct signers.
+type group struct {
+	members []*candidate
+	keys    map[string]bool
+	link    *attest.Link
+}
+
+// eligibleGroups groups the accepted candidates of a step by the artifacts
+// they record and keeps the groups whose distinct signers reach the
+// threshold, largest first.
+func eligibleGroups(s attest.Step, cands []*candidate) []*group {
+	byArtifacts := map[string]*group{}
+	var order []string
+	for _, c := range cands {
+		if c.reject != "" {
+			continue
+		}
+		fp := artifactFingerprint(c.link)
+		g := byArtifacts[fp]
+		if g == nil {
+			g = &group{keys: map[string]bool{}, link: c.link}
+			byArtifacts[fp] = g
+			order = append(order, fp)
+		}
+		g.members = append(g.members, c)
+		for _, k := range c.keyFPs {
+			g.keys[k] = true
+		}
+	}
+	var out []*group
+	for _, fp := range order {
+		if g := byArtifacts[fp]; len(g.keys) >= s.Threshold {
+			out = append(out, g)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i].keys) > len(out[j].keys) })
+	return out
+}
+
+func artifactFingerprint(l *attest.Link) string {
+	h := sha256.New()
+	write := func(s string) {
+		// Length-prefixed, so no two different sets encode the same.
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	for _, set := range []map[string]attest.HashObj{l.Materials, l.Products} {
+		write(strconv.Itoa(len(set)))
+		for _, p := range sortedKeys(set) {
+			write(p)
+			hs := set[p]
+			write(strconv.Itoa(len(hs)))
+			for _, a := range sortedKeys(hs) {
+				write(a)
+				write(hs[a])
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func thresholdFailure(s attest.Step, cands []*candidate) Failure {
+	accepted := map[string]bool{}
+	for _, c := range cands {
+		if c.reject == "" {
+			for _, k := range c.keyFPs {
+				accepted[k] = true
+			}
+		}
+	}
+	reason := fmt.Sprintf("needs links signed by %d distinct authorised functionaries recording the same artifacts; found %d", s.Threshold, len(accepted))
+	if len(cands) == 0 {
+		reason = fmt.Sprintf("no link for this step (needs %d, signed by any of %s)", s.Threshold, shortList(s.PubKeys))
+	} else {
+		for _, c := range cands {
+			if c.reject != "" {
+				return Failure{Step: s.Name, Source: c.ev.Source, Reason: reason + "; " + c.ev.Source + " was not counted: " + c.reject}
+			}
+		}
+	}
+	return Failure{Step: s.Name, Reason: reason}
+}
+
+// choice is one selection of a link group per step.
+type choice struct {
+	groups map[string]*group
+	links  map[string]*attest.Link
+}
+
+// chooseAndApply tries the combinations of eligible link groups (largest
+// first, bounded by maxCombinations) and returns the first under which
+// every rule holds, or else the first combination with its failures.
+func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[string][]*group, o Options, depth int) (choice, map[string][]RuleResult, []Failure, []StepReport) {
+	idx := make([]int, len(layout.Steps))
+	ins := newInspections(layout, o)
+	var first struct {
+		c           choice
+		rules       map[string][]RuleResult
+		fails       []Failure
+		inspections []StepReport
+	}
+	for n := 0; n < maxCombinations; n++ {
+		c := choice{groups: map[string]*group{}, links: map[string]*attest.Link{}}
+		for i, s := range layout.Steps {
+			g := groups[s.Name][idx[i]]
+			c.groups[s.Name], c.links[s.Name] = g, g.link
+		}
+		// Inspections see the artifacts of these links; each runs once
+		// for each distinct set of them (a command on the verifier's
+		// disk, given none, once).
+		inspections, inspected, inspectFailures := ins.run(ctx, c.links)
+		for name, l := range inspected {
+			c.links[name] = l
+		}
+		rules, fails := applyAll(layout, c.links)
+		if depth == 0 {
+			fails = append(fails, checkBinding(layout, c.links, o.ImageDigest)...)
+		}
+		for _, sr := range inspections {
+			rules[sr.Name] = nil
+		}
+		fails = append(inspectFailures, fails...)
+		if n == 0 {
+			first.c, first.rules, first.fails, first.inspections = c, rules, fails, inspections
+		}
+		if len(fails) == 0 {
+			attachInspectionRules(inspections, rules)
+			return c, rules, nil, inspections
+		}
+		if !advance(idx, layout, groups) {
+			break
+		}
+	}
+	attachInspectionRules(first.inspections, first.rules)
+	return first.c, first.rules, first.fails, first.inspections
+}
+
+// checkBinding requires, when an image digest is given, that the layout
+// binds its evidence to an image and that the binding steps' links record
+// exactly this image.
+func checkBinding(layout *attest.Layout, links map[string]*attest.Link, image string) []Failure {
+	if image == "" {
+		return nil
+	}
+	steps := layout.BindingSteps()
+	if len(steps) == 0 {
+		return []Failure{{Artifact: attest.ImageArtifact, Reason: fmt.Sprintf("the layout binds no step to the image (no step's expected_products names %q), so links copied from another image would verify this one; refusing", attest.ImageArtifact)}}
+	}
+	alg, hexDigest, ok := strings.Cut(image, ":")
+	var fails []Failure
+	for _, name := range steps {
+		got, recorded := links[name].Products[attest.ImageArtifact]
+		switch {
+		case !ok || alg != "sha256":
+			fails = append(fails, Failure{Step: name, Artifact: attest.ImageArtifact, Reason: fmt.Sprintf("image digest %q is not a sha256 digest", image)})
+		case !recorded:
+			fails = append(fails, Failure{Step: name, Artifact: attest.ImageArtifact, Reason: fmt.Sprintf("the step's link records no image, so it is not bound to %s", image)})
+		case !sameHashes(got, attest.HashObj{"sha256": hexDigest}):
+			fails = append(fails, Failure{Step: name, Artifact: attest.ImageArtifact, Reason: fmt.Sprintf("the step's link is about image %s, not %s (evidence copied from another image?)", hashSummary(got), image)})
+		}
+	}
+	return fails
+}
+
+// advance moves idx to the next combination, odometer-style.
+func advance(idx []int, layout *attest.Layout, groups map[string][]*group) bool {
+	for i := range idx {
+		idx[i]++
+		if idx[i] < len(groups[layout.Steps[i].Name]) {
+			return true
+		}
+		idx[i] = 0
+	}
+	return false
+}
+
+// applyAll evaluates every step's and inspection's rules against links.
+func applyAll(layout *attest.Layout, links map[string]*attest.Link) (map[string][]RuleResult, []Failure) {
+	rules := map[string][]RuleResult{}
+	var fails []Failure
+	env := &ruleEnv{chosen: links, globs: map[string]glob{}}
+	check := func(key, name string, link *attest.Link, materials, products [][]string) {
+		env.link = link
+		for _, set := range []struct {
+			name  string
+			rules [][]string
+		}{{"materials", materials}, {"products", products}} {
+			rr, f := env.applyRules(name, set.name, set.rules)
+			rules[key] = append(rules[key], rr...)
+			if f != nil {
+				if key != name {
+					f.Inspection, f.Step = f.Step, ""
+				}
+				fails = append(fails, *f)
+			}
+		}
+	}
+	for _, s := range layout.Steps {
+		check(s.Name, s.Name, links[s.Name], s.ExpectedMaterials, s.ExpectedProducts)
+	}
+	for _, in := range layout.Inspect {
+		if l := links[in.Name]; l != nil {
+			check("inspection:"+in.Name, in.Name, l, in.ExpectedMaterials, in.ExpectedProducts)
+		}
+	}
+	return rules, fails
+}

@@ -1,0 +1,183 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/referee-dev/referee/attest"
+)
+
+// candidate is one piece of evidence offered for a step, with the distinct
+// authorised keys whose signatures on it verify.
+type candidate struct {
+	ev     Evidence
+	link   *attest.Link
+	keyIDs []string
+	// keyFPs identify the signers by key material, so one key listed
+	// under two keyids still counts once.
+	keyFPs []string
+	reject string
+	sub    *Report
+}
+
+// gatherCandidates sorts the evidence by step, checks signatures, verifies
+// sublayouts, and records why evidence cannot count. Evidence for a step
+// the layout does not name is not used and does not fail verification, as
+// in both reference implementations (which never read it): a link or
+// sublayout can only count toward a step of the layout, and anyone who can
+// attach a referrer could otherwise make every image fail with a
+// self-signed link of a made-up step. It is listed in r.Warnings as not
+// used, with why (see ignoredWarnings).
+func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Evidence, o Options, depth int, r *Report) map[string][]*candidate {
+	// Parsing and signature checks are independent per link: spread them
+	// over the cores, then assemble in input order.
+	results := make([]examined, len(links))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, ev := range links {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = examine(layout, ev)
+		}()
+	}
+	wg.Wait()
+	out := map[string][]*candidate{}
+	var ignored []examined
+	for _, e := range results {
+		switch {
+		case e.failure != nil:
+			r.Failures = append(r.Failures, *e.failure)
+			continue
+		case e.ignored != "":
+			ignored = append(ignored, e)
+			continue
+		}
+		if e.c.reject == "" && e.isSub {
+			e.c.verifySublayout(ctx, layout, layout.Step(e.name), o, depth)
+		}
+		out[e.name] = append(out[e.name], e.c)
+	}
+	r.Warnings = append(r.Warnings, ignoredWarnings(ignored)...)
+	return out
+}
+
+// examined is what examine found about one piece of evidence: the step it
+// is a candidate for, or the failure that makes it unusable, or why it is
+// for no step of the layout and so not used (ignored).
+type examined struct {
+	c       *candidate
+	name    string
+	isSub   bool
+	failure *Failure
+	ignored string
+}
+
+// maxIgnoredListed bounds how many pieces of evidence for steps the layout
+// does not name are listed one by one; the rest are counted on one line,
+// so that junk attached by anyone cannot bury the report.
+const maxIgnoredListed = 20
+
+// ignoredWarnings lists evidence for no step of the layout, as not used.
+func ignoredWarnings(ignored []examined) []string {
+	var out []string
+	for i, e := range ignored {
+		if i == maxIgnoredListed {
+			out = append(out, fmt.Sprintf("and %d more links or sublayouts for steps the layout does not name, not used", len(ignored)-i))
+			break
+		}
+		what := "link"
+		if e.isSub {
+			what = "sublayout"
+		}
+		if e.name == "" {
+			out = append(out, fmt.Sprintf("%s %s not used: %s", what, e.c.ev.Source, e.ignored))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %s of step %q not used: %s", what, e.c.ev.Source, e.name, e.ignored))
+	}
+	return out
+}
+
+// examine parses one piece of evidence, finds its step and checks its
+// signatures. A failure means the evidence is unusable for any step;
+// evidence for a step the layout does not name is ignored (its signatures
+// are not even checked), unless its file name says a step of the layout:
+// then it is a rejected candidate of that step, so that the report says,
+// where the reader looks for it, why it did not count.
+func examine(layout *attest.Layout, ev Evidence) examined {
+	c := &candidate{ev: ev}
+	kind, err := ev.Envelope.PayloadKind()
+	if err != nil {
+		return examined{failure: &Failure{Source: ev.Source, Reason: err.Error()}}
+	}
+	var name string
+	isSub := false
+	switch kind {
+	case "link":
+		if c.link, err = attest.ParseLink(ev.Envelope.Payload); err != nil {
+			return examined{failure: &Failure{Source: ev.Source, Reason: "invalid link: " + err.Error()}}
+		}
+		name = c.link.Name
+	case "layout":
+		name, isSub = ev.StepHint, true
+	default:
+		return examined{failure: &Failure{Source: ev.Source, Reason: fmt.Sprintf("is a %q document, neither a link nor a sublayout", kind)}}
+	}
+	step := layout.Step(name)
+	if step == nil {
+		if !isSub && ev.StepHint != name && layout.Step(ev.StepHint) != nil {
+			// The file name is unsigned: the signed name decides, and a
+			// link of one step never counts for another.
+			c.reject = fmt.Sprintf("signed as a link of step %q, which the layout does not have, not of %q (a link counts only for the step its signed content names, whatever its file name says)", name, ev.StepHint)
+			return examined{c: c, name: ev.StepHint}
+		}
+		return examined{c: c, name: name, isSub: isSub, ignored: noStep(layout, name)}
+	}
+	c.keyIDs, c.keyFPs, c.reject = signers(ev.Envelope, layout, step)
+	return examined{c: c, name: name, isSub: isSub}
+}
+
+// noStep says why evidence of step name is for no step of layout.
+func noStep(layout *attest.Layout, name string) string {
+	if name == "" {
+		return "it names no step (in-toto takes a sublayout's step from its file name, STEP.KEYID8.link)"
+	}
+	for _, in := range layout.Inspect {
+		if in.Name == name {
+			return fmt.Sprintf("no step of this name in the layout (%q is an inspection, whose link the verifier makes by running it)", name)
+		}
+	}
+	return "no step of this name in the layout"
+}
+
+// verifySublayout verifies a sublayout with the functionary's key as its
+// layout key, and stands in for it the summary link in-toto defines: the
+// first step's materials and the last step's products, byproducts and
+// command.
+func (c *candidate) verifySublayout(ctx context.Context, layout *attest.Layout, step *attest.Step, o Options, depth int) {
+	if depth+1 > o.MaxSublayoutDepth {
+		c.reject = fmt.Sprintf("sublayouts nested deeper than %d", o.MaxSublayoutDepth)
+		return
+	}
+	so := o
+	so.LayoutKeys = []*attest.Key{layout.Keys[c.keyIDs[0]]}
+	so.Inspector, so.sublayoutSigner = nil, c.keyIDs[0]
+	so.Artifacts, so.Attestations = nil, nil
+	sub, chosen := verifyLayout(ctx, c.ev, c.ev.Sub, so, depth+1)
+	c.sub = sub
+	if !sub.Verified {
+		c.reject = fmt.Sprintf("sublayout does not verify: %s", sub.Failures[0].Error())
+		return
+	}
+	subLayout, _ := attest.ParseLayout(c.ev.Envelope.Payload)
+	c.link = &attest.Link{Type: "link", Name: step.Name, Materials: map[string]attest.HashObj{}, Products: map[string]attest.HashObj{}}
+	if n := len(subLayout.Steps); n > 0 {
+		first, last := chosen[subLayout.Steps[0].Name], chosen[subLayout.Steps[n-1].Name]
+		c.link.Materials, c.link.Products = first.Materials, last.Products
+		c.link.Byproducts, c.link.Command = last.Byproducts, last.Command
+	}
+}
