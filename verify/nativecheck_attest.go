@@ -42,11 +42,57 @@ func (x *inspections) attestations(ctx context.Context, in attest.Inspection, sp
 	if spec.Image != "" && spec.Image != image && !strings.HasSuffix(spec.Image, "@"+image) {
 		return fail(Failure{Reason: fmt.Sprintf("it checks the attestations of image %s, but the image verified is %s: an inspection checks the image being verified", spec.Image, image)})
 	}
+	checks, fails := evalAttestations(ctx, AttestationQuery{PredicateType: spec.Attestation, Keys: keys, SignedBy: spec.SignedBy, Image: image}, x.o.Attestations, x.readAttestation, prog)
+	out.report.Checks = checks
+	for _, f := range fails {
+		fail(f)
+	}
+	return out
+}
+
+// AttestationQuery is what an attestation check counts: in-toto
+// Statements of a predicate type, in a DSSE envelope whose signature
+// verifies with one of Keys, with a subject naming Image.
+// https://github.com/in-toto/attestation/blob/v1.1.2/spec/v1/README.md
+type AttestationQuery struct {
+	PredicateType string
+	Keys          []*attest.Key
+	// SignedBy names the key in messages; "" is the first key's keyid.
+	SignedBy string
+	// Image is the digest ("sha256:<hex>") a statement must be about.
+	Image string
+}
+
+// CheckAttestations evaluates prog over the attestations of atts that q
+// counts, as verification evaluates the attestation part of a native
+// check (`referee check --attestation …`): each with its predicate as
+// input and the whole statement as statement. It returns the result of
+// each that counts and the failures: one for each that is false or cannot
+// be evaluated, and one when none counts, naming (a few of) those of the
+// predicate type that do not count and why. No failure means there is one
+// and all hold. Each attestation is read cheapest first (see
+// attestationRead), so that junk costs a scan of its bytes.
+func CheckAttestations(ctx context.Context, q AttestationQuery, atts []Evidence, prog *check.Program) ([]CheckResult, []Failure) {
+	reads := make([]*attestationRead, len(atts))
+	read := func(i int) *attestationRead {
+		if reads[i] == nil {
+			reads[i] = newAttestationRead(atts[i])
+		}
+		return reads[i]
+	}
+	return evalAttestations(ctx, q, atts, read, prog)
+}
+
+func evalAttestations(ctx context.Context, q AttestationQuery, atts []Evidence, read func(int) *attestationRead, prog *check.Program) ([]CheckResult, []Failure) {
+	if q.SignedBy == "" && len(q.Keys) > 0 {
+		q.SignedBy = q.Keys[0].KeyID
+	}
+	var checks []CheckResult
+	var fails []Failure
 	var rejects []string
 	found := 0
-	for i, ev := range x.o.Attestations {
-		ra := x.readAttestation(i)
-		counts, why := ra.qualify(spec, keys, image)
+	for i, ev := range atts {
+		counts, why := read(i).qualify(q)
 		if !counts && why == "" {
 			continue // of another predicate type
 		}
@@ -55,19 +101,19 @@ func (x *inspections) attestations(ctx context.Context, in attest.Inspection, sp
 			continue
 		}
 		found++
-		res, err := ra.eval(ctx, prog)
+		res, err := read(i).eval(ctx, prog)
 		if err != nil {
-			out.report.Checks = append(out.report.Checks, CheckResult{Attestation: ev.Source, PredicateType: spec.Attestation, Reason: err.Error()})
-			fail(Failure{Source: ev.Source, Reason: err.Error()})
+			checks = append(checks, CheckResult{Attestation: ev.Source, PredicateType: q.PredicateType, Reason: err.Error()})
+			fails = append(fails, Failure{Source: ev.Source, Reason: err.Error()})
 			continue
 		}
-		out.report.Checks = append(out.report.Checks, CheckResult{Attestation: ev.Source, PredicateType: spec.Attestation, Passed: res.Pass, Reason: res.Reason})
+		checks = append(checks, CheckResult{Attestation: ev.Source, PredicateType: q.PredicateType, Passed: res.Pass, Reason: res.Reason})
 		if !res.Pass {
-			fail(Failure{Source: ev.Source, Reason: res.Reason})
+			fails = append(fails, Failure{Source: ev.Source, Reason: res.Reason})
 		}
 	}
 	if found == 0 {
-		reason := fmt.Sprintf("no attestation of type %q signed by key %s names image %s", spec.Attestation, short(spec.SignedBy), image)
+		reason := fmt.Sprintf("no attestation of type %q signed by key %s names image %s", q.PredicateType, short(q.SignedBy), q.Image)
 		if len(rejects) > 0 {
 			sort.Strings(rejects)
 			listed := rejects[:min(len(rejects), maxRejectsListed)]
@@ -76,9 +122,9 @@ func (x *inspections) attestations(ctx context.Context, in attest.Inspection, sp
 				reason += fmt.Sprintf("; and %d more", n)
 			}
 		}
-		fail(Failure{KeyID: spec.SignedBy, Reason: reason})
+		fails = append(fails, Failure{KeyID: q.SignedBy, Reason: reason})
 	}
-	return out
+	return checks, fails
 }
 
 // layoutKeys returns the keys of the layout that id names, by the keyid

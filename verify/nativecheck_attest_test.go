@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/check"
 	"github.com/referee-dev/referee/verify"
 )
 
@@ -202,5 +203,48 @@ func TestJunkAttestationsCostLittle(t *testing.T) {
 	// signature; none is parsed.
 	if took > 10*time.Second || alloc > 4*uint64(len(atts)*len(payload)) {
 		t.Errorf("junk cost %v and %d MB", took, alloc>>20)
+	}
+}
+
+// TestCheckAttestations: the attestation part of a native check, outside
+// verification (as `referee check --attestation` runs it), counts and
+// evaluates as verification does.
+func TestCheckAttestations(t *testing.T) {
+	c := newScanChain(t, nil)
+	dave, eve := c.keys["dave"], mustKey(t)
+	v1 := attest.StatementTypeV1
+	clean := map[string]any{"scanner": map[string]any{"result": "clean"}}
+	dirty := map[string]any{"scanner": map[string]any{"result": "critical"}}
+	good := attestation(t, "good", statement(t, v1, scanPredicate, imageDigest, clean), dave)
+	bad := attestation(t, "bad", statement(t, v1, scanPredicate, imageDigest, dirty), dave)
+	byEve := attestation(t, "by-eve", statement(t, v1, scanPredicate, imageDigest, clean), eve)
+	prog, err := check.Compile(`input.scanner.result == "clean"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := verify.AttestationQuery{PredicateType: scanPredicate, Keys: []*attest.Key{dave.Key()}, Image: imageDigest}
+	for _, tc := range []struct {
+		name   string
+		atts   []verify.Evidence
+		checks int
+		want   string // in the first failure; "": none
+	}{
+		{"one that holds", []verify.Evidence{byEve, good}, 1, ""},
+		{"one that is false", []verify.Evidence{good, bad}, 2, `is false`},
+		{"only another key's", []verify.Evidence{byEve}, 0, "no attestation of type \"" + scanPredicate + "\" signed by key " + dave.Key().KeyID[:8] + " names image " + imageDigest + "; 1 of this type not counted: by-eve is not signed by key"},
+		{"none", nil, 0, "no attestation of type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checks, fails := verify.CheckAttestations(t.Context(), q, tc.atts, prog)
+			if len(checks) != tc.checks {
+				t.Errorf("checks %+v, want %d", checks, tc.checks)
+			}
+			switch {
+			case tc.want == "" && len(fails) != 0:
+				t.Errorf("failures %+v", fails)
+			case tc.want != "" && (len(fails) == 0 || !strings.Contains(fails[0].Reason, tc.want)):
+				t.Errorf("failures %+v, want %q", fails, tc.want)
+			}
+		})
 	}
 }

@@ -60,13 +60,13 @@ func newAttestationRead(ev Evidence) *attestationRead {
 	return ra
 }
 
-// qualify says whether the attestation counts for spec: false and ""
-// when it is of another predicate type; false and why it does not count
-// when it is of spec's type but unsigned, signed by another key, not an
-// in-toto Statement, or about another image.
-func (ra *attestationRead) qualify(spec check.Spec, keys []*attest.Key, image string) (bool, string) {
+// qualify says whether the attestation counts for q: false and "" when
+// it is of another predicate type; false and why it does not count when
+// it is of q's type but unsigned, signed by another key, not an in-toto
+// Statement, or about another image.
+func (ra *attestationRead) qualify(q AttestationQuery) (bool, string) {
 	env := ra.ev.Envelope
-	if env == nil || ra.predicateType != spec.Attestation {
+	if env == nil || ra.predicateType != q.PredicateType {
 		return false, ""
 	}
 	if env.Form != attest.FormDSSE || env.PayloadType != attest.PayloadType {
@@ -75,9 +75,9 @@ func (ra *attestationRead) qualify(spec check.Spec, keys []*attest.Key, image st
 	if len(env.Signatures) == 0 {
 		return false, "is not signed"
 	}
-	why := fmt.Sprintf("is not signed by key %s", short(spec.SignedBy))
+	why := fmt.Sprintf("is not signed by key %s", short(q.SignedBy))
 	signed := false
-	for _, k := range keys {
+	for _, k := range q.Keys {
 		err, done := ra.verified[k]
 		if !done {
 			err = env.VerifyKey(k)
@@ -88,7 +88,7 @@ func (ra *attestationRead) qualify(spec check.Spec, keys []*attest.Key, image st
 			// Only a signature that names the key can be said to be its,
 			// and tampered with; one without a keyid (cosign's) that does
 			// not verify is by another key.
-			why = fmt.Sprintf("has a signature by key %s that does not verify over its content", short(spec.SignedBy))
+			why = fmt.Sprintf("has a signature by key %s that does not verify over its content", short(q.SignedBy))
 		}
 	}
 	if !signed {
@@ -98,11 +98,11 @@ func (ra *attestationRead) qualify(spec check.Spec, keys []*attest.Key, image st
 	if err != nil {
 		return false, fmt.Sprintf("is not an in-toto Statement: %v", err)
 	}
-	if st.PredicateType != spec.Attestation {
+	if st.PredicateType != q.PredicateType {
 		return false, "" // the scan and the parse disagree: the parse decides
 	}
-	if !st.NamesDigest(image) {
-		return false, fmt.Sprintf("is about another image (%s), not %s", subjects(st), image)
+	if !st.NamesDigest(q.Image) {
+		return false, fmt.Sprintf("is about another image (%s), not %s", subjects(st), q.Image)
 	}
 	return true, ""
 }
