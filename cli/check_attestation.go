@@ -22,7 +22,7 @@ func checkAttestations(c *cli.Context, prog *check.Program, o oci.Options, image
 	if err != nil {
 		return nil, err
 	}
-	atts, err := oci.FindAttestations(c.Context, s, desc, oci.AttestationOptions{PredicateType: predicateType})
+	atts, err := oci.FindAttestations(c.Context, s, desc, oci.AttestationOptions{PredicateType: predicateType, Keys: []*attest.Key{key}})
 	if err != nil {
 		return nil, fmt.Errorf("reading the attestations of %s: %w", ref, err)
 	}

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -141,8 +142,10 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 		eo.Artifacts = artifacts
 	}
 	var atts []oci.Attestation
-	if eo.Attestations == nil && needsAttestations(layout.Envelope) {
-		found, err := oci.FindAttestations(ctx, s, image, oci.AttestationOptions{MaxManifestBytes: d.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes})
+	if keys, need := attestationKeys(layout.Envelope); eo.Attestations == nil && need {
+		// Only statements signed by a key a check names are read: junk
+		// from whoever can push costs a signature check, not a parse.
+		found, err := oci.FindAttestations(ctx, s, image, oci.AttestationOptions{MaxManifestBytes: d.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes, Keys: keys})
 		if err != nil {
 			return nil, fmt.Errorf("reading the attestations of %s: %w", image.Digest, err)
 		}
@@ -177,20 +180,34 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 	return w, nil
 }
 
-// needsAttestations reports whether the layout (read without checking
-// its signature: the engine does that) has a native check over
-// attestations, the only use of them.
-func needsAttestations(env *attest.Envelope) bool {
+// attestationKeys reports whether the layout (read without checking its
+// signature: the engine does that) has a native check over attestations,
+// the only use of them, and returns the layout keys those checks name.
+func attestationKeys(env *attest.Envelope) ([]*attest.Key, bool) {
 	l, err := attest.ParseLayout(env.Payload)
 	if err != nil {
-		return false
+		return nil, false
 	}
+	var keys []*attest.Key
+	need := false
 	for _, in := range l.Inspect {
-		if spec, ok, err := check.ParseCommand(in.Run); ok && err == nil && spec.Attestation != "" {
-			return true
+		spec, ok, err := check.ParseCommand(in.Run)
+		if !ok || err != nil || spec.Attestation == "" {
+			continue
+		}
+		need = true
+		for _, id := range l.KeyIDs() {
+			if k := l.Keys[id]; k.HasID(spec.SignedBy) && !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
 		}
 	}
-	return false
+	if need && len(keys) == 0 {
+		// No check names a key of the layout: none can pass, and the
+		// engine says so; nothing need be read.
+		return nil, false
+	}
+	return keys, need
 }
 
 // attestationEvidence turns attestations into engine evidence; an
