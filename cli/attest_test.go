@@ -36,7 +36,7 @@ func TestAttestAndCheckAttestation(t *testing.T) {
 	if code, stdout, stderr := referee(t, checkArgs(alice)...); code != cli.ExitOK || !strings.HasPrefix(stdout, "PASS ") {
 		t.Fatalf("alice's attestation: exit %d, %q %q", code, stdout, stderr)
 	}
-	if code, stdout, _ := referee(t, checkArgs(bob)...); code != cli.ExitNotVerified || !strings.Contains(stdout, "no attestation of type "+scanType) {
+	if code, stdout, _ := referee(t, checkArgs(bob)...); code != cli.ExitNotVerified || !strings.Contains(stdout, `no attestation of type "`+scanType) {
 		t.Fatalf("bob's key: exit %d, %q", code, stdout)
 	}
 

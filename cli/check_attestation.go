@@ -8,11 +8,14 @@ import (
 	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/check"
 	"github.com/referee-dev/referee/oci"
+	"github.com/referee-dev/referee/verify"
 )
 
 // checkAttestations evaluates prog over the attestations of predicate
 // type attached to image that the key in keyFile signed and that are
-// about image's digest; none is a failed check, not an error.
+// about image's digest, exactly as verification evaluates a layout's
+// attestation check (verify.CheckAttestations); none is a failed check,
+// not an error.
 func checkAttestations(c *cli.Context, prog *check.Program, o oci.Options, image, predicateType, keyFile string) ([]checkJSON, error) {
 	key, err := attest.LoadPublicKey(keyFile)
 	if err != nil {
@@ -22,31 +25,30 @@ func checkAttestations(c *cli.Context, prog *check.Program, o oci.Options, image
 	if err != nil {
 		return nil, err
 	}
-	atts, err := oci.FindAttestations(c.Context, s, desc, oci.AttestationOptions{PredicateType: predicateType, Keys: []*attest.Key{key}})
+	// Only statements the key signed are read: junk costs a signature
+	// check.
+	atts, err := oci.FindAttestations(c.Context, s, desc, oci.AttestationOptions{PredicateType: predicateType, Keys: []*attest.Key{key},
+		MaxManifestBytes: o.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes})
 	if err != nil {
 		return nil, fmt.Errorf("reading the attestations of %s: %w", ref, err)
 	}
-	var results []checkJSON
+	evidence := make([]verify.Evidence, 0, len(atts))
 	for _, a := range atts {
-		if a.Envelope == nil || a.Envelope.VerifyKey(key) != nil {
-			continue
+		if a.Envelope != nil {
+			evidence = append(evidence, verify.Evidence{Source: a.Source + " (" + a.Form + ")", Envelope: a.Envelope})
 		}
-		st, err := attest.ParseStatement(a.Envelope.Payload)
-		if err != nil || st.PredicateType != predicateType || !st.NamesDigest(desc.Digest.String()) {
-			continue
-		}
-		in, err := check.StatementInput(a.Source, a.Envelope.Payload)
-		if err != nil {
-			return nil, err
-		}
-		res, err := prog.Eval(c.Context, in)
-		if err != nil {
-			return nil, err
-		}
-		results = append(results, checkJSON{File: a.Source, Pass: res.Pass, Reason: res.Reason})
 	}
-	if len(results) == 0 {
-		results = append(results, checkJSON{File: ref.Name() + "@" + desc.Digest.String(), Reason: fmt.Sprintf("no attestation of type %s signed by key %s is about this image (of %d found)", predicateType, key.ShortID(), len(atts))})
+	checks, fails := verify.CheckAttestations(c.Context, verify.AttestationQuery{PredicateType: predicateType, Keys: []*attest.Key{key}, Image: desc.Digest.String()}, evidence, prog)
+	var results []checkJSON
+	for _, r := range checks {
+		results = append(results, checkJSON{File: r.Attestation, Pass: r.Passed, Reason: r.Reason})
+	}
+	if len(checks) == 0 {
+		reason := "no attestation of type " + predicateType + " signed by key " + key.ShortID() + " is about this image"
+		if len(fails) > 0 {
+			reason = fails[0].Reason
+		}
+		results = append(results, checkJSON{File: ref.Name() + "@" + desc.Digest.String(), Reason: reason})
 	}
 	return results, nil
 }
