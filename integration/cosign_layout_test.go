@@ -131,8 +131,8 @@ func TestCosignLayoutInspection(t *testing.T) {
 				refused(t, "critical 2", bad, "input.critical is 2")
 				// cosign's signatures carry no keyid, so the scanner's key is
 				// tried on the other key's signature and fails; the reason
-				// referee gives names that signature as not counted.
-				refused(t, "signed by another cosign key", other, "1 of this type not counted")
+				// referee gives (a warning: the statement is not read) says it is not signed by that key.
+				refused(t, "signed by another cosign key", other, "layer 0: not signed by key")
 				refused(t, "about another image", replay, "about another image")
 
 				// promote: the clean image, with its evidence; a bundle is

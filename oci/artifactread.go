@@ -89,6 +89,9 @@ func (a *ArtifactSet) HasArtifact(ctx context.Context, p, sha256hex string) (boo
 		size := e.layer.Size
 		e.mu.Unlock()
 		if size >= 0 && size <= a.o.MaxBytes {
+			// Known to be there is used, as read is: an inspection's
+			// materials are what is available, and promote copies them.
+			a.markUsed(e)
 			return true, nil
 		}
 		definite = true
@@ -152,12 +155,17 @@ func (a *ArtifactSet) read(ctx context.Context, e *artifactEntry, l ocispec.Desc
 	if err != nil {
 		return nil, err
 	}
+	a.markUsed(e)
+	return data, nil
+}
+
+// markUsed records that verification used e's artifact (Used).
+func (a *ArtifactSet) markUsed(e *artifactEntry) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if _, ok := a.used[e.manifest.Digest]; !ok {
 		a.used[e.manifest.Digest] = e.manifest
 	}
-	a.mu.Unlock()
-	return data, nil
 }
 
 // fetch reads blob l, of the artifact what, and checks its size and

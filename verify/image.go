@@ -145,12 +145,19 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 	if keys, need := attestationKeys(layout.Envelope); eo.Attestations == nil && need {
 		// Only statements signed by a key a check names are read: junk
 		// from whoever can push costs a signature check, not a parse.
-		found, err := oci.FindAttestations(ctx, s, image, oci.AttestationOptions{MaxManifestBytes: d.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes, Keys: keys})
+		read, err := oci.ReadAttestations(ctx, s, image, oci.AttestationOptions{MaxManifestBytes: d.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes, Keys: keys})
 		if err != nil {
 			return nil, fmt.Errorf("reading the attestations of %s: %w", image.Digest, err)
 		}
-		atts = found
-		eo.Attestations = attestationEvidence(found)
+		atts = read.Found
+		eo.Attestations = attestationEvidence(atts)
+		for i, sk := range read.Skipped {
+			if i == maxIgnoredListed {
+				warnings = append(warnings, fmt.Sprintf("and %d more attestations not read", len(read.Skipped)-i))
+				break
+			}
+			warnings = append(warnings, fmt.Sprintf("attestation %s not read: %s", sk.Digest, sk.Reason))
+		}
 	}
 	r, verr := Verify(ctx, Evidence{Source: layout.Source, Envelope: layout.Envelope}, evidence(bundle.Links), eo)
 	if r == nil {
