@@ -150,21 +150,11 @@ func (d *Decider) Decide(ctx context.Context, review *admissionv1.AdmissionRevie
 	if len(images) == 0 {
 		return &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
 	}
-	o := d.o.OCI
-	if d.o.RequestOCI != nil {
-		if o, err = d.o.RequestOCI(ctx, req); err != nil {
-			return deny(req.UID, "referee: registry credentials: "+err.Error())
-		}
+	job, err := d.newDecision(ctx, review, timeout)
+	if err != nil {
+		return deny(req.UID, "referee: "+err.Error())
 	}
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	margin := d.o.Margin
-	if margin <= 0 {
-		margin = min(timeout/10, time.Second)
-	}
-	budget := timeout - margin
-	job := decision{d: d, p: p, ns: req.Namespace, o: o, budget: budget, dryRun: DryRun(review)}
+	job.p = p
 
 	// One check per distinct reference, all at once.
 	results := map[string]*imageResult{}
@@ -259,9 +249,9 @@ func (j decision) image(parent context.Context, reference string) (string, error
 	ctx, cancel := oci.WithDeadline(parent, j.budget, ref.Registry, what)
 	defer cancel()
 	if ref.Digest == "" {
-		dg, err := j.d.o.Verifier.Resolve(ctx, ref, j.o)
+		dg, err := j.resolveTag(ctx, ref)
 		if err != nil {
-			return "", fail(oci.DeadlineError(ctx, err))
+			return "", fail(err)
 		}
 		ref.Digest = dg
 	}

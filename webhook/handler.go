@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,9 +32,14 @@ type HandlerOptions struct {
 //     ?timeout= bounds the decision. A body that is not an
 //     AdmissionReview v1 is answered 400, which the apiserver treats as
 //     the webhook failing: under failurePolicy: Fail, a denial.
+//   - POST /mutate: an AdmissionReview v1 in, the Decider's Mutate
+//     response out (the mutating webhook: tags pinned to their digest by
+//     a JSON Patch; it never refuses). Counted as outcome pinned or
+//     unpinned.
 //   - GET /healthz: the process answers; GET /readyz: it can decide.
 //   - GET /metrics: Prometheus metrics: referee_webhook_requests_total by
-//     outcome (allowed, denied, bad_request), the decision latency
+//     outcome (allowed, denied, bad_request; for /mutate pinned,
+//     unpinned), the decision latency
 //     histogram referee_webhook_decision_seconds, and the cache's hits,
 //     misses, verifications and stale admissions.
 func Handler(d *Decider, o HandlerOptions) http.Handler {
@@ -43,7 +49,8 @@ func Handler(d *Decider, o HandlerOptions) http.Handler {
 	}
 	m := newMetrics(reg, d)
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /verify", func(w http.ResponseWriter, r *http.Request) { serveVerify(w, r, d, m) })
+	mux.HandleFunc("POST /verify", func(w http.ResponseWriter, r *http.Request) { serveReview(w, r, m, d.Decide) })
+	mux.HandleFunc("POST /mutate", func(w http.ResponseWriter, r *http.Request) { serveReview(w, r, m, d.Mutate) })
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		err := errors.New("no policy loaded")
@@ -71,7 +78,7 @@ type metrics struct {
 func newMetrics(reg *prometheus.Registry, d *Decider) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "referee_webhook_requests_total", Help: "AdmissionReviews answered, by outcome (allowed, denied, bad_request).",
+			Name: "referee_webhook_requests_total", Help: "AdmissionReviews answered, by outcome (allowed, denied, bad_request; /mutate: pinned, unpinned).",
 		}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "referee_webhook_decision_seconds", Help: "Time to decide an AdmissionReview.",
@@ -92,7 +99,9 @@ func newMetrics(reg *prometheus.Registry, d *Decider) *metrics {
 	return m
 }
 
-func serveVerify(w http.ResponseWriter, r *http.Request, d *Decider, m *metrics) {
+type answer func(ctx context.Context, review *admissionv1.AdmissionReview, timeout time.Duration) *admissionv1.AdmissionResponse
+
+func serveReview(w http.ResponseWriter, r *http.Request, m *metrics, decide answer) {
 	start := time.Now()
 	bad := func(msg string) {
 		m.requests.WithLabelValues("bad_request").Inc()
@@ -115,14 +124,19 @@ func serveVerify(w http.ResponseWriter, r *http.Request, d *Decider, m *metrics)
 			return
 		}
 	}
-	resp := d.Decide(r.Context(), review, timeout)
+	resp := decide(r.Context(), review, timeout)
 	out, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp})
 	if err != nil {
 		bad(err.Error())
 		return
 	}
 	outcome := "denied"
-	if resp.Allowed {
+	switch {
+	case r.URL.Path == "/mutate" && resp.PatchType != nil:
+		outcome = "pinned"
+	case r.URL.Path == "/mutate":
+		outcome = "unpinned"
+	case resp.Allowed:
 		outcome = "allowed"
 	}
 	m.requests.WithLabelValues(outcome).Inc()
