@@ -271,6 +271,14 @@ func TestKubeDeploy(t *testing.T) {
 	if _, err := tls.X509KeyPair(secret.Data["tls.crt"], secret.Data["tls.key"]); err != nil {
 		t.Errorf("the Secret's tls.key is not tls.crt's: %v", err)
 	}
+	// With no configuration to patch (the webhook's applied last), it
+	// writes the Secret and says so, exit 1.
+	r = exeIO(t, runIO{env: []string{"KUBECONFIG=" + k.kubeconfig, "WEBHOOK=absent", "SECRET=referee-webhook-tls-2"}}, "bash", filepath.Join(deployDir, "gen-certs.sh"))
+	if r.code != 1 || !strings.Contains(r.stderr, "no webhook configuration absent yet") {
+		t.Errorf("gen-certs.sh with no configuration: want exit 1 saying so\n%s", r)
+	}
+	k.mustKubectl(t, "", "get", "secret", "referee-webhook-tls-2", "-n", "referee-system")
+
 	// Applying deploy/ again (an upgrade) keeps the caBundle: server-side
 	// apply removes only fields its manager set.
 	k.mustKubectl(t, "", "apply", "--server-side", "-k", deployDir)
