@@ -8,6 +8,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/webhook"
 )
 
@@ -96,6 +97,21 @@ func TestMutate(t *testing.T) {
 				t.Errorf("registry asked: %v, want %v", asked, tc.requests)
 			}
 		})
+	}
+
+	// Once latest is there, an image without a tag is pinned to it, spelt out.
+	s := testenv.Open(t, f.reg.host+"/shop/app")
+	desc, err := s.Resolve(t.Context(), "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tag(t.Context(), desc, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	ops, w := mutate(t, d, mutateReview(t, f, "mutate-cronjob.json"))
+	if got, want := jsonOf(t, ops), jsonOf(t, []patchOp{{"replace", "/spec/jobTemplate/spec/template/spec/containers/0/image",
+		f.reg.host + "/shop/app:latest@" + f.goodDigest}}); got != want || w != nil {
+		t.Errorf("image without a tag: patch %s (want %s), warnings %q", got, want, w)
 	}
 
 	// Idempotent: the Pod as patched is not patched again.
