@@ -13,6 +13,21 @@ import (
 	"unicode/utf8"
 )
 
+// IsSHA256Hex reports whether s is a SHA-256 digest as links record it:
+// 64 lowercase hex digits. Artifacts are looked up by it, so a digest
+// spelt otherwise never names one.
+func IsSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // HashObj maps hash algorithm names to hex digests, as in a link's
 // materials and products.
 type HashObj map[string]string

@@ -15,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/internal/termsafe"
 )
 
@@ -105,7 +106,7 @@ func (a *ArtifactSet) HasArtifact(ctx context.Context, p, sha256hex string) (boo
 // candidates returns the entries that may hold p with sha256hex, or why
 // none does (an unavailable).
 func (a *ArtifactSet) candidates(p, sha256hex string) ([]*artifactEntry, error) {
-	if !isSHA256Hex(sha256hex) {
+	if !attest.IsSHA256Hex(sha256hex) {
 		return nil, unavailable(fmt.Sprintf("artifact %s: %s is not a SHA-256 in lowercase hex", termsafe.Quote(bounded(p)), termsafe.Quote(bounded(sha256hex))))
 	}
 	cands := a.byKey[artifactKey{p, digest.NewDigestFromEncoded(digest.SHA256, sha256hex)}]

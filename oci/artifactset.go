@@ -313,15 +313,3 @@ type unavailable string
 func (e unavailable) Error() string { return string(e) }
 
 func (e unavailable) Is(target error) bool { return target == fs.ErrNotExist }
-
-func isSHA256Hex(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, r := range s {
-		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
-			return false
-		}
-	}
-	return true
-}

@@ -64,7 +64,7 @@ func stage(ctx context.Context, layout *attest.Layout, links map[string]*attest.
 	g.SetLimit(fetchWorkers)
 	for i, p := range paths {
 		hx := s.recorded[p].Hash["sha256"]
-		if !isSHA256Hex(hx) {
+		if !attest.IsSHA256Hex(hx) {
 			errs[i] = errors.New("its link records no sha256")
 			continue
 		}
@@ -89,18 +89,6 @@ func stage(ctx context.Context, layout *attest.Layout, links map[string]*attest.
 	}
 	s.fp = artifactFingerprint(&attest.Link{Materials: s.available, Products: recorded})
 	return s
-}
-
-func isSHA256Hex(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, r := range s {
-		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // missingReason says why path cannot be given to inspection name: it is
