@@ -85,6 +85,33 @@ func TestKubeDeploy(t *testing.T) {
 	} else {
 		check("clientConfig.service", fmt.Sprintf("%s/%s:%d%s", s.Namespace, s.Name, deref(s.Port), deref(s.Path)), "referee-system/referee-webhook:443/verify")
 	}
+	// The mutating webhook: /mutate on the same Service, the same
+	// namespaces, failing closed, never reinvoked.
+	var mwc admissionregistrationv1.MutatingWebhookConfiguration
+	k.getJSON(t, &mwc, "mutatingwebhookconfiguration", "referee")
+	if len(mwc.Webhooks) != 1 {
+		t.Fatalf("MutatingWebhookConfiguration referee has %d webhooks, want 1", len(mwc.Webhooks))
+	}
+	mw := mwc.Webhooks[0]
+	check("mutating webhook name", mw.Name, "pin.referee.dev")
+	check("mutating failurePolicy", deref(mw.FailurePolicy), admissionregistrationv1.Fail)
+	check("mutating sideEffects", deref(mw.SideEffects), admissionregistrationv1.SideEffectClassNone)
+	check("mutating reinvocationPolicy", deref(mw.ReinvocationPolicy), admissionregistrationv1.NeverReinvocationPolicy)
+	if s := mw.ClientConfig.Service; s == nil {
+		t.Errorf("mutating clientConfig: %+v, want the Service", mw.ClientConfig)
+	} else {
+		check("mutating clientConfig.service", fmt.Sprintf("%s/%s:%d%s", s.Namespace, s.Name, deref(s.Port), deref(s.Path)), "referee-system/referee-webhook:443/mutate")
+	}
+	asJSON := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	check("mutating rules", asJSON(mw.Rules), asJSON(wh.Rules))
+	check("mutating namespaceSelector", asJSON(mw.NamespaceSelector), asJSON(wh.NamespaceSelector))
+
 	covered := map[string]bool{}
 	for _, rule := range wh.Rules {
 		if !slices.Contains(rule.Operations, admissionregistrationv1.Create) || !slices.Contains(rule.Operations, admissionregistrationv1.Update) {
@@ -213,7 +240,8 @@ func TestKubeDeploy(t *testing.T) {
 	// refuses a Pod in any namespace but referee-system.
 	k.namespace(t, "shop")
 	k.mustKubectl(t, "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: default\n  namespace: referee-system\n", "apply", "-f", "-")
-	const calling = `failed calling webhook "verify.referee.dev"`
+	// The mutating webhook is called first; either refuses.
+	const calling = `failed calling webhook "`
 	deadline := time.Now().Add(30 * time.Second)
 	for { // the apiserver loads a new configuration asynchronously
 		r = k.kubectl(t, podYAML("shop", "app", "registry.example/shop/app:1"), "create", "--dry-run=server", "-f", "-")
