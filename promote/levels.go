@@ -1,11 +1,9 @@
 package promote
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
-	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/slsa"
 	"github.com/referee-dev/referee/verify"
 )
@@ -35,8 +33,8 @@ func checkLevels(levels []string) error {
 // declaration). A level the evidence does not support, or a layout whose
 // declaration is malformed, is a *verify.NotVerifiedError naming the
 // level and the requirement not met, whatever the levels given.
-func verifiedLevels(ctx context.Context, src oci.Store, w *verify.Walked, o Options) ([]string, *slsa.Result, error) {
-	layout, err := slsa.VerifiedLayout(ctx, src, w, o.Verify)
+func verifiedLevels(w *verify.Walked, o Options) ([]string, *slsa.Result, error) {
+	layout, err := slsa.VerifiedLayout(w, o.Verify)
 	if err != nil {
 		return nil, nil, err
 	}

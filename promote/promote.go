@@ -121,7 +121,7 @@ func Promote(ctx context.Context, src oci.Store, srcName string, desc ocispec.De
 	if err != nil {
 		return res, err
 	}
-	levels, sr, err := verifiedLevels(ctx, src, w, o)
+	levels, sr, err := verifiedLevels(w, o)
 	res.SLSA, res.Levels = sr, levels
 	if nv := (*verify.NotVerifiedError)(nil); errors.As(err, &nv) {
 		res.Report = refused(res.Report, nv.Failures)

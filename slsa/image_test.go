@@ -114,11 +114,11 @@ func TestVerifiedLayoutRefusesAnother(t *testing.T) {
 	// A layout other than the one verified is not taken for it.
 	_, other := c.layout(1, "slsa: {build: build, hosted: [dev]}\n")
 	o.Layout = &layoutref.Candidate{Source: "other.layout", Envelope: other}
-	if _, err := slsa.VerifiedLayout(ctx, s, w, o); err == nil || !strings.Contains(err.Error(), "is not the layout verified") {
+	if _, err := slsa.VerifiedLayout(w, o); err == nil || !strings.Contains(err.Error(), "is not the layout verified") {
 		t.Fatalf("another layout: %v", err)
 	}
 	// Nor is anything when nothing verified.
-	if _, err := slsa.VerifiedLayout(ctx, s, &verify.Walked{Report: &verify.Report{}}, o); err == nil {
+	if _, err := slsa.VerifiedLayout(&verify.Walked{Report: &verify.Report{}}, o); err == nil {
 		t.Fatal("a layout for an unverified walk")
 	}
 }

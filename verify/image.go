@@ -63,6 +63,8 @@ type Walked struct {
 	// are also in Used; cosign's legacy ones live in the image's
 	// sha256-<hex>.att tag, which promote copies itself.
 	Attestations []oci.Attestation
+	// Layout is, when verification passed, the layout it verified.
+	Layout *attest.Layout
 }
 
 // ImageWalk is Image, also returning the graph it walked and the
@@ -142,7 +144,11 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 		eo.Artifacts = artifacts
 	}
 	var atts []oci.Attestation
-	if keys, need := attestationKeys(layout.Envelope); eo.Attestations == nil && need {
+	// The layout as it arrived, read once here (its signature is the
+	// engine's to check): for which attestations to read, and, once
+	// verified, for the caller (Walked.Layout).
+	parsed, _ := attest.ParseLayout(layout.Envelope.Payload)
+	if keys, need := attestationKeys(parsed); eo.Attestations == nil && need {
 		// Only statements signed by a key a check names are read: junk
 		// from whoever can push costs a signature check, not a parse.
 		read, err := oci.ReadAttestations(ctx, s, image, oci.AttestationOptions{MaxManifestBytes: d.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes, Keys: keys})
@@ -169,6 +175,9 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 		r.Layout.NotUsed = sel.Rejected
 	}
 	w.Report = r
+	if verr == nil {
+		w.Layout = parsed
+	}
 	if verr != nil || !wantUsed {
 		return w, verr
 	}
@@ -187,12 +196,11 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 	return w, nil
 }
 
-// attestationKeys reports whether the layout (read without checking its
-// signature: the engine does that) has a native check over attestations,
-// the only use of them, and returns the layout keys those checks name.
-func attestationKeys(env *attest.Envelope) ([]*attest.Key, bool) {
-	l, err := attest.ParseLayout(env.Payload)
-	if err != nil {
+// attestationKeys reports whether the layout l (nil: it does not parse,
+// which the engine reports) has a native check over attestations, the
+// only use of them, and returns the layout keys those checks name.
+func attestationKeys(l *attest.Layout) ([]*attest.Key, bool) {
+	if l == nil {
 		return nil, false
 	}
 	var keys []*attest.Key
