@@ -32,13 +32,7 @@ func checkAttestations(c *cli.Context, prog *check.Program, o oci.Options, image
 	if err != nil {
 		return nil, fmt.Errorf("reading the attestations of %s: %w", ref, err)
 	}
-	evidence := make([]verify.Evidence, 0, len(atts))
-	for _, a := range atts {
-		if a.Envelope != nil {
-			evidence = append(evidence, verify.Evidence{Source: a.Source + " (" + a.Form + ")", Envelope: a.Envelope})
-		}
-	}
-	checks, fails := verify.CheckAttestations(c.Context, verify.AttestationQuery{PredicateType: predicateType, Keys: []*attest.Key{key}, Image: desc.Digest.String()}, evidence, prog)
+	checks, fails := verify.CheckAttestations(c.Context, verify.AttestationQuery{PredicateType: predicateType, Keys: []*attest.Key{key}, Image: desc.Digest.String()}, verify.AttestationEvidence(atts), prog)
 	var results []checkJSON
 	for _, r := range checks {
 		results = append(results, checkJSON{File: r.Attestation, Pass: r.Passed, Reason: r.Reason})

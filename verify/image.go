@@ -156,7 +156,7 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 			return nil, fmt.Errorf("reading the attestations of %s: %w", image.Digest, err)
 		}
 		atts = read.Found
-		eo.Attestations = attestationEvidence(atts)
+		eo.Attestations = AttestationEvidence(atts)
 		for i, sk := range read.Skipped {
 			if i == maxIgnoredListed {
 				warnings = append(warnings, fmt.Sprintf("and %d more attestations not read", len(read.Skipped)-i))
@@ -225,10 +225,11 @@ func attestationKeys(l *attest.Layout) ([]*attest.Key, bool) {
 	return keys, need
 }
 
-// attestationEvidence turns attestations into engine evidence; an
-// unsigned one (BuildKit) is an envelope without signatures, so that the
-// report can say it is not signed.
-func attestationEvidence(atts []oci.Attestation) []Evidence {
+// AttestationEvidence turns attestations found in a store into engine
+// evidence (Options.Attestations, CheckAttestations); an unsigned one
+// (BuildKit) is an envelope without signatures, so that the report can
+// say it is not signed.
+func AttestationEvidence(atts []oci.Attestation) []Evidence {
 	out := make([]Evidence, 0, len(atts))
 	for _, a := range atts {
 		env := a.Envelope
