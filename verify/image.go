@@ -211,8 +211,8 @@ func attestationKeys(l *attest.Layout) ([]*attest.Key, bool) {
 			continue
 		}
 		need = true
-		for _, id := range l.KeyIDs() {
-			if k := l.Keys[id]; k.HasID(spec.SignedBy) && !slices.Contains(keys, k) {
+		for _, k := range keysNamed(l, spec.SignedBy) {
+			if !slices.Contains(keys, k) {
 				keys = append(keys, k)
 			}
 		}

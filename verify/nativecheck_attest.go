@@ -127,12 +127,15 @@ func evalAttestations(ctx context.Context, q AttestationQuery, atts []Evidence, 
 	return checks, fails
 }
 
-// layoutKeys returns the keys of the layout that id names, by the keyid
-// the layout lists them under or by either keyid generation.
-func (x *inspections) layoutKeys(id string) []*attest.Key {
+// layoutKeys returns the keys of x's layout that id names.
+func (x *inspections) layoutKeys(id string) []*attest.Key { return keysNamed(x.layout, id) }
+
+// keysNamed returns the keys of layout l that id names, by the keyid the
+// layout lists them under or by either keyid generation.
+func keysNamed(l *attest.Layout, id string) []*attest.Key {
 	var keys []*attest.Key
-	for _, listed := range sortedKeys(x.layout.Keys) {
-		if k := x.layout.Keys[listed]; k != nil && (listed == id || k.HasID(id)) {
+	for _, listed := range sortedKeys(l.Keys) {
+		if k := l.Keys[listed]; k != nil && (listed == id || k.HasID(id)) {
 			keys = append(keys, k)
 		}
 	}
