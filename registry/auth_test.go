@@ -1,7 +1,6 @@
 package registry_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -21,7 +20,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +34,7 @@ import (
 	orasremote "oras.land/oras-go/v2/registry/remote"
 	orasauth "oras.land/oras-go/v2/registry/remote/auth"
 
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/registry"
 )
 
@@ -107,7 +106,7 @@ func write(t *testing.T, path, content string) {
 type tlsRegistry struct {
 	host   string
 	client *http.Client // trusts the test certificate
-	logs   *syncBuffer
+	logs   *testenv.SyncBuffer
 }
 
 func (r tlsRegistry) transport() http.RoundTripper { return r.client.Transport }
@@ -116,7 +115,7 @@ func (r tlsRegistry) transport() http.RoundTripper { return r.client.Transport }
 // addr, until the test ends.
 func serveTLS(t *testing.T, f authFiles, addr string, opts registry.Options) tlsRegistry {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	opts.TLSCertFile, opts.TLSKeyFile, opts.HtpasswdFile = f.cert, f.key, f.htpasswd
 	opts.Logger = log.New(logs, "", 0)
 	reg, err := registry.New(opts)
@@ -144,24 +143,6 @@ func serveTLS(t *testing.T, f authFiles, addr string, opts registry.Options) tls
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: f.pool}}
 	t.Cleanup(tr.CloseIdleConnections)
 	return tlsRegistry{host: "127.0.0.1:" + port, client: &http.Client{Transport: tr}, logs: logs}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestAuthEveryRequest: every endpoint asks for credentials; only GET and

@@ -12,31 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/webhook"
 )
-
-// syncBuffer is a log sink the server and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestServe: the webhook is served over HTTPS only; a review is answered
 // under the policy file, which is reloaded when it changes (a broken new
@@ -61,7 +42,7 @@ func TestServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrc := make(chan net.Addr, 1)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	errc := make(chan error, 1)
 	go func() {
 		errc <- webhook.Serve(ctx, d, webhook.ServeOptions{Addr: "127.0.0.1:0", TLSCertFile: cert, TLSKeyFile: key, PolicyFile: policy,
