@@ -94,13 +94,13 @@ type cosignJSON struct {
 // cosignLegacy lists cosign's legacy attestations of the image (the
 // layers of its sha256-<hex>.att tag); signatures are not checked.
 func cosignLegacy(c *cli.Context, s oci.Store, desc ocispec.Descriptor, o oci.Options) ([]cosignJSON, error) {
-	atts, err := oci.FindAttestations(c.Context, s, desc, oci.AttestationOptions{MaxManifestBytes: o.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes})
+	atts, err := oci.CosignLegacyAttestations(c.Context, s, desc, oci.AttestationOptions{MaxManifestBytes: o.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes})
 	if err != nil {
 		return nil, fmt.Errorf("reading cosign's attestations: %w", err)
 	}
 	var out []cosignJSON
-	for _, a := range atts {
-		if a.Form != oci.AttestationFormCosign || a.Envelope == nil {
+	for _, a := range atts.Found {
+		if a.Envelope == nil {
 			continue
 		}
 		j := cosignJSON{Source: a.Source, KeyIDs: a.Envelope.SignerKeyIDs()}

@@ -172,18 +172,35 @@ func ReadAttestations(ctx context.Context, s Store, image ocispec.Descriptor, o 
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	return collect(append(append(referrers, legacy), buildkit), o.PredicateType), nil
+}
+
+// CosignLegacyAttestations is ReadAttestations for cosign's legacy form
+// alone: the layers of the image's sha256-<hex>.att tag, with no listing
+// of referrers (discover shows the referrers already).
+func CosignLegacyAttestations(ctx context.Context, s Store, image ocispec.Descriptor, o AttestationOptions) (*Attestations, error) {
+	legacy, err := newAttReader(s, o).cosignTag(ctx, image)
+	if err != nil {
+		return nil, err
+	}
+	return collect([][]attFound{legacy}, o.PredicateType), nil
+}
+
+// collect sorts candidates into what was found (of predicateType, when
+// given) and what was skipped.
+func collect(groups [][]attFound, predicateType string) *Attestations {
 	out := &Attestations{}
-	for _, group := range append(append(referrers, legacy), buildkit) {
+	for _, group := range groups {
 		for _, f := range group {
 			switch {
 			case f.skip != "":
 				out.Skipped = append(out.Skipped, Skipped{Digest: f.att.Referrer.Digest.String(), Reason: f.att.Source + ": " + f.skip})
-			case o.PredicateType == "" || f.predicateType == o.PredicateType:
+			case predicateType == "" || f.predicateType == predicateType:
 				out.Found = append(out.Found, f.att)
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // attFound is one candidate: an attestation, or why it was skipped.
