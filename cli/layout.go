@@ -97,11 +97,12 @@ func layoutFromSpec(specPath string) (*attest.Layout, []attest.Finding, error) {
 		return nil, nil, fmt.Errorf("%s: %w", specPath, err)
 	}
 	now := time.Now()
-	layout, err := spec.Layout(specKeyLoader(specPath), now)
+	keys := specKeyLoader(specPath)
+	layout, err := spec.Layout(keys, now)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", specPath, err)
 	}
-	findings, err := attest.LintSpec(spec, specKeyLoader(specPath), attest.LintOptions{Now: now})
+	findings, err := attest.LintSpec(spec, keys, attest.LintOptions{Now: now})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", specPath, err)
 	}

@@ -108,25 +108,37 @@ func lintSpecFile(name string, o attest.LintOptions) ([]attest.Finding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	findings, err := attest.LintSpec(spec, specKeyLoader(name), o)
+	keys := specKeyLoader(name)
+	findings, err := attest.LintSpec(spec, keys, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	l, err := spec.Layout(specKeyLoader(name), o.Now)
+	l, err := spec.Layout(keys, o.Now)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return append(findings, checkFindings(l)...), nil
 }
 
-// specKeyLoader loads a spec's key files relative to the spec.
+// specKeyLoader loads a spec's key files relative to the spec, each file
+// once however often it is asked for (a spec is built into a layout and
+// linted, which both load its keys).
 func specKeyLoader(specPath string) func(string) (*attest.Key, error) {
 	base := filepath.Dir(specPath)
+	loaded := map[string]*attest.Key{}
 	return func(p string) (*attest.Key, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(base, p)
 		}
-		return attest.LoadPublicKey(p)
+		if k, ok := loaded[p]; ok {
+			return k, nil
+		}
+		k, err := attest.LoadPublicKey(p)
+		if err != nil {
+			return nil, err
+		}
+		loaded[p] = k
+		return k, nil
 	}
 }
 
