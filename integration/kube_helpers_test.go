@@ -46,7 +46,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -148,14 +147,14 @@ func startKube(t *testing.T, o kubeOptions) *kube {
 		}, o.args...)
 		logPath := filepath.Join(dir, fmt.Sprintf("kube-apiserver-%d.log", attempt))
 		start := time.Now()
-		lastErr = startDaemon(t, apiserverBin, logPath, func() bool {
+		_, lastErr = startProcess(t, logPath, func() bool {
 			resp, err := client.Get(url + "/readyz")
 			if err != nil {
 				return false
 			}
 			resp.Body.Close()
 			return resp.StatusCode == http.StatusOK
-		}, args...)
+		}, apiserverBin, args...)
 		if lastErr == nil {
 			k := &kube{url: url, caFile: certFile, ca: []byte(readFile(t, certFile)), token: token, client: client, ready: time.Since(start)}
 			k.kubeconfig = filepath.Join(dir, "kubeconfig")
@@ -195,14 +194,14 @@ func startEtcd(t *testing.T, bin, dir string) string {
 		peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 		logPath := filepath.Join(dir, fmt.Sprintf("etcd-%d.log", attempt))
 		hc := &http.Client{Timeout: time.Second}
-		lastErr = startDaemon(t, bin, logPath, func() bool {
+		_, lastErr = startProcess(t, logPath, func() bool {
 			resp, err := hc.Get(client + "/health")
 			if err != nil {
 				return false
 			}
 			resp.Body.Close()
 			return resp.StatusCode == http.StatusOK
-		},
+		}, bin,
 			"--name=referee-test",
 			"--data-dir="+filepath.Join(dir, fmt.Sprintf("etcd-%d", attempt)),
 			"--listen-client-urls="+client, "--advertise-client-urls="+client,
@@ -217,11 +216,10 @@ func startEtcd(t *testing.T, bin, dir string) string {
 	return ""
 }
 
-// startDaemon starts bin with its output in logPath and waits until ready
-// reports true. On success the process is killed when the test ends (and if
-// the test binary dies first); on failure it is killed at once and the error
-// carries the log.
-func startDaemon(t *testing.T, bin, logPath string, ready func() bool, args ...string) error {
+// startProcess runs bin with its output in logPath, waits until ready, and
+// returns a function that kills it (called at the test's end too). On a
+// failure to get ready the process is killed and the error has the log.
+func startProcess(t *testing.T, logPath string, ready func() bool, bin string, args ...string) (func(), error) {
 	t.Helper()
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -234,33 +232,31 @@ func startDaemon(t *testing.T, bin, logPath string, ready func() bool, args ...s
 		logf.Close()
 		t.Fatalf("%s: %v", bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logf.Close() }()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
+	stopped := false
 	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	fail := func(err error) error {
-		stop()
-		return fmt.Errorf("%s: %w; log:\n%s", filepath.Base(bin), err, readFile(t, logPath))
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Kill()
+			<-exited
+		}
 	}
 	deadline := time.Now().Add(kubeDeadline)
-	for {
+	for !ready() {
 		select {
-		case err := <-exited:
-			exited <- err // for stop
-			return fail(fmt.Errorf("exited before it was ready: %v", err))
+		case <-exited:
+			return nil, fmt.Errorf("%s exited before it was ready; log:\n%s", filepath.Base(bin), readFile(t, logPath))
 		default:
 		}
-		if ready() {
-			t.Cleanup(stop)
-			return nil
-		}
 		if time.Now().After(deadline) {
-			return fail(errors.New("not ready within " + kubeDeadline.String()))
+			stop()
+			return nil, fmt.Errorf("%s not ready within %s; log:\n%s", filepath.Base(bin), kubeDeadline, readFile(t, logPath))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	t.Cleanup(stop)
+	return stop, nil
 }
 
 // kubectl runs kubectl against k with stdin (may be empty).

@@ -9,12 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -355,49 +352,6 @@ func (w *refereeWebhook) metrics(t *testing.T) map[string]float64 {
 		}
 	}
 	return m
-}
-
-// startProcess runs bin with its output in logPath, waits until ready, and
-// returns a function that kills it (called at the test's end too). On a
-// failure to get ready the process is killed and the error has the log.
-func startProcess(t *testing.T, logPath string, ready func() bool, bin string, args ...string) (func(), error) {
-	t.Helper()
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("%s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	deadline := time.Now().Add(kubeDeadline)
-	for !ready() {
-		select {
-		case <-exited:
-			return nil, fmt.Errorf("exited before it was ready; log:\n%s", readFile(t, logPath))
-		default:
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("not ready within %s; log:\n%s", kubeDeadline, readFile(t, logPath))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Cleanup(stop)
-	return stop, nil
 }
 
 // waitDenied repeats `kubectl create --dry-run=server` of pod until a
