@@ -40,13 +40,14 @@ func main() {
 func run() int {
 	fs := flag.NewFlagSet("referee-image", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: referee-image --binary FILE [--ca-bundle FILE] [--arch GOARCH] [--source-date-epoch SECONDS] [--label KEY=VALUE]... IMAGE:TAG")
+		fmt.Fprintln(fs.Output(), "usage: referee-image --binary FILE [--ca-bundle FILE] [--arch GOARCH] [--source-date-epoch SECONDS] [--digest-file FILE] [--label KEY=VALUE]... IMAGE:TAG")
 		fs.PrintDefaults()
 	}
 	binary := fs.String("binary", "", "the static referee binary (CGO_ENABLED=0)")
 	ca := fs.String("ca-bundle", "", "PEM bundle of certificate authorities to put at "+release.CAPath)
 	arch := fs.String("arch", "amd64", "the binary's GOARCH")
 	epoch := fs.Int64("source-date-epoch", 0, "the time the image records, in seconds since the epoch")
+	digestFile := fs.String("digest-file", "", "also write the pushed digest reference to this FILE")
 	ls := labels{}
 	fs.Var(ls, "label", "an image label KEY=VALUE (repeatable)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -81,6 +82,12 @@ func run() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "referee-image:", err)
 		return 2
+	}
+	if *digestFile != "" {
+		if err := os.WriteFile(*digestFile, []byte(ref+"\n"), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "referee-image:", err)
+			return 2
+		}
 	}
 	fmt.Println(ref)
 	return 0
