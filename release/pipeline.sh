@@ -4,7 +4,8 @@
 #
 #   build    (builder) go build the commit's source into dist/referee
 #   test     (tester)  go test on that same source, into dist/test-report.txt
-#   package  (builder) dist/referee onto an empty base, pushed to IMAGE:TAG
+#   package  (builder) dist/referee (and the test report it follows) onto an
+#                      empty base, pushed to IMAGE:TAG
 #                      (release/cmd/referee-image), the link bound to it
 #
 # then the layout (release/layout.yaml, signed by the owner key) and the
@@ -44,7 +45,7 @@ fi
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 src=$WORK/src links=$WORK/links
-rm -rf "$src" "$links"
+rm -rf "$src" "$links" "$WORK/root.layout" "$WORK/image.ref"
 mkdir -p "$src/dist" "$links" "$WORK/keys"
 git -C "$root" archive --format=tar HEAD | tar -x -C "$src"
 
@@ -87,14 +88,16 @@ fi
 
 echo "release: package $IMAGE" >&2
 cp "$CA_BUNDLE" dist/ca-certificates.crt
-"$REFEREE" run -q -n package -k "$KEYS/builder" "${record[@]}" "${flags[@]}" \
-  -m dist/referee -m dist/ca-certificates.crt --attach "$IMAGE" --bind-image -- \
+# Its stdout (the link's referrer digest; the image's reference) goes to
+# stderr: this script's stdout is the verified reference alone.
+"$REFEREE" run -n package -k "$KEYS/builder" "${record[@]}" "${flags[@]}" \
+  -m dist/referee -m dist/test-report.txt -m dist/ca-certificates.crt --attach "$IMAGE" --bind-image -- \
   go run ./release/cmd/referee-image --binary dist/referee --ca-bundle dist/ca-certificates.crt \
     --arch "$GOARCH" --source-date-epoch "$epoch" --digest-file "$WORK/image.ref" \
     --label org.opencontainers.image.source=https://github.com/referee-dev/referee \
     --label org.opencontainers.image.version="$VERSION" \
     --label org.opencontainers.image.revision="$commit" \
-    "$IMAGE"
+    "$IMAGE" >&2
 ref=$(cat "$WORK/image.ref")
 
 echo "release: layout and links onto $ref" >&2
