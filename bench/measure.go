@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// contender is one program timed beside the others: cmd makes a fresh
+// command for each run (an exec.Cmd runs once).
+type contender struct {
+	name string
+	cmd  func(ctx context.Context) *exec.Cmd
+	// setup, if set, runs before each run, untimed (e.g. removing the
+	// previous run's output).
+	setup func() error
+	// requests, if set, is a counter read before and after each run
+	// (the latency proxy's).
+	requests func() int64
+}
+
+// sample is one run of a contender: its wall time and the peak resident
+// set size of the process (the largest of it and the children it waited
+// for, as wait4 reports it), and, for registry runs, the requests the
+// latency proxy counted.
+type sample struct {
+	wall     time.Duration
+	rssKiB   int64
+	requests int64
+}
+
+// result is every run of one contender, in order.
+type result struct {
+	name    string
+	samples []sample
+}
+
+func (r result) medianWall() time.Duration {
+	return median(r.samples, func(s sample) time.Duration { return s.wall })
+}
+
+func (r result) medianRSS() int64 {
+	return median(r.samples, func(s sample) int64 { return s.rssKiB })
+}
+
+func (r result) medianRequests() int64 {
+	return median(r.samples, func(s sample) int64 { return s.requests })
+}
+
+func (r result) wallRange() (time.Duration, time.Duration) {
+	lo, hi := r.samples[0].wall, r.samples[0].wall
+	for _, s := range r.samples {
+		lo, hi = min(lo, s.wall), max(hi, s.wall)
+	}
+	return lo, hi
+}
+
+// median of f over samples: the middle one, or the mean of the two middle
+// ones for an even count.
+func median[T int64 | time.Duration](samples []sample, f func(sample) T) T {
+	v := make([]T, len(samples))
+	for i, s := range samples {
+		v[i] = f(s)
+	}
+	slices.Sort(v)
+	n := len(v)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+// runOnce runs c once, fails unless it exits 0, and measures it.
+func runOnce(ctx context.Context, c contender) (sample, error) {
+	if c.setup != nil {
+		if err := c.setup(); err != nil {
+			return sample{}, fmt.Errorf("%s: preparing the run: %w", c.name, err)
+		}
+	}
+	cmd := c.cmd(ctx)
+	var out bytes.Buffer
+	if cmd.Stdout == nil {
+		cmd.Stdout = &out
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = &out
+	}
+	var before int64
+	if c.requests != nil {
+		before = c.requests()
+	}
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return sample{}, fmt.Errorf("%s: %s: %w\n%s", c.name, strings.Join(cmd.Args, " "), err, tail(out.String(), 2000))
+	}
+	s := sample{wall: wall}
+	if c.requests != nil {
+		s.requests = c.requests() - before
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.rssKiB = ru.Maxrss // KiB on Linux
+	}
+	return s, nil
+}
+
+// roundRobin runs every contender once per round, runs rounds, so that a
+// change in the machine's load falls on all of them alike. progress, if
+// set, hears of each run.
+func roundRobin(ctx context.Context, runs int, cs []contender, progress func(string)) ([]result, error) {
+	res := make([]result, len(cs))
+	for i, c := range cs {
+		res[i].name = c.name
+	}
+	for r := 0; r < runs; r++ {
+		for i, c := range cs {
+			s, err := runOnce(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			res[i].samples = append(res[i].samples, s)
+			if progress != nil {
+				progress(fmt.Sprintf("run %d/%d %s: %s, %s", r+1, runs, c.name, fmtDur(s.wall), fmtMiB(s.rssKiB)))
+			}
+		}
+	}
+	return res, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/referee-dev/referee/attest"
+)
+
+// writeOwnerKey writes the chains' owner public key (PEM) to e.tmp.
+func writeOwnerKey(e *env, k *chainKeys) (string, error) {
+	p := filepath.Join(e.tmp, "chain-owner.pub")
+	pub, err := attest.ExportPublicKey(k.owner.Key(), attest.ExportPEM)
+	if err != nil {
+		return "", err
+	}
+	return p, os.WriteFile(p, pub, 0o644)
+}
+
+// counting has a contender's runs count the requests the proxy saw.
+func counting(c contender, p *latencyProxy) contender {
+	c.requests = p.requests.Load
+	return c
+}
+
+// benchRegistry is goal 3: `referee verify IMAGE` (by digest) against a
+// registry one round trip away, for chains of 5, 50 and 500 links.
+func benchRegistry(ctx context.Context, e *env) (section, error) {
+	rtt := e.sizes.rtt
+	sec := section{title: fmt.Sprintf("3. From the registry: `referee verify IMAGE`, %s away", rtt)}
+	reg, err := startRegistry(rtt)
+	if err != nil {
+		return sec, err
+	}
+	defer reg.close()
+	keys, err := newChainKeys()
+	if err != nil {
+		return sec, err
+	}
+	owner, err := writeOwnerKey(e, keys)
+	if err != nil {
+		return sec, err
+	}
+	cs := []contender{{name: "process start", cmd: func(ctx context.Context) *exec.Cmd {
+		return exec.CommandContext(ctx, e.referee, "version")
+	}}}
+	for _, n := range e.sizes.links {
+		repo := fmt.Sprintf("bench/links%d", n)
+		digest, err := pushChain(ctx, reg.direct, repo, n, keys)
+		if err != nil {
+			return sec, err
+		}
+		image := reg.slow + "/" + repo + "@" + digest
+		cs = append(cs, counting(contender{name: fmt.Sprint(n), cmd: func(ctx context.Context) *exec.Cmd {
+			return exec.CommandContext(ctx, e.referee, "verify", "--quiet", "--layout-key", owner, image)
+		}}, reg.proxy))
+	}
+	e.log(fmt.Sprintf("chains of %v links pushed", e.sizes.links))
+	res, err := roundRobin(ctx, e.runs, cs, e.log)
+	if err != nil {
+		return sec, err
+	}
+	start := res[0].medianWall()
+	sec.notes = []string{
+		fmt.Sprintf("referee's embedded registry (in memory) behind a proxy in the bench that delays every request by %s (new connections are not delayed); the image named by digest, a fresh process each run, the layout and links attached by the library (`oci.Attach`). Round trips = wall / %s. `referee version` (process start, no registry) takes %s = %.2f round trips of that. Median of %d runs, round-robin.",
+			rtt, rtt, fmtDur(start), float64(start)/float64(rtt), e.runs),
+	}
+	sec.head = []string{"links", "wall (min–max)", "requests", "round trips", "round trips less process start"}
+	for _, r := range res[1:] {
+		lo, hi := r.wallRange()
+		rt := float64(r.medianWall()) / float64(rtt)
+		sec.rows = append(sec.rows, []string{r.name,
+			fmt.Sprintf("%s (%s–%s)", fmtDur(r.medianWall()), fmtDur(lo), fmtDur(hi)),
+			fmt.Sprint(r.medianRequests()), fmt.Sprintf("%.2f", rt), fmt.Sprintf("%.2f", float64(r.medianWall()-start)/float64(rtt))})
+		sec.goals = append(sec.goals, goal{name: "3 registry, " + r.name + " links", target: "≤ 2.5 round trips",
+			measured: fmt.Sprintf("%.2f", rt), met: rt <= 2.5})
+	}
+	return sec, nil
+}
+
+// benchMany is goal 4: `referee verify -` of many images (by digest, on
+// stdin), at the default --parallel and one at a time.
+func benchMany(ctx context.Context, e *env) (section, error) {
+	rtt, count := e.sizes.rtt, e.sizes.images
+	sec := section{title: fmt.Sprintf("4. Many images: `referee verify -` of %d images, %s away", count, rtt)}
+	reg, err := startRegistry(rtt)
+	if err != nil {
+		return sec, err
+	}
+	defer reg.close()
+	keys, err := newChainKeys()
+	if err != nil {
+		return sec, err
+	}
+	owner, err := writeOwnerKey(e, keys)
+	if err != nil {
+		return sec, err
+	}
+	digests, err := pushImages(ctx, reg.direct, "bench/many", count, keys)
+	if err != nil {
+		return sec, err
+	}
+	var refs strings.Builder
+	for _, d := range digests {
+		fmt.Fprintf(&refs, "%s/bench/many@%s\n", reg.slow, d)
+	}
+	e.log(fmt.Sprintf("%d images pushed", count))
+	verify := func(name string, flags ...string) contender {
+		return counting(contender{name: name, cmd: func(ctx context.Context) *exec.Cmd {
+			args := append([]string{"verify", "--quiet", "--layout-key", owner}, flags...)
+			cmd := exec.CommandContext(ctx, e.referee, append(args, "-")...)
+			cmd.Stdin = strings.NewReader(refs.String())
+			return cmd
+		}}, reg.proxy)
+	}
+	res, err := roundRobin(ctx, e.runs, []contender{verify("--parallel 1", "--parallel", "1"), verify("default --parallel")}, e.log)
+	if err != nil {
+		return sec, err
+	}
+	one, def := res[0], res[1]
+	sec.notes = []string{
+		fmt.Sprintf("Each image has a layout and three links (build, scan, push; push binds the image); the same registry and proxy as in 3. Median of %d runs, round-robin.", e.runs),
+	}
+	sec.head = []string{"", "wall (min–max)", "requests", "images/s", "speed-up"}
+	for _, r := range res {
+		lo, hi := r.wallRange()
+		sec.rows = append(sec.rows, []string{"`verify -` " + r.name,
+			fmt.Sprintf("%s (%s–%s)", fmtDur(r.medianWall()), fmtDur(lo), fmtDur(hi)),
+			fmt.Sprint(r.medianRequests()),
+			fmt.Sprintf("%.1f", float64(count)/r.medianWall().Seconds()),
+			fmtX(ratio(one.medianWall(), r.medianWall()))})
+	}
+	x := ratio(one.medianWall(), def.medianWall())
+	sec.goals = []goal{{name: fmt.Sprintf("4 many images (%d)", count), target: "≥ 20x one at a time", measured: fmtX(x), met: x >= 20}}
+	return sec, nil
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// workloadVersion names the generation of the workloads: change it when
+// what makeW1 or makeW2 writes changes, so that cached copies made by an
+// older bench are not reused.
+const workloadVersion = "v1"
+
+// cachedDir returns work/workloadVersion/name, making it first with make
+// (into name.partial, renamed once complete) unless an earlier run left it
+// complete.
+func cachedDir(work, name string, make func(dir string) error) (dir string, reused bool, err error) {
+	dir = filepath.Join(work, workloadVersion, name)
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
+		return dir, true, nil
+	}
+	partial := dir + ".partial"
+	for _, d := range []string{dir, partial} {
+		if err := os.RemoveAll(d); err != nil {
+			return "", false, err
+		}
+	}
+	if err := os.MkdirAll(partial, 0o755); err != nil {
+		return "", false, err
+	}
+	if err := make(partial); err != nil {
+		return "", false, fmt.Errorf("workload %s: %w", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(partial, ".complete"), []byte(workloadVersion+"\n"), 0o644); err != nil {
+		return "", false, err
+	}
+	if err := os.Rename(partial, dir); err != nil {
+		return "", false, err
+	}
+	return dir, false, nil
+}
+
+// defaultWork is where workloads are cached unless --work says otherwise.
+func defaultWork() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	return filepath.Join(d, "referee", "bench")
+}
+
+// buildReferee builds the module the bench belongs to (found from the
+// working directory, as `go run ./bench` is run) into dir.
+func buildReferee(ctx context.Context, dir string) (bin, root string, err error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", "", fmt.Errorf("not inside the referee module: run the bench from the repository (go run ./bench)")
+	}
+	root = filepath.Dir(gomod)
+	bin = filepath.Join(dir, "referee")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("building referee in %s: %w\n%s", root, err, out)
+	}
+	return bin, root, nil
+}
+
+// lookTool finds a peer on PATH, then in $(go env GOPATH)/bin (where
+// go install puts in-toto-golang), or returns "".
+func lookTool(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, gp := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			p := filepath.Join(gp, "bin", name)
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				return p
+			}
+		}
+	}
+	return ""
+}
