@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -29,6 +30,7 @@ func webhookServeCommand() *cli.Command {
 	var (
 		remote                option.Remote
 		policy, cert, key     string
+		kubeconfig            string
 		addr                  string
 		ttl, negativeTTL      time.Duration
 		cacheSize             int
@@ -49,9 +51,15 @@ that matches it; an error denies too. Decisions are cached by digest, never by t
 file and the certificate are reloaded when they change; a broken new policy keeps the old one
 and the log says why.
 
+Registries are reached with the workload's own credentials: its imagePullSecrets and its service
+account's, read from the apiserver (with --kubeconfig, or in a cluster with the webhook's service
+account), then the webhook's own docker config (--registry-config). Without either, pull
+secrets are not read, and the log says so.
+
 Examples:
    referee webhook serve --policy /etc/referee/policy.yaml --tls-cert /tls/tls.crt --tls-key /tls/tls.key
-   referee webhook serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key --addr 127.0.0.1:8443 --ttl 30m`,
+   referee webhook serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key --addr 127.0.0.1:8443 --ttl 30m \
+      --kubeconfig ~/.kube/config   # outside the cluster: read pull secrets as that user`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "policy", Usage: "the policy `FILE` (YAML; key files relative to it; required)", Destination: &policy},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serving certificate `FILE` (PEM; required)", Destination: &cert},
@@ -60,6 +68,7 @@ Examples:
 			&cli.DurationFlag{Name: "ttl", Value: webhook.DefaultTTL, Usage: "how long a verified digest is admitted without a registry call", Destination: &ttl},
 			&cli.DurationFlag{Name: "negative-ttl", Value: webhook.DefaultNegativeTTL, Usage: "how long a digest that did not verify is refused without a registry call (registry errors are never remembered)", Destination: &negativeTTL},
 			&cli.IntFlag{Name: "cache-size", Value: webhook.DefaultMaxEntries, Usage: "decisions kept at most", Destination: &cacheSize},
+			&cli.StringFlag{Name: "kubeconfig", Usage: "read workloads' pull secrets and service accounts from the apiserver of this kubeconfig `FILE` (default: the in-cluster service account when KUBERNETES_SERVICE_HOST is set)", Destination: &kubeconfig},
 		}, option.Flags(groups...)...),
 		Action: action(func(c *cli.Context) error {
 			if err := requireArgs(c, 0, 0, "no arguments"); err != nil {
@@ -69,8 +78,18 @@ Examples:
 			if err != nil {
 				return err
 			}
-			d := webhook.NewDecider(p, webhook.DeciderOptions{OCI: remote.OCI(), TTL: ttl, NegativeTTL: negativeTTL, MaxEntries: cacheSize})
 			logger := log.New(c.App.ErrWriter, "referee webhook: ", log.LstdFlags)
+			o := webhook.DeciderOptions{OCI: remote.OCI(), TTL: ttl, NegativeTTL: negativeTTL, MaxEntries: cacheSize}
+			kube, err := webhook.KubeClient(kubeconfig)
+			switch {
+			case errors.Is(err, webhook.ErrNoCluster):
+				logger.Printf("not reading pull secrets: %v; registries are reached with the webhook's own credentials", err)
+			case err != nil:
+				return err
+			default:
+				o.RequestOCI = webhook.Credentials{Kube: kube, OCI: o.OCI}.RequestOCI
+			}
+			d := webhook.NewDecider(p, o)
 			return webhook.Serve(c.Context, d, webhook.ServeOptions{Addr: addr, TLSCertFile: cert, TLSKeyFile: key, PolicyFile: policy, Logger: logger,
 				Ready: func(a net.Addr) {
 					logger.Printf("serving https://%s (policy %s, generation %s)", a, policy, p.Generation)

@@ -36,7 +36,14 @@ type DeciderOptions struct {
 	OCI oci.Options
 	// RequestOCI, when set, gives the options for one request instead of
 	// OCI: the hook for the workload's own registry credentials (its
-	// imagePullSecrets and service account's). An error denies the request.
+	// imagePullSecrets and service account's; Credentials.RequestOCI).
+	// It is called at most once per request, and only when a registry is
+	// to be reached (a tag to resolve, a digest not in the cache), with a
+	// context bounded by the request's time. An error denies the images
+	// that needed it. Verifications in flight are shared only by requests
+	// with the same credentials (the same namespace, service account and
+	// imagePullSecrets), and so are remembered "not verified" results; a
+	// verified digest is shared by all (see Decider).
 	RequestOCI func(ctx context.Context, req *admissionv1.AdmissionRequest) (oci.Options, error)
 	// TTL is how long a verified digest is admitted without a registry
 	// call; NegativeTTL how long a "not verified" is remembered. Zero
@@ -60,6 +67,29 @@ type DeciderOptions struct {
 // verified within the grace is admitted while its registry fails (with a
 // warning); an image by tag is not, since its tag cannot be resolved.
 // Safe for concurrent use.
+//
+// # Registry credentials and the cache
+//
+// With RequestOCI, each request reaches registries with its workload's
+// own credentials. A digest verified with one namespace's credentials is
+// admitted in every namespace the rule covers, from the cache: what is
+// verified is the image's content, which its digest names, and its
+// evidence, which is signed; neither depends on who read them. Whether a
+// namespace may pull the image is the kubelet's decision, made with that
+// Pod's own pull secrets when it pulls (and, for an image already on the
+// node, by its KubeletEnsureSecretPulledImages check): admission does
+// not grant a pull. What credentials do decide is kept per request:
+//
+//   - a tag is resolved on every request with the request's credentials,
+//     never from another's, so a namespace learns no private tag's digest
+//     and a tag it cannot read is refused (the registry's 401 named);
+//   - a verification in flight is shared only by requests with the same
+//     credentials: a registry error met with one namespace's (a 401) is
+//     never the answer to another that has the right ones;
+//   - a "not verified" is remembered per credentials too: its reason
+//     (steps, artifacts, digests of a private registry's evidence) is not
+//     shown to a namespace that could not read that evidence.
+
 type Decider struct {
 	o      DeciderOptions
 	policy atomic.Pointer[Policy]
@@ -150,10 +180,7 @@ func (d *Decider) Decide(ctx context.Context, review *admissionv1.AdmissionRevie
 	if len(images) == 0 {
 		return &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
 	}
-	job, err := d.newDecision(ctx, review, timeout)
-	if err != nil {
-		return deny(req.UID, "referee: "+err.Error())
-	}
+	job := d.newDecision(review, timeout)
 	job.p = p
 
 	// One check per distinct reference, all at once.
@@ -220,10 +247,41 @@ func oneLine(s string) string {
 type decision struct {
 	d      *Decider
 	p      *Policy
+	req    *admissionv1.AdmissionRequest
 	ns     string
-	o      oci.Options
+	creds  *requestCreds
 	budget time.Duration
 	dryRun bool
+}
+
+// requestCreds are one request's registry options, found once, when the
+// first of its images needs a registry.
+type requestCreds struct {
+	once  sync.Once
+	o     oci.Options
+	scope string // who the options are for: "" with the Decider's own
+	err   error
+}
+
+// options returns the request's registry options and their scope (see
+// RequestOCI), the first call asking RequestOCI within ctx.
+func (j decision) options(ctx context.Context) (oci.Options, string, error) {
+	c := j.creds
+	c.once.Do(func() {
+		if j.d.o.RequestOCI == nil {
+			c.o = j.d.o.OCI
+			return
+		}
+		pc, err := PullCredentialsOf(j.req)
+		if err == nil {
+			c.scope = pc.scope()
+			c.o, err = j.d.o.RequestOCI(ctx, j.req)
+		}
+		if err != nil {
+			c.err = fmt.Errorf("registry credentials: %w", err)
+		}
+	})
+	return c.o, c.scope, c.err
 }
 
 // image decides one reference: nil to admit it (with a warning to give,
@@ -255,24 +313,33 @@ func (j decision) image(parent context.Context, reference string) (string, error
 		}
 		ref.Digest = dg
 	}
+	// A verified digest is under key, shared by every request; a "not
+	// verified" and a verification in flight are under scoped, shared
+	// only by requests with the same credentials (see Decider).
 	key := strings.Join([]string{ref.String(), j.p.Generation, rule.Name}, "\x00")
 	now := j.d.o.Now()
-	if e, ok := j.d.cache.get(key, now); ok && now.Before(e.fresh) {
+	if e, ok := j.d.cache.get(key, now); ok && now.Before(e.fresh) && e.err == nil {
 		j.d.stats.hits.Add(1)
-		if e.err != nil {
-			return "", fail(e.err)
-		}
 		return "", nil
+	}
+	o, scope, err := j.options(ctx)
+	if err != nil {
+		return "", fail(err)
+	}
+	scoped := key + "\x00" + scope
+	if e, ok := j.d.cache.get(scoped, now); ok && now.Before(e.fresh) && e.err != nil {
+		j.d.stats.hits.Add(1)
+		return "", fail(e.err)
 	}
 	j.d.stats.misses.Add(1)
 	// The verification is shared by every request waiting for this
 	// digest: it is not cancelled when the request that started it goes
 	// away, and has a budget of its own.
-	ch := j.d.flight.DoChan(key, func() (any, error) {
+	ch := j.d.flight.DoChan(scoped, func() (any, error) {
 		j.d.stats.verifications.Add(1)
 		fctx, cancel := oci.WithDeadline(context.WithoutCancel(parent), j.budget, ref.Registry, what)
 		defer cancel()
-		err := oci.DeadlineError(fctx, j.d.o.Verifier.Verify(fctx, ref, rule, j.o))
+		err := oci.DeadlineError(fctx, j.d.o.Verifier.Verify(fctx, ref, rule, o))
 		if j.dryRun {
 			return nil, err
 		}
@@ -281,7 +348,7 @@ func (j decision) image(parent context.Context, reference string) (string, error
 		case err == nil:
 			j.d.cache.put(entry{key: key, verifiedAt: at, fresh: at.Add(j.d.o.TTL), keep: at.Add(max(j.d.o.TTL, rule.StaleIfError))})
 		case verify.IsNotVerified(err) && j.d.o.NegativeTTL > 0:
-			j.d.cache.put(entry{key: key, err: err, verifiedAt: at, fresh: at.Add(j.d.o.NegativeTTL), keep: at.Add(j.d.o.NegativeTTL)})
+			j.d.cache.put(entry{key: scoped, err: err, verifiedAt: at, fresh: at.Add(j.d.o.NegativeTTL), keep: at.Add(j.d.o.NegativeTTL)})
 		}
 		return nil, err
 	})

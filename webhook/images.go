@@ -25,11 +25,18 @@ type Image struct {
 	Reference string
 }
 
-// podSpec is the part of a core/v1 PodSpec that names images.
+// podSpec is the part of a core/v1 PodSpec that names images, and where
+// the kubelet takes the credentials to pull them from.
 type podSpec struct {
 	InitContainers      []container `json:"initContainers"`
 	Containers          []container `json:"containers"`
 	EphemeralContainers []container `json:"ephemeralContainers"`
+	ServiceAccountName  string      `json:"serviceAccountName"`
+	// ServiceAccount is the deprecated alias of ServiceAccountName.
+	ServiceAccount   string `json:"serviceAccount"`
+	ImagePullSecrets []struct {
+		Name string `json:"name"`
+	} `json:"imagePullSecrets"`
 }
 
 type container struct {
@@ -141,11 +148,31 @@ func kindName(group, version, kind string) string {
 }
 
 func imagesOfObject(what string, raw []byte) ([]Image, error) {
+	spec, prefix, err := podSpecOf(what, raw)
+	if err != nil {
+		return nil, err
+	}
+	var out []Image
+	for i, c := range spec.InitContainers {
+		out = append(out, Image{Container: c.Name, Field: fmt.Sprintf("%s.initContainers[%d].image", prefix, i), Reference: c.Image})
+	}
+	for i, c := range spec.Containers {
+		out = append(out, Image{Container: c.Name, Field: fmt.Sprintf("%s.containers[%d].image", prefix, i), Reference: c.Image})
+	}
+	for i, c := range spec.EphemeralContainers {
+		out = append(out, Image{Container: c.Name, Field: fmt.Sprintf("%s.ephemeralContainers[%d].image", prefix, i), Reference: c.Image})
+	}
+	return out, nil
+}
+
+// podSpecOf reads the Pod spec of an object of kind what (as kindName
+// spells it) and where it is in the object ("spec.template.spec").
+func podSpecOf(what string, raw []byte) (*podSpec, string, error) {
 	if t := strings.TrimSpace(string(raw)); t == "" || t == "null" {
-		return nil, fmt.Errorf("the request has no %s object", what)
+		return nil, "", fmt.Errorf("the request has no %s object", what)
 	}
 	if len(raw) > MaxReviewBytes {
-		return nil, fmt.Errorf("the %s object is more than %d bytes", what, MaxReviewBytes)
+		return nil, "", fmt.Errorf("the %s object is more than %d bytes", what, MaxReviewBytes)
 	}
 	// Only the containers are read: the apiserver has validated the
 	// object, and decoding the whole of it would cost every request.
@@ -163,7 +190,7 @@ func imagesOfObject(what string, raw []byte) ([]Image, error) {
 	case "v1/Pod":
 		var o struct{ Spec podSpec }
 		if err := decode(&o); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		spec, prefix = &o.Spec, "spec"
 	case "apps/v1/Deployment", "apps/v1/ReplicaSet", "apps/v1/StatefulSet", "apps/v1/DaemonSet", "batch/v1/Job":
@@ -171,7 +198,7 @@ func imagesOfObject(what string, raw []byte) ([]Image, error) {
 			Spec struct{ Template struct{ Spec podSpec } }
 		}
 		if err := decode(&o); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		spec, prefix = &o.Spec.Template.Spec, "spec.template.spec"
 	case "batch/v1/CronJob":
@@ -183,21 +210,11 @@ func imagesOfObject(what string, raw []byte) ([]Image, error) {
 			}
 		}
 		if err := decode(&o); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		spec, prefix = &o.Spec.JobTemplate.Spec.Template.Spec, "spec.jobTemplate.spec.template.spec"
 	default:
-		return nil, fmt.Errorf("kind %s is not one the webhook knows (Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob): leave it out of the webhook's rules", what)
+		return nil, "", fmt.Errorf("kind %s is not one the webhook knows (Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob): leave it out of the webhook's rules", what)
 	}
-	var out []Image
-	for i, c := range spec.InitContainers {
-		out = append(out, Image{Container: c.Name, Field: fmt.Sprintf("%s.initContainers[%d].image", prefix, i), Reference: c.Image})
-	}
-	for i, c := range spec.Containers {
-		out = append(out, Image{Container: c.Name, Field: fmt.Sprintf("%s.containers[%d].image", prefix, i), Reference: c.Image})
-	}
-	for i, c := range spec.EphemeralContainers {
-		out = append(out, Image{Container: c.Name, Field: fmt.Sprintf("%s.ephemeralContainers[%d].image", prefix, i), Reference: c.Image})
-	}
-	return out, nil
+	return spec, prefix, nil
 }

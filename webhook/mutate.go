@@ -66,11 +66,7 @@ func (d *Decider) Mutate(ctx context.Context, review *admissionv1.AdmissionRevie
 	if err != nil || owned {
 		return resp
 	}
-	job, err := d.newDecision(ctx, review, timeout)
-	if err != nil {
-		warn("%v", err)
-		return resp
-	}
+	job := d.newDecision(review, timeout)
 	job.p = p
 
 	// One resolution per distinct reference, all at once.
@@ -172,17 +168,10 @@ func hasOwners(raw []byte) (bool, error) {
 }
 
 // newDecision is the part of a request's decision Decide and Mutate share:
-// the registry options for the request (RequestOCI) and the budget its
-// timeout leaves.
-func (d *Decider) newDecision(ctx context.Context, review *admissionv1.AdmissionReview, timeout time.Duration) (decision, error) {
+// the registry options for the request (found when first needed:
+// decision.options) and the budget its timeout leaves.
+func (d *Decider) newDecision(review *admissionv1.AdmissionReview, timeout time.Duration) decision {
 	req := review.Request
-	o := d.o.OCI
-	if d.o.RequestOCI != nil {
-		var err error
-		if o, err = d.o.RequestOCI(ctx, req); err != nil {
-			return decision{}, fmt.Errorf("registry credentials: %w", err)
-		}
-	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
@@ -190,12 +179,16 @@ func (d *Decider) newDecision(ctx context.Context, review *admissionv1.Admission
 	if margin <= 0 {
 		margin = min(timeout/10, time.Second)
 	}
-	return decision{d: d, p: d.Policy(), ns: req.Namespace, o: o, budget: timeout - margin, dryRun: DryRun(review)}, nil
+	return decision{d: d, p: d.Policy(), req: req, ns: req.Namespace, creds: &requestCreds{}, budget: timeout - margin, dryRun: DryRun(review)}
 }
 
 // resolveTag resolves ref's tag with the request's registry options, the
 // one resolution Decide and Mutate both make.
 func (j decision) resolveTag(ctx context.Context, ref oci.Reference) (digest.Digest, error) {
-	dg, err := j.d.o.Verifier.Resolve(ctx, ref, j.o)
+	o, _, err := j.options(ctx)
+	if err != nil {
+		return "", err
+	}
+	dg, err := j.d.o.Verifier.Resolve(ctx, ref, o)
 	return dg, oci.DeadlineError(ctx, err)
 }
