@@ -27,7 +27,9 @@ import (
 // a Deployment, a Pod of a ReplicaSet, Job, StatefulSet or DaemonSet): its
 // template came from its owner, pinned when the owner was admitted, and
 // patching it would make the owner see a template of its own differ and
-// create another child, endlessly. Nor under a rule's requireDigest (the
+// create another child, endlessly (ephemeral containers, which
+// pods/ephemeralcontainers adds and no template holds, are pinned in owned
+// Pods too). Nor under a rule's requireDigest (the
 // tag is to be refused, not pinned), in an excluded namespace, or for an
 // image no rule covers.
 //
@@ -62,9 +64,13 @@ func (d *Decider) Mutate(ctx context.Context, review *admissionv1.AdmissionRevie
 	if len(tagged) == 0 {
 		return resp
 	}
-	owned, err := hasOwners(req.Object.Raw)
-	if err != nil || owned {
-		return resp
+	// An ephemeral container (kubectl debug) is not in any owner's
+	// template: pinning it changes nothing the owner compares.
+	if req.SubResource != "ephemeralcontainers" {
+		owned, err := hasOwners(req.Object.Raw)
+		if err != nil || owned {
+			return resp
+		}
 	}
 	job := d.newDecision(review, timeout)
 	job.p = p
