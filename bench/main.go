@@ -48,12 +48,13 @@ var quickSizes = sizes{w1Files: 2_000, bigFiles: 100, bigBytes: 8 << 20, smallFi
 // env is what every part of the bench needs.
 type env struct {
 	runs                                           int
-	quick                                          bool
+	quick, prepare                                 bool
 	sizes                                          sizes
 	work, tmp                                      string
 	referee                                        string
 	inTotoGolang, inTotoVerify, openssl, sha256sum string
 	log                                            func(string)
+	trace                                          func(string) // nil unless --trace
 }
 
 var parts = []struct {
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	quick := fs.Bool("quick", false, "small workloads (seconds, for a test); the goals are for the full sizes")
 	work := fs.String("work", defaultWork(), "directory where generated workloads are cached between runs")
 	referee := fs.String("referee", "", "referee binary to measure (default: build this module into a temporary directory)")
+	trace := fs.Bool("trace", false, "log every request the latency proxy passes on (to stderr, with the time)")
+	prepare := fs.Bool("prepare", false, "only generate the workloads into --work (engine, hash), measure nothing")
 	rtt := fs.Duration("rtt", 20*time.Millisecond, "round-trip time the latency proxy adds to each registry request")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -106,10 +109,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		want[p] = true
 	}
 
-	e := &env{runs: *runs, quick: *quick, sizes: fullSizes, work: *work,
+	e := &env{runs: *runs, quick: *quick, prepare: *prepare, sizes: fullSizes, work: *work,
 		log: func(s string) { fmt.Fprintf(stderr, "[%s] %s\n", time.Now().Format("15:04:05"), s) }}
 	if *quick {
 		e.sizes = quickSizes
+	}
+	if *trace {
+		e.trace = func(s string) { fmt.Fprintf(stderr, "[%s] %s\n", time.Now().Format("15:04:05.000"), s) }
 	}
 	e.sizes.rtt = *rtt
 	tmp, err := os.MkdirTemp("", "referee-bench-")
@@ -121,7 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	commit := ""
 	if *referee != "" {
 		e.referee = *referee
-	} else {
+	} else if !*prepare {
 		e.log("building referee")
 		bin, root, err := buildReferee(ctx, tmp)
 		if err != nil {
@@ -141,7 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var goals []goal
 	for _, p := range parts {
-		if !want[p.name] {
+		if !want[p.name] || *prepare && (p.name == "registry" || p.name == "many") {
 			continue
 		}
 		e.log("part " + p.name)
@@ -151,6 +157,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		sec.write(stdout)
 		goals = append(goals, sec.goals...)
+	}
+	if *prepare {
+		return nil
 	}
 	writeSummary(stdout, goals)
 	fmt.Fprintf(stdout, "Load after: %s\n", uptime())

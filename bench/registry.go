@@ -21,10 +21,15 @@ type latencyProxy struct {
 	next     http.Handler
 	delay    time.Duration
 	requests atomic.Int64
+	// trace, if set, hears of each request as it arrives.
+	trace func(string)
 }
 
 func (p *latencyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.requests.Add(1)
+	n := p.requests.Add(1)
+	if p.trace != nil {
+		p.trace(fmt.Sprintf("request %d: %s %s", n, r.Method, r.URL.Path))
+	}
 	t := time.NewTimer(p.delay)
 	defer t.Stop()
 	select {
@@ -44,12 +49,12 @@ type slowRegistry struct {
 	close        func()
 }
 
-func startRegistry(rtt time.Duration) (*slowRegistry, error) {
+func startRegistry(rtt time.Duration, trace func(string)) (*slowRegistry, error) {
 	reg, err := registry.New(registry.Options{Logger: log.New(io.Discard, "", 0)})
 	if err != nil {
 		return nil, fmt.Errorf("starting the registry: %w", err)
 	}
-	p := &latencyProxy{next: reg, delay: rtt}
+	p := &latencyProxy{next: reg, delay: rtt, trace: trace}
 	var servers []*http.Server
 	serve := func(h http.Handler) (string, error) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

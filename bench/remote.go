@@ -32,7 +32,7 @@ func counting(c contender, p *latencyProxy) contender {
 func benchRegistry(ctx context.Context, e *env) (section, error) {
 	rtt := e.sizes.rtt
 	sec := section{title: fmt.Sprintf("3. From the registry: `referee verify IMAGE`, %s away", rtt)}
-	reg, err := startRegistry(rtt)
+	reg, err := startRegistry(rtt, e.trace)
 	if err != nil {
 		return sec, err
 	}
@@ -87,7 +87,7 @@ func benchRegistry(ctx context.Context, e *env) (section, error) {
 func benchMany(ctx context.Context, e *env) (section, error) {
 	rtt, count := e.sizes.rtt, e.sizes.images
 	sec := section{title: fmt.Sprintf("4. Many images: `referee verify -` of %d images, %s away", count, rtt)}
-	reg, err := startRegistry(rtt)
+	reg, err := startRegistry(rtt, e.trace)
 	if err != nil {
 		return sec, err
 	}

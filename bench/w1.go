@@ -88,7 +88,7 @@ func makeW1(ctx context.Context, dir string, files int, inTotoGolang string, log
 		}
 	}
 	for i := 0; i < files; i++ {
-		p := filepath.Join(tree, "src", fmt.Sprintf("d%03d", i/100), fmt.Sprintf("f%06d.txt", i))
+		p := filepath.Join(tree, "src", fmt.Sprintf("d%03d", i/100), fmt.Sprintf("f%05d", i))
 		if i%100 == 0 {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return err

@@ -12,7 +12,7 @@ import (
 // workloadVersion names the generation of the workloads: change it when
 // what makeW1 or makeW2 writes changes, so that cached copies made by an
 // older bench are not reused.
-const workloadVersion = "v1"
+const workloadVersion = "v2"
 
 // cachedDir returns work/workloadVersion/name, making it first with make
 // (into name.partial, renamed once complete) unless an earlier run left it
