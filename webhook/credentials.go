@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -13,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/referee-dev/referee/oci"
 )
@@ -106,9 +109,9 @@ func (c Credentials) RequestOCI(ctx context.Context, req *admissionv1.AdmissionR
 	}
 	keychains := make([]authn.Keychain, 0, len(secrets)+1)
 	for _, s := range secrets {
-		kc, err := newPullKeyring(s)
+		kc, err := newPullKeyring(s.secret)
 		if err != nil {
-			return oci.Options{}, fmt.Errorf("pull secret %s/%s: %w", pc.Namespace, s.Name, err)
+			return oci.Options{}, fmt.Errorf("pull secret %s/%s: %w", pc.Namespace, s.name, err)
 		}
 		keychains = append(keychains, kc)
 	}
@@ -123,7 +126,7 @@ func (c Credentials) RequestOCI(ctx context.Context, req *admissionv1.AdmissionR
 
 // pullSecrets reads pc's secrets, the Pod spec's first, then the service
 // account's not named already; the missing ones are left out.
-func (c Credentials) pullSecrets(ctx context.Context, pc PullCredentials) ([]*corev1.Secret, error) {
+func (c Credentials) pullSecrets(ctx context.Context, pc PullCredentials) ([]namedSecret, error) {
 	names := slices.Clone(pc.Secrets)
 	sa, err := c.Kube.ServiceAccount(ctx, pc.Namespace, pc.ServiceAccount)
 	switch {
@@ -137,7 +140,7 @@ func (c Credentials) pullSecrets(ctx context.Context, pc PullCredentials) ([]*co
 			}
 		}
 	}
-	var out []*corev1.Secret
+	var out []namedSecret
 	for _, n := range names {
 		s, err := c.Kube.Secret(ctx, pc.Namespace, n)
 		switch {
@@ -145,10 +148,15 @@ func (c Credentials) pullSecrets(ctx context.Context, pc PullCredentials) ([]*co
 		case err != nil:
 			return nil, apiError(ctx, "pull secret", pc.Namespace, n, err)
 		default:
-			out = append(out, s)
+			out = append(out, namedSecret{n, s})
 		}
 	}
 	return out, nil
+}
+
+type namedSecret struct {
+	name   string
+	secret *corev1.Secret
 }
 
 // apiError says which object could not be read, and why.
@@ -215,4 +223,25 @@ func (k hostKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 		return a, nil
 	}
 	return authn.Anonymous, nil
+}
+
+// authError says in the user's words that a registry wants credentials
+// the request does not have (401) or refuses them (403); withPullSecrets
+// says whether the workload's were tried. Other errors are as they are.
+func authError(registry string, withPullSecrets bool, err error) error {
+	status := ""
+	var resp *errcode.ErrorResponse
+	switch {
+	case errors.Is(err, auth.ErrBasicCredentialNotFound):
+		status = "401 Unauthorized"
+	case errors.As(err, &resp) && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
+		status = fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	default:
+		return err
+	}
+	whose := "the webhook's own docker config has none it accepts (the webhook reads no pull secrets)"
+	if withPullSecrets {
+		whose = "none of the workload's imagePullSecrets, its service account's or the webhook's own docker config has credentials it accepts"
+	}
+	return fmt.Errorf("registry %s answered %s: %s (%w)", registry, status, whose, err)
 }

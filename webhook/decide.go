@@ -299,7 +299,9 @@ func (j decision) image(parent context.Context, reference string) (string, error
 		}
 		return "", fmt.Errorf("no policy covers %s in namespace %s (unmatched: deny)", repo, j.ns)
 	}
-	fail := func(err error) error { return fmt.Errorf("policy %q: %w", rule.Name, err) }
+	fail := func(err error) error {
+		return fmt.Errorf("policy %q: %w", rule.Name, authError(ref.Registry, j.d.o.RequestOCI != nil, err))
+	}
 	if ref.Digest == "" && rule.RequireDigest {
 		return "", fail(errors.New("requires an image by digest (requireDigest), not a tag"))
 	}

@@ -139,7 +139,7 @@ func (j decision) resolve(parent context.Context, reference string) (dg digest.D
 	defer cancel()
 	dg, err = j.resolveTag(ctx, ref)
 	if err != nil {
-		return "", false, fmt.Errorf("policy %q: %w", rule.Name, err)
+		return "", false, fmt.Errorf("policy %q: %w", rule.Name, authError(ref.Registry, j.d.o.RequestOCI != nil, err))
 	}
 	return dg, false, nil
 }
