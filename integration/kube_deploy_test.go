@@ -228,8 +228,8 @@ func TestKubeDeploy(t *testing.T) {
 		verb, resource string
 		want           string
 	}{
-		{"get", "secrets", "yes"}, {"list", "secrets", "yes"}, {"watch", "secrets", "yes"},
-		{"get", "serviceaccounts", "yes"}, {"list", "serviceaccounts", "yes"}, {"watch", "serviceaccounts", "yes"},
+		{"get", "secrets", "yes"}, {"list", "secrets", "no"}, {"watch", "secrets", "no"},
+		{"get", "serviceaccounts", "yes"}, {"list", "serviceaccounts", "no"}, {"watch", "serviceaccounts", "no"},
 		{"create", "secrets", "no"}, {"update", "serviceaccounts", "no"}, {"delete", "pods", "no"}, {"list", "configmaps", "no"},
 	} {
 		r := k.kubectl(t, "", "auth", "can-i", q.verb, q.resource, "--all-namespaces", "--as", sa)
