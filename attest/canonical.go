@@ -80,6 +80,9 @@ func wantedJSON(t reflect.Type) string {
 // parsed generically so that fields referee does not model are kept exactly.
 // See https://github.com/in-toto/docs/blob/v1.0/in-toto-spec.md#42-file-formats-general-principles.
 func CanonicalJSON(data []byte) ([]byte, error) {
+	if out, err := fastCanonical(data); err == nil {
+		return out, nil
+	}
 	v, err := decodeGeneric(data)
 	if err != nil {
 		return nil, err

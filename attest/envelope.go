@@ -60,6 +60,26 @@ type Envelope struct {
 	PayloadType string
 	Payload     []byte
 	Signatures  []Signature
+
+	// kind is PayloadKind's answer, found while the envelope was read
+	// (scanEnvelope), for the payload kindOf (the same slice).
+	kind   string
+	kindOf []byte
+}
+
+func (e *Envelope) setKind(kind string) {
+	if kind != "" {
+		e.kind, e.kindOf = kind, e.Payload
+	}
+}
+
+// knownKind is the kind found when e was read, if Payload is still the
+// slice it was found for.
+func (e *Envelope) knownKind() (string, bool) {
+	if e.kind == "" || len(e.Payload) != len(e.kindOf) || len(e.Payload) == 0 || &e.Payload[0] != &e.kindOf[0] {
+		return "", false
+	}
+	return e.kind, true
 }
 
 // envelopeJSON is either form, each field as it arrived.
@@ -81,6 +101,19 @@ type signatureJSON struct {
 // only in case are refused, other fields ignored, as the references
 // ignore them (they are not signed).
 func ParseEnvelope(data []byte) (*Envelope, error) {
+	if e, ok := scanEnvelope(data); ok {
+		if e.Form == FormMetablock {
+			e.Payload = bytes.Clone(e.Payload)
+			e.setKind(e.kind)
+		}
+		return e, nil
+	}
+	return parseEnvelope(data)
+}
+
+// parseEnvelope is ParseEnvelope through encoding/json, which also says
+// what is wrong.
+func parseEnvelope(data []byte) (*Envelope, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("is empty, not a signed in-toto document")
 	}
@@ -224,21 +257,42 @@ func (e *Envelope) SignedBytes() ([]byte, error) {
 	return nil, errors.New("envelope of unknown form")
 }
 
+// SignedContent is an envelope with the bytes its signatures cover
+// (SignedBytes), computed once for checking it against several keys.
+type SignedContent struct {
+	env *Envelope
+	msg []byte
+}
+
+// Signed computes the bytes e's signatures cover, for VerifyKey.
+func (e *Envelope) Signed() (*SignedContent, error) {
+	msg, err := e.SignedBytes()
+	if err != nil {
+		return nil, err
+	}
+	return &SignedContent{env: e, msg: msg}, nil
+}
+
 // VerifyKey reports whether a signature of e verifies with key. Signatures
 // whose keyid is none of the key's (Key.HasID: either in-toto generation's
 // keyid) are skipped; DSSE signatures without a keyid are tried.
 func (e *Envelope) VerifyKey(key *Key) error {
-	msg, err := e.SignedBytes()
+	s, err := e.Signed()
 	if err != nil {
 		return err
 	}
+	return s.VerifyKey(key)
+}
+
+// VerifyKey is Envelope.VerifyKey over the bytes already computed.
+func (s *SignedContent) VerifyKey(key *Key) error {
 	tried := false
-	for _, s := range e.Signatures {
-		if s.KeyID != "" && !key.HasID(s.KeyID) {
+	for _, sig := range s.env.Signatures {
+		if sig.KeyID != "" && !key.HasID(sig.KeyID) {
 			continue
 		}
 		tried = true
-		if key.Verify(msg, s.Sig) == nil {
+		if key.Verify(s.msg, sig.Sig) == nil {
 			return nil
 		}
 	}
@@ -324,6 +378,9 @@ func (e *Envelope) Marshal() ([]byte, error) {
 // whose predicate type is PredicateTypeLink is a "link" (ParseLink reads
 // it); any other Statement is its "_type".
 func (e *Envelope) PayloadKind() (string, error) {
+	if kind, ok := e.knownKind(); ok {
+		return kind, nil
+	}
 	if err := CheckJSON(e.Payload, payloadKindSchema); err != nil {
 		return "", fmt.Errorf("payload: %w", err)
 	}

@@ -1,0 +1,149 @@
+package attest
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+)
+
+// scanEnvelope is ParseEnvelope in one pass over data (canonScan), for
+// large links, where encoding/json's passes (CheckJSON, then decoding)
+// cost most of reading them. It reads the plain forms only: ok is false
+// for anything else (fields other than the forms', an error), and
+// parseEnvelope decides. The payload of a Metablock is a slice of data.
+func scanEnvelope(data []byte) (e *Envelope, ok bool) {
+	s := &canonScan{data: data}
+	var signed, sigs []byte
+	var kind string
+	var payloadType, payload64 *string
+	hook := func(key []byte) memberReader {
+		switch string(key) {
+		case "signed":
+			return func(depth int) error {
+				start := s.pos
+				if s.peek() != '{' {
+					return errDecline
+				}
+				var err error
+				kind, err = s.kind(depth)
+				signed = s.data[start:s.pos]
+				return err
+			}
+		case "signatures":
+			return func(depth int) error {
+				start := s.pos
+				err := s.value(depth)
+				sigs = s.data[start:s.pos]
+				return err
+			}
+		case "payloadType":
+			payloadType = new(string)
+			return s.decoded(payloadType)
+		case "payload":
+			payload64 = new(string)
+			return s.decoded(payload64)
+		}
+		return decline
+	}
+	s.ws()
+	if s.peek() != '{' || s.object(0, hook) != nil {
+		return nil, false
+	}
+	if s.ws(); s.pos != len(data) || sigs == nil {
+		return nil, false
+	}
+	list, ok := scanSignatures(sigs)
+	if !ok {
+		return nil, false
+	}
+	switch {
+	case signed != nil && payloadType == nil && payload64 == nil:
+		e = &Envelope{Form: FormMetablock, Payload: signed}
+		e.setKind(kind)
+		for _, sig := range list {
+			b, err := hex.DecodeString(sig.Sig)
+			if err != nil {
+				return nil, false
+			}
+			e.Signatures = append(e.Signatures, Signature{KeyID: sig.KeyID, Sig: b})
+		}
+		return e, true
+	case signed == nil && payloadType != nil && payload64 != nil && *payloadType == PayloadType:
+		payload, err := decodeB64(*payload64)
+		if err != nil {
+			return nil, false
+		}
+		ps := &canonScan{data: payload}
+		ps.ws()
+		if ps.peek() == '{' {
+			kind, err = ps.kind(0)
+		} else {
+			kind, err = "", ps.value(0)
+		}
+		if ps.ws(); err != nil || ps.pos != len(payload) {
+			return nil, false
+		}
+		e = &Envelope{Form: FormDSSE, PayloadType: PayloadType, Payload: payload}
+		if kind != StatementTypeV1 && kind != StatementTypeV01 {
+			e.setKind(kind)
+		}
+		for _, sig := range list {
+			b, err := decodeB64(sig.Sig)
+			if err != nil {
+				return nil, false
+			}
+			e.Signatures = append(e.Signatures, Signature{KeyID: sig.KeyID, Sig: b})
+		}
+		return e, true
+	}
+	return nil, false
+}
+
+// scanSignatures decodes a list of signatures, each with the fields of
+// the forms exactly ("keyid", "sig", in-toto-golang's "cert"), at most
+// maxSignatures of them.
+func scanSignatures(raw []byte) ([]signatureJSON, bool) {
+	if !bytes.HasPrefix(raw, []byte("[")) {
+		return nil, false
+	}
+	var fields []map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil || len(fields) > maxSignatures {
+		return nil, false
+	}
+	for _, f := range fields {
+		for k := range f {
+			if k != "keyid" && k != "sig" && k != "cert" {
+				return nil, false
+			}
+		}
+		if f == nil {
+			return nil, false
+		}
+	}
+	var list []signatureJSON
+	if json.Unmarshal(raw, &list) != nil {
+		return nil, false
+	}
+	return list, true
+}
+
+// kind reads an object and returns its "_type" as PayloadKind would (""
+// when it would say more: no "_type", or a field that differs from it in
+// case only).
+func (s *canonScan) kind(depth int) (string, error) {
+	var typ string
+	variant := false
+	err := s.object(depth, func(key []byte) memberReader {
+		if string(key) == "_type" {
+			return s.decoded(&typ)
+		}
+		if bytes.EqualFold(key, []byte("_type")) {
+			variant = true
+		}
+		return nil
+	})
+	if variant {
+		typ = ""
+	}
+	return typ, err
+}

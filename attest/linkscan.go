@@ -1,0 +1,214 @@
+package attest
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+)
+
+// CompactLink is a link as verification reads it: its name, command and
+// artifacts in compact form (Artifacts), without the byproducts and
+// environment, which no rule reads.
+type CompactLink struct {
+	Name      string
+	Command   []string
+	Materials *Artifacts
+	Products  *Artifacts
+}
+
+// Compact returns the compact form of l.
+func (l *Link) Compact() *CompactLink {
+	return &CompactLink{Name: l.Name, Command: l.Command, Materials: NewArtifacts(l.Materials), Products: NewArtifacts(l.Products)}
+}
+
+// ScanLink reads the link in e in one pass over its payload: it checks
+// what PayloadKind, ParseLink and SignedBytes check, and returns the link
+// in compact form with the bytes its signatures cover (a Metablock's
+// canonical form, written during the same pass). It reads plain links
+// only: for any other payload (a layout, a Statement, a document it does
+// not vouch for, one with an error) ok is false, and PayloadKind and
+// ParseLink say what it is or what is wrong.
+func ScanLink(e *Envelope) (l *CompactLink, signed *SignedContent, ok bool) {
+	if e.Form != FormMetablock && e.Form != FormDSSE {
+		return nil, nil, false
+	}
+	s := &canonScan{data: e.Payload, emit: true, out: make([]byte, 0, len(e.Payload))}
+	l = &CompactLink{}
+	var typ string
+	materials, products := newArtifactsBuilder(), newArtifactsBuilder()
+	hook := func(key []byte) memberReader {
+		switch string(key) {
+		case "_type":
+			return s.decoded(&typ)
+		case "name":
+			return s.decoded(&l.Name)
+		case "command":
+			return s.decoded(&l.Command)
+		case "materials":
+			return s.artifacts(materials)
+		case "products":
+			return s.artifacts(products)
+		case "byproducts", "environment":
+			return s.objectOrNull
+		}
+		return decline
+	}
+	s.ws()
+	if s.peek() != '{' || s.object(0, hook) != nil {
+		return nil, nil, false
+	}
+	if s.ws(); s.pos != len(s.data) || typ != "link" || l.Name == "" {
+		return nil, nil, false
+	}
+	if l.Materials = materials.build(); l.Materials == nil {
+		return nil, nil, false
+	}
+	if l.Products = products.build(); l.Products == nil {
+		return nil, nil, false
+	}
+	for _, a := range []*Artifacts{l.Materials, l.Products} {
+		for i := range a.Len() {
+			if checkArtifactPath(a.Path(i)) != nil {
+				return nil, nil, false
+			}
+		}
+	}
+	msg := s.out
+	if e.Form == FormDSSE {
+		msg = dsse.PAE(e.PayloadType, e.Payload)
+	}
+	return l, &SignedContent{env: e, msg: msg}, true
+}
+
+func decline(int) error { return errDecline }
+
+// decoded reads a small value generically and decodes it into v with
+// encoding/json (a string, a command), declining what does not fit.
+func (s *canonScan) decoded(v any) memberReader {
+	return func(depth int) error {
+		start := s.pos
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		if json.Unmarshal(s.data[start:s.pos], v) != nil {
+			return errDecline
+		}
+		return nil
+	}
+}
+
+// objectOrNull reads a value that decodes into a map: an object or null.
+func (s *canonScan) objectOrNull(depth int) error {
+	start := s.pos
+	if err := s.value(depth); err != nil {
+		return err
+	}
+	if s.data[start] != '{' && !bytes.Equal(s.data[start:s.pos], []byte("null")) {
+		return errDecline
+	}
+	return nil
+}
+
+// artifacts reads materials or products into b: null, or an object of
+// paths to hash objects.
+func (s *canonScan) artifacts(b *artifactsBuilder) memberReader {
+	entry := func(key []byte) memberReader {
+		return func(depth int) error {
+			start := s.pos
+			if err := s.value(depth); err != nil {
+				return err
+			}
+			return addEntry(b, key, s.data[start:s.pos])
+		}
+	}
+	return func(depth int) error {
+		if bytes.HasPrefix(s.data[s.pos:], []byte("null")) {
+			return s.value(depth)
+		}
+		if s.peek() != '{' {
+			return errDecline
+		}
+		return s.object(depth, entry)
+	}
+}
+
+// addEntry adds an entry whose hash object, already checked as JSON,
+// is raw. The common one, {"sha256": "<64 lowercase hex>"}, is taken from
+// the bytes; any other is decoded and checked as checkLink does.
+func addEntry(b *artifactsBuilder, path, raw []byte) error {
+	if d, ok := soleSHA256(raw); ok {
+		b.add(path, d, nil)
+		return nil
+	}
+	var h HashObj
+	if json.Unmarshal(raw, &h) != nil || len(h) == 0 {
+		return errDecline
+	}
+	algs := make([]string, 0, len(h))
+	for alg, d := range h {
+		for _, other := range algs {
+			if strings.EqualFold(alg, other) {
+				return errDecline
+			}
+		}
+		algs = append(algs, alg)
+		if d == "" || !isHex(d) {
+			return errDecline
+		}
+	}
+	if d, ok := h["sha256"]; ok && len(h) == 1 && IsSHA256Hex(d) {
+		b.add(path, []byte(d), nil)
+		return nil
+	}
+	b.add(path, nil, h)
+	return nil
+}
+
+// isHex reports whether hex.DecodeString accepts d.
+func isHex(d string) bool {
+	if len(d)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// soleSHA256 matches {"sha256":"<64 lowercase hex>"}, with any JSON
+// whitespace between the tokens, and returns the digest.
+func soleSHA256(raw []byte) ([]byte, bool) {
+	p := 0
+	ws := func() {
+		for p < len(raw) && (raw[p] == ' ' || raw[p] == '\n' || raw[p] == '\t' || raw[p] == '\r') {
+			p++
+		}
+	}
+	lit := func(l string) bool {
+		ws()
+		if !bytes.HasPrefix(raw[p:], []byte(l)) {
+			return false
+		}
+		p += len(l)
+		return true
+	}
+	if !lit("{") || !lit(`"sha256"`) || !lit(":") || !lit(`"`) || p+65 > len(raw) || raw[p+64] != '"' {
+		return nil, false
+	}
+	d := raw[p : p+64]
+	for _, c := range d {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return nil, false
+		}
+	}
+	p += 65
+	if !lit("}") || p != len(raw) {
+		return nil, false
+	}
+	return d, true
+}

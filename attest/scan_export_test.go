@@ -1,0 +1,27 @@
+package attest
+
+// Internals that canonscan_test.go compares with the library path.
+
+// FastCanonical is the one-pass canonical encoder alone (nil, error when
+// it declines).
+func FastCanonical(data []byte) ([]byte, error) { return fastCanonical(data) }
+
+// LibraryCanonical is the canonical form through encoding/json and
+// go-securesystemslib's cjson, as CanonicalJSON computes it when the
+// fast encoder declines.
+func LibraryCanonical(data []byte) ([]byte, error) {
+	v, err := decodeGeneric(data)
+	if err != nil {
+		return nil, err
+	}
+	return canonicalValue(v)
+}
+
+// ScanEnvelope is the one-pass envelope reader alone.
+func ScanEnvelope(data []byte) (*Envelope, bool) { return scanEnvelope(data) }
+
+// LibraryParseEnvelope is ParseEnvelope through encoding/json.
+func LibraryParseEnvelope(data []byte) (*Envelope, error) { return parseEnvelope(data) }
+
+// SignedMessage is what s's signatures are checked over.
+func SignedMessage(s *SignedContent) []byte { return s.msg }
