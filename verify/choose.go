@@ -18,7 +18,7 @@ import (
 type group struct {
 	members []*candidate
 	keys    map[string]bool
-	link    *attest.Link
+	link    *attest.CompactLink
 }
 
 // eligibleGroups groups the accepted candidates of a step by the artifacts
@@ -27,11 +27,20 @@ type group struct {
 func eligibleGroups(s attest.Step, cands []*candidate) []*group {
 	byArtifacts := map[string]*group{}
 	var order []string
+	accepted := 0
+	for _, c := range cands {
+		if c.reject == "" {
+			accepted++
+		}
+	}
 	for _, c := range cands {
 		if c.reject != "" {
 			continue
 		}
-		fp := artifactFingerprint(c.link)
+		fp := "" // one link is one group, whatever it records
+		if accepted > 1 {
+			fp = compactFingerprint(c.link)
+		}
 		g := byArtifacts[fp]
 		if g == nil {
 			g = &group{keys: map[string]bool{}, link: c.link}
@@ -53,7 +62,14 @@ func eligibleGroups(s attest.Step, cands []*candidate) []*group {
 	return out
 }
 
+// artifactFingerprint identifies what a link records: its materials and
+// products, paths and hashes.
 func artifactFingerprint(l *attest.Link) string {
+	return compactFingerprint(l.Compact())
+}
+
+// compactFingerprint is artifactFingerprint of the compact form.
+func compactFingerprint(l *attest.CompactLink) string {
 	h := sha256.New()
 	write := func(s string) {
 		// Length-prefixed, so no two different sets encode the same.
@@ -62,11 +78,11 @@ func artifactFingerprint(l *attest.Link) string {
 		h.Write(n[:])
 		h.Write([]byte(s))
 	}
-	for _, set := range []map[string]attest.HashObj{l.Materials, l.Products} {
-		write(strconv.Itoa(len(set)))
-		for _, p := range sortedKeys(set) {
-			write(p)
-			hs := set[p]
+	for _, set := range []*attest.Artifacts{l.Materials, l.Products} {
+		write(strconv.Itoa(set.Len()))
+		for i := range set.Len() {
+			write(set.Path(i))
+			hs := set.Hashes(i)
 			write(strconv.Itoa(len(hs)))
 			for _, a := range sortedKeys(hs) {
 				write(a)
@@ -102,7 +118,7 @@ func thresholdFailure(s attest.Step, cands []*candidate) Failure {
 // choice is one selection of a link group per step.
 type choice struct {
 	groups map[string]*group
-	links  map[string]*attest.Link
+	links  map[string]*attest.CompactLink
 }
 
 // chooseAndApply tries the combinations of eligible link groups (largest
@@ -118,7 +134,7 @@ func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[strin
 		inspections []StepReport
 	}
 	for n := 0; n < maxCombinations; n++ {
-		c := choice{groups: map[string]*group{}, links: map[string]*attest.Link{}}
+		c := choice{groups: map[string]*group{}, links: map[string]*attest.CompactLink{}}
 		for i, s := range layout.Steps {
 			g := groups[s.Name][idx[i]]
 			c.groups[s.Name], c.links[s.Name] = g, g.link
@@ -126,9 +142,9 @@ func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[strin
 		// Inspections see the artifacts of these links; each runs once
 		// for each distinct set of them (a command on the verifier's
 		// disk, given none, once).
-		inspections, inspected, inspectFailures := ins.run(ctx, c.links)
+		inspections, inspected, inspectFailures := ins.run(ctx, fullLinks(layout, c.links))
 		for name, l := range inspected {
-			c.links[name] = l
+			c.links[name] = l.Compact()
 		}
 		rules, fails := applyAll(layout, c.links)
 		if depth == 0 {
@@ -153,10 +169,23 @@ func chooseAndApply(ctx context.Context, layout *attest.Layout, groups map[strin
 	return first.c, first.rules, first.fails, first.inspections
 }
 
+// fullLinks gives inspections the links in the form they read, made only
+// for a layout that has inspections.
+func fullLinks(layout *attest.Layout, links map[string]*attest.CompactLink) map[string]*attest.Link {
+	if len(layout.Inspect) == 0 {
+		return nil
+	}
+	out := make(map[string]*attest.Link, len(links))
+	for name, l := range links {
+		out[name] = &attest.Link{Type: "link", Name: l.Name, Command: l.Command, Materials: l.Materials.Map(), Products: l.Products.Map()}
+	}
+	return out
+}
+
 // checkBinding requires, when an image digest is given, that the layout
 // binds its evidence to an image and that the binding steps' links record
 // exactly this image.
-func checkBinding(layout *attest.Layout, links map[string]*attest.Link, image string) []Failure {
+func checkBinding(layout *attest.Layout, links map[string]*attest.CompactLink, image string) []Failure {
 	if image == "" {
 		return nil
 	}
@@ -167,7 +196,13 @@ func checkBinding(layout *attest.Layout, links map[string]*attest.Link, image st
 	alg, hexDigest, ok := strings.Cut(image, ":")
 	var fails []Failure
 	for _, name := range steps {
-		got, recorded := links[name].Products[attest.ImageArtifact]
+		products := links[name].Products
+		var got attest.HashObj
+		i := products.Find(attest.ImageArtifact)
+		recorded := i >= 0
+		if recorded {
+			got = products.Hashes(i)
+		}
 		switch {
 		case !ok || alg != "sha256":
 			fails = append(fails, Failure{Step: name, Artifact: attest.ImageArtifact, Reason: fmt.Sprintf("image digest %q is not a sha256 digest", image)})
@@ -193,11 +228,11 @@ func advance(idx []int, layout *attest.Layout, groups map[string][]*group) bool 
 }
 
 // applyAll evaluates every step's and inspection's rules against links.
-func applyAll(layout *attest.Layout, links map[string]*attest.Link) (map[string][]RuleResult, []Failure) {
+func applyAll(layout *attest.Layout, links map[string]*attest.CompactLink) (map[string][]RuleResult, []Failure) {
 	rules := map[string][]RuleResult{}
 	var fails []Failure
 	env := &ruleEnv{chosen: links, globs: map[string]glob{}}
-	check := func(key, name string, link *attest.Link, materials, products [][]string) {
+	check := func(key, name string, link *attest.CompactLink, materials, products [][]string) {
 		env.link = link
 		for _, set := range []struct {
 			name  string

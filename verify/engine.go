@@ -97,9 +97,9 @@ func Verify(ctx context.Context, layout Evidence, links []Evidence, o Options) (
 
 // verifyLayout verifies one layout level and also returns the chosen link
 // of each step, for a super-layout's summary link.
-func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Options, depth int) (*Report, map[string]*attest.Link) {
+func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Options, depth int) (*Report, map[string]*attest.CompactLink) {
 	r := &Report{Layout: LayoutReport{Source: layoutEv.Source}}
-	fail := func(f Failure) (*Report, map[string]*attest.Link) {
+	fail := func(f Failure) (*Report, map[string]*attest.CompactLink) {
 		r.Failures = append(r.Failures, f)
 		return r, nil
 	}

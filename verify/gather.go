@@ -13,7 +13,7 @@ import (
 // authorised keys whose signatures on it verify.
 type candidate struct {
 	ev     Evidence
-	link   *attest.Link
+	link   *attest.CompactLink
 	keyIDs []string
 	// keyFPs identify the signers by key material, so one key listed
 	// under two keyids still counts once.
@@ -110,22 +110,31 @@ func ignoredWarnings(ignored []examined) []string {
 // where the reader looks for it, why it did not count.
 func examine(layout *attest.Layout, ev Evidence) examined {
 	c := &candidate{ev: ev}
-	kind, err := ev.Envelope.PayloadKind()
-	if err != nil {
-		return examined{failure: &Failure{Source: ev.Source, Reason: err.Error()}}
-	}
 	var name string
 	isSub := false
-	switch kind {
-	case "link":
-		if c.link, err = attest.ParseLink(ev.Envelope.Payload); err != nil {
-			return examined{failure: &Failure{Source: ev.Source, Reason: "invalid link: " + err.Error()}}
+	// A plain link is read in one pass (attest.ScanLink), its signatures
+	// checked over the bytes that pass wrote; anything else the long way,
+	// which also says what is wrong.
+	var verifier keyVerifier = ev.Envelope
+	if l, signed, ok := attest.ScanLink(ev.Envelope); ok {
+		c.link, name, verifier = l, l.Name, signed
+	} else {
+		kind, err := ev.Envelope.PayloadKind()
+		if err != nil {
+			return examined{failure: &Failure{Source: ev.Source, Reason: err.Error()}}
 		}
-		name = c.link.Name
-	case "layout":
-		name, isSub = ev.StepHint, true
-	default:
-		return examined{failure: &Failure{Source: ev.Source, Reason: fmt.Sprintf("is a %q document, neither a link nor a sublayout", kind)}}
+		switch kind {
+		case "link":
+			full, err := attest.ParseLink(ev.Envelope.Payload)
+			if err != nil {
+				return examined{failure: &Failure{Source: ev.Source, Reason: "invalid link: " + err.Error()}}
+			}
+			c.link, name = full.Compact(), full.Name
+		case "layout":
+			name, isSub = ev.StepHint, true
+		default:
+			return examined{failure: &Failure{Source: ev.Source, Reason: fmt.Sprintf("is a %q document, neither a link nor a sublayout", kind)}}
+		}
 	}
 	step := layout.Step(name)
 	if step == nil {
@@ -137,7 +146,7 @@ func examine(layout *attest.Layout, ev Evidence) examined {
 		}
 		return examined{c: c, name: name, isSub: isSub, ignored: noStep(layout, name)}
 	}
-	c.keyIDs, c.keyFPs, c.reject = signers(ev.Envelope, layout, step)
+	c.keyIDs, c.keyFPs, c.reject = signers(ev.Envelope, verifier, layout, step)
 	return examined{c: c, name: name, isSub: isSub}
 }
 
@@ -174,10 +183,9 @@ func (c *candidate) verifySublayout(ctx context.Context, layout *attest.Layout, 
 		return
 	}
 	subLayout, _ := attest.ParseLayout(c.ev.Envelope.Payload)
-	c.link = &attest.Link{Type: "link", Name: step.Name, Materials: map[string]attest.HashObj{}, Products: map[string]attest.HashObj{}}
+	c.link = &attest.CompactLink{Name: step.Name, Materials: attest.NewArtifacts(nil), Products: attest.NewArtifacts(nil)}
 	if n := len(subLayout.Steps); n > 0 {
 		first, last := chosen[subLayout.Steps[0].Name], chosen[subLayout.Steps[n-1].Name]
-		c.link.Materials, c.link.Products = first.Materials, last.Products
-		c.link.Byproducts, c.link.Command = last.Byproducts, last.Command
+		c.link.Materials, c.link.Products, c.link.Command = first.Materials, last.Products, last.Command
 	}
 }

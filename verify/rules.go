@@ -2,7 +2,6 @@ package verify
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/referee-dev/referee/attest"
@@ -22,10 +21,11 @@ type RuleResult struct {
 }
 
 // ruleEnv is what rule evaluation reads: the link under test and the chosen
-// link of every step and inspection that MATCH may name.
+// link of every step and inspection that MATCH may name, in compact form
+// (attest.Artifacts: paths in sorted order, hashed lookups).
 type ruleEnv struct {
-	link   *attest.Link
-	chosen map[string]*attest.Link
+	link   *attest.CompactLink
+	chosen map[string]*attest.CompactLink
 	globs  map[string]glob
 }
 
@@ -51,9 +51,11 @@ func (e *ruleEnv) applyRules(step, set string, rules [][]string) ([]RuleResult, 
 	if set == "products" {
 		arts = e.link.Products
 	}
-	queue := make(map[string]bool, len(arts))
-	for p := range arts {
-		queue[p] = true
+	// The queue is the entries not yet consumed, by index: the entries
+	// are in path order, so what a rule matches comes sorted.
+	queued := make([]bool, arts.Len())
+	for i := range queued {
+		queued[i] = true
 	}
 	// why records, for an artifact a MATCH matched but did not consume, the
 	// reason, so a later DISALLOW can say what to fix.
@@ -76,56 +78,56 @@ func (e *ruleEnv) applyRules(step, set string, rules [][]string) ([]RuleResult, 
 		if r.Verb == attest.RuleMatch && r.SrcPrefix != "" {
 			prefix = pyJoin(r.SrcPrefix, "")
 		}
-		var matched []string
+		var matched []int
 		if r.Verb != attest.RuleRequire {
-			for p := range queue {
-				if strings.HasPrefix(p, prefix) && g.match(p[len(prefix):]) {
-					matched = append(matched, p)
+			for i, q := range queued {
+				if p := arts.Path(i); q && strings.HasPrefix(p, prefix) && g.match(p[len(prefix):]) {
+					matched = append(matched, i)
 				}
 			}
-			sort.Strings(matched)
 		}
-		var consumed []string
+		var consumed []int
 		switch r.Verb {
 		case attest.RuleAllow:
 			consumed = matched
 		case attest.RuleDisallow:
 			if len(matched) > 0 {
 				res.Passed = false
-				res.Artifacts = matched
-				res.Message = disallowMessage(set, matched, why)
+				res.Artifacts = paths(arts, matched)
+				res.Message = disallowMessage(set, res.Artifacts, why)
 			}
 		case attest.RuleRequire:
-			if !queue[r.Pattern] {
+			if i := arts.Find(r.Pattern); i < 0 || !queued[i] {
 				res.Passed = false
 				res.Artifacts = []string{r.Pattern}
 				res.Message = fmt.Sprintf("required %s %q is not among the step's %s left by earlier rules", singular(set), r.Pattern, set)
 			}
 		case attest.RuleCreate:
-			for _, p := range matched {
-				if _, inMaterials := e.link.Materials[p]; !inMaterials {
-					consumed = append(consumed, p)
+			for _, i := range matched {
+				if e.link.Materials.Find(arts.Path(i)) < 0 {
+					consumed = append(consumed, i)
 				}
 			}
 		case attest.RuleDelete:
-			for _, p := range matched {
-				if _, inProducts := e.link.Products[p]; !inProducts {
-					consumed = append(consumed, p)
+			for _, i := range matched {
+				if e.link.Products.Find(arts.Path(i)) < 0 {
+					consumed = append(consumed, i)
 				}
 			}
 		case attest.RuleModify:
-			for _, p := range matched {
-				m, inM := e.link.Materials[p]
-				pr, inP := e.link.Products[p]
-				if inM && inP && !sameHashes(m, pr) {
-					consumed = append(consumed, p)
+			m, pr := e.link.Materials, e.link.Products
+			for _, i := range matched {
+				p := arts.Path(i)
+				mi, pi := m.Find(p), pr.Find(p)
+				if mi >= 0 && pi >= 0 && !m.SameHashes(mi, pr, pi) {
+					consumed = append(consumed, i)
 				}
 			}
 		case attest.RuleMatch:
 			consumed = e.match(r, arts, matched, why)
 		}
-		for _, p := range consumed {
-			delete(queue, p)
+		for _, i := range consumed {
+			queued[i] = false
 		}
 		res.Consumed = len(consumed)
 		results = append(results, res)
@@ -140,13 +142,22 @@ func (e *ruleEnv) applyRules(step, set string, rules [][]string) ([]RuleResult, 
 	return results, nil
 }
 
+// paths names the entries at indices of arts.
+func paths(arts *attest.Artifacts, indices []int) []string {
+	out := make([]string, len(indices))
+	for k, i := range indices {
+		out[k] = arts.Path(i)
+	}
+	return out
+}
+
 // match consumes the artifacts whose counterpart in the named step's
 // materials or products has the same hashes, after swapping the IN prefixes.
-func (e *ruleEnv) match(r attest.Rule, arts map[string]attest.HashObj, matched []string, why map[string]string) []string {
+func (e *ruleEnv) match(r attest.Rule, arts *attest.Artifacts, matched []int, why map[string]string) []int {
 	dst := e.chosen[r.DstStep]
 	if dst == nil {
-		for _, p := range matched {
-			why[p] = fmt.Sprintf("%q found no link of step %q to match against", r.String(), r.DstStep)
+		for _, i := range matched {
+			why[arts.Path(i)] = fmt.Sprintf("%q found no link of step %q to match against", r.String(), r.DstStep)
 		}
 		return nil
 	}
@@ -154,8 +165,9 @@ func (e *ruleEnv) match(r attest.Rule, arts map[string]attest.HashObj, matched [
 	if r.DstType == attest.Products {
 		dstArts = dst.Products
 	}
-	var consumed []string
-	for _, p := range matched {
+	var consumed []int
+	for _, i := range matched {
+		p := arts.Path(i)
 		dp := p
 		if r.SrcPrefix != "" {
 			dp = strings.TrimPrefix(p, pyJoin(r.SrcPrefix, ""))
@@ -163,14 +175,14 @@ func (e *ruleEnv) match(r attest.Rule, arts map[string]attest.HashObj, matched [
 		if r.DstPrefix != "" {
 			dp = pyJoin(r.DstPrefix, dp)
 		}
-		dh, ok := dstArts[dp]
+		j := dstArts.Find(dp)
 		switch {
-		case !ok:
+		case j < 0:
 			why[p] = fmt.Sprintf("%q found no %q among the %s of step %q", r.String(), dp, strings.ToLower(r.DstType), r.DstStep)
-		case !sameHashes(arts[p], dh):
-			why[p] = fmt.Sprintf("%q: its hash %s differs from %s in the %s of step %q", r.String(), hashSummary(arts[p]), hashSummary(dh), strings.ToLower(r.DstType), r.DstStep)
+		case !arts.SameHashes(i, dstArts, j):
+			why[p] = fmt.Sprintf("%q: its hash %s differs from %s in the %s of step %q", r.String(), hashSummary(arts.Hashes(i)), hashSummary(dstArts.Hashes(j)), strings.ToLower(r.DstType), r.DstStep)
 		default:
-			consumed = append(consumed, p)
+			consumed = append(consumed, i)
 		}
 	}
 	return consumed

@@ -10,9 +10,16 @@ import (
 	"github.com/referee-dev/referee/attest"
 )
 
+// keyVerifier checks a signed document's signatures against a key: an
+// *attest.Envelope, or an *attest.SignedContent whose signed bytes are
+// already computed.
+type keyVerifier interface {
+	VerifyKey(*attest.Key) error
+}
+
 // signers returns the distinct authorised functionary keys of step whose
-// signature on env verifies, or why none does.
-func signers(env *attest.Envelope, layout *attest.Layout, step *attest.Step) (ids, fps []string, reject string) {
+// signature on env verifies (checked by v), or why none does.
+func signers(env *attest.Envelope, v keyVerifier, layout *attest.Layout, step *attest.Step) (ids, fps []string, reject string) {
 	seen := map[string]bool{}
 	var problems []string
 	for _, id := range step.PubKeys {
@@ -21,7 +28,7 @@ func signers(env *attest.Envelope, layout *attest.Layout, step *attest.Step) (id
 		}
 		seen[id] = true
 		k := layout.Keys[id]
-		if err := env.VerifyKey(k); err != nil {
+		if err := v.VerifyKey(k); err != nil {
 			if triedBy(env, k) {
 				problems = append(problems, err.Error())
 			}
