@@ -477,6 +477,11 @@ func TestPullCredentialsOf(t *testing.T) {
 	if got, err = webhook.PullCredentialsOf(cron.Request); err != nil || got.ServiceAccount != "old" || strings.Join(got.Secrets, ",") != "d" {
 		t.Fatalf("CronJob: %+v, %v", got, err)
 	}
+	debug := credPod(t, "shop", "", "x/y:1", "e")
+	debug.Request.SubResource = "ephemeralcontainers"
+	if got, err = webhook.PullCredentialsOf(debug.Request); err != nil || strings.Join(got.Secrets, ",") != "e" {
+		t.Fatalf("pods/ephemeralcontainers: %+v, %v", got, err)
+	}
 	bad := review(t, "v1", "ConfigMap", "configmaps", "shop", map[string]any{})
 	if _, err := webhook.PullCredentialsOf(bad.Request); err == nil {
 		t.Fatal("a ConfigMap has pull credentials")
@@ -492,4 +497,55 @@ func TestKubeClient(t *testing.T) {
 	if _, err := webhook.KubeClient(missing); err == nil || !strings.Contains(err.Error(), "kubeconfig "+missing) {
 		t.Fatalf("missing kubeconfig: %v", err)
 	}
+}
+
+// /mutate pins a tag it resolves with the workload's credentials, and
+// without them says why it did not.
+func TestCredentialsMutate(t *testing.T) {
+	f := newLockedFixture(t)
+	kube := newKubeObjects()
+	kube.secrets["shop/regcred"] = dockerConfigSecret("shop", "regcred", map[string][2]string{f.host: {user, password}})
+	kube.sas["shop/default"] = &corev1.ServiceAccount{}
+	d := newCredDecider(f, kube, noOwnConfig(t))
+	r := d.Mutate(t.Context(), credPod(t, "shop", "", f.tag, "regcred"), 5*time.Second)
+	if !r.Allowed || !strings.Contains(string(r.Patch), f.tag+"@sha256:") || len(r.Warnings) != 0 {
+		t.Fatalf("with the pull secret: patch %s, warnings %v", r.Patch, r.Warnings)
+	}
+	r = d.Mutate(t.Context(), credPod(t, "shop", "", f.tag), 5*time.Second)
+	if !r.Allowed || r.Patch != nil || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "referee: not pinned: image "+f.tag) || !strings.Contains(r.Warnings[0], unauthorized) {
+		t.Fatalf("without: patch %s, warnings %v", r.Patch, r.Warnings)
+	}
+}
+
+// Whatever the object and its pull secrets, reading them returns or
+// fails, and never panics.
+func FuzzPullCredentials(f *testing.F) {
+	f.Add([]byte(`{"spec":{"serviceAccountName":"sa","imagePullSecrets":[{"name":"a"},{"name":""}],"containers":[{"name":"c","image":"r.example/x:1"}]}}`),
+		[]byte(`{"auths":{"r.example":{"auth":"YTpi"},"*.example:5000/p":{"username":"u"}}}`))
+	f.Add([]byte(`{"spec":null}`), []byte(`{"auths":{"%zz":{}}}`))
+	f.Add([]byte(`[]`), []byte(`{"auths":[]}`))
+	f.Fuzz(func(t *testing.T, object, config []byte) {
+		kube := newKubeObjects()
+		kube.secrets["shop/a"] = &corev1.Secret{Type: corev1.SecretTypeDockerConfigJson, Data: map[string][]byte{corev1.DockerConfigJsonKey: config}}
+		kube.secrets["shop/b"] = &corev1.Secret{Type: corev1.SecretTypeDockercfg, Data: map[string][]byte{corev1.DockerConfigKey: config}}
+		kube.sas["shop/sa"] = &corev1.ServiceAccount{ImagePullSecrets: []corev1.LocalObjectReference{{Name: "b"}}}
+		req := &admissionv1.AdmissionRequest{Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Namespace: "shop",
+			Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: object}}
+		if _, err := webhook.PullCredentialsOf(req); err != nil {
+			return
+		}
+		o, err := webhook.Credentials{Kube: kube, OCI: oci.Options{Keychain: authn.NewMultiKeychain()}}.RequestOCI(t.Context(), req)
+		if err != nil || o.Keychain == nil {
+			return
+		}
+		for _, target := range []string{"r.example", "a.example:5000", "index.docker.io"} {
+			reg, err := name.NewRegistry(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, err := o.Keychain.Resolve(reg); err == nil {
+				_, _ = a.Authorization()
+			}
+		}
+	})
 }
