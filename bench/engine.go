@@ -50,7 +50,7 @@ func benchEngine(ctx context.Context, e *env) (section, error) {
 			return sec, err
 		}
 		cs := w1Contenders(dir, e.referee, e.inTotoGolang, e.inTotoVerify)
-		res, err := roundRobin(ctx, e.runs, cs, e.log)
+		res, err := roundRobin(ctx, e.spawn, e.runs, cs, e.log)
 		if err != nil {
 			return sec, err
 		}

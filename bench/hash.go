@@ -152,7 +152,7 @@ func benchHash(ctx context.Context, e *env) (section, error) {
 				return cmd
 			}},
 		}
-		res, err := roundRobin(ctx, e.runs, cs, e.log)
+		res, err := roundRobin(ctx, e.spawn, e.runs, cs, e.log)
 		if err != nil {
 			return sec, err
 		}
@@ -180,7 +180,7 @@ func benchHash(ctx context.Context, e *env) (section, error) {
 		}
 	}
 	if e.prepare {
-		sec.notes = []string{"W2 prepared in " + e.work}
+		sec.head, sec.notes = nil, []string{"W2 prepared in " + e.work}
 		return sec, nil
 	}
 	sec.notes = []string{

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -51,7 +52,7 @@ type env struct {
 	quick, prepare                                 bool
 	sizes                                          sizes
 	work, tmp                                      string
-	referee                                        string
+	referee, spawn                                 string
 	inTotoGolang, inTotoVerify, openssl, sha256sum string
 	log                                            func(string)
 	trace                                          func(string) // nil unless --trace
@@ -124,17 +125,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 	e.tmp = tmp
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return err
+	}
 	commit := ""
 	if *referee != "" {
 		e.referee = *referee
 	} else if !*prepare {
 		e.log("building referee")
-		bin, root, err := buildReferee(ctx, tmp)
-		if err != nil {
+		e.referee = filepath.Join(tmp, "referee")
+		if err := goBuild(ctx, root, ".", e.referee); err != nil {
 			return err
 		}
-		e.referee = bin
 		commit = gitDescribe(root)
+	}
+	e.spawn = filepath.Join(tmp, "spawn")
+	if err := goBuild(ctx, root, "./bench/spawn", e.spawn); err != nil {
+		return err
 	}
 	e.inTotoGolang, e.inTotoVerify = lookTool("in-toto-golang"), lookTool("in-toto-verify")
 	e.openssl, e.sha256sum = lookTool("openssl"), lookTool("sha256sum")
@@ -142,6 +150,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "## referee bench (issue 13)\n\n")
 	fmt.Fprintf(stdout, "%s; %d CPUs, %s, %s; referee %s; load before: %s\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version(), orDash(commit), uptime())
+	if !*prepare {
+		floor, err := roundRobin(ctx, e.spawn, 3, []contender{{name: "true", cmd: func(ctx context.Context) *exec.Cmd { return exec.CommandContext(ctx, "true") }}}, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Every program runs as a child of bench/spawn, which times it and reads its peak RSS from its rusage (maxrss; `true` shows %s, the floor).\n\n", fmtMiB(floor[0].medianRSS()))
+	}
 	if *quick {
 		fmt.Fprintf(stdout, "**--quick: small workloads; the goals are for the full sizes.**\n\n")
 	}

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -78,14 +78,20 @@ func median[T int64 | time.Duration](samples []sample, f func(sample) T) T {
 	return (v[n/2-1] + v[n/2]) / 2
 }
 
-// runOnce runs c once, fails unless it exits 0, and measures it.
-func runOnce(ctx context.Context, c contender) (sample, error) {
+// runOnce runs c once through spawn (see bench/spawn), fails unless it
+// exits 0, and measures it: wall time and peak RSS as spawn reports them.
+func runOnce(ctx context.Context, spawn string, c contender) (sample, error) {
 	if c.setup != nil {
 		if err := c.setup(); err != nil {
 			return sample{}, fmt.Errorf("%s: preparing the run: %w", c.name, err)
 		}
 	}
-	cmd := c.cmd(ctx)
+	inner := c.cmd(ctx)
+	if inner.Err != nil {
+		return sample{}, fmt.Errorf("%s: %w", c.name, inner.Err)
+	}
+	cmd := exec.CommandContext(ctx, spawn, append([]string{inner.Path}, inner.Args[1:]...)...)
+	cmd.Dir, cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = inner.Dir, inner.Env, inner.Stdin, inner.Stdout, inner.Stderr
 	var out bytes.Buffer
 	if cmd.Stdout == nil {
 		cmd.Stdout = &out
@@ -93,22 +99,32 @@ func runOnce(ctx context.Context, c contender) (sample, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = &out
 	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return sample{}, err
+	}
+	defer pr.Close()
+	cmd.ExtraFiles = []*os.File{pw}
 	var before int64
 	if c.requests != nil {
 		before = c.requests()
 	}
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	if err != nil {
-		return sample{}, fmt.Errorf("%s: %s: %w\n%s", c.name, strings.Join(cmd.Args, " "), err, tail(out.String(), 2000))
+	err = cmd.Start()
+	pw.Close()
+	if err == nil {
+		err = cmd.Wait()
 	}
-	s := sample{wall: wall}
+	if err != nil {
+		return sample{}, fmt.Errorf("%s: %s: %w\n%s", c.name, strings.Join(inner.Args, " "), err, tail(out.String(), 2000))
+	}
+	var s sample
+	var wallNS int64
+	if _, err := fmt.Fscan(pr, &wallNS, &s.rssKiB); err != nil {
+		return sample{}, fmt.Errorf("%s: reading what spawn measured: %w", c.name, err)
+	}
+	s.wall = time.Duration(wallNS)
 	if c.requests != nil {
 		s.requests = c.requests() - before
-	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		s.rssKiB = ru.Maxrss // KiB on Linux
 	}
 	return s, nil
 }
@@ -116,14 +132,14 @@ func runOnce(ctx context.Context, c contender) (sample, error) {
 // roundRobin runs every contender once per round, runs rounds, so that a
 // change in the machine's load falls on all of them alike. progress, if
 // set, hears of each run.
-func roundRobin(ctx context.Context, runs int, cs []contender, progress func(string)) ([]result, error) {
+func roundRobin(ctx context.Context, spawn string, runs int, cs []contender, progress func(string)) ([]result, error) {
 	res := make([]result, len(cs))
 	for i, c := range cs {
 		res[i].name = c.name
 	}
 	for r := 0; r < runs; r++ {
 		for i, c := range cs {
-			s, err := runOnce(ctx, c)
+			s, err := runOnce(ctx, spawn, c)
 			if err != nil {
 				return nil, err
 			}

@@ -60,7 +60,7 @@ func benchRegistry(ctx context.Context, e *env) (section, error) {
 		}}, reg.proxy))
 	}
 	e.log(fmt.Sprintf("chains of %v links pushed", e.sizes.links))
-	res, err := roundRobin(ctx, e.runs, cs, e.log)
+	res, err := roundRobin(ctx, e.spawn, e.runs, cs, e.log)
 	if err != nil {
 		return sec, err
 	}
@@ -117,7 +117,7 @@ func benchMany(ctx context.Context, e *env) (section, error) {
 			return cmd
 		}}, reg.proxy)
 	}
-	res, err := roundRobin(ctx, e.runs, []contender{verify("--parallel 1", "--parallel", "1"), verify("default --parallel")}, e.log)
+	res, err := roundRobin(ctx, e.spawn, e.runs, []contender{verify("--parallel 1", "--parallel", "1"), verify("default --parallel")}, e.log)
 	if err != nil {
 		return sec, err
 	}

@@ -52,25 +52,28 @@ func defaultWork() string {
 	return filepath.Join(d, "referee", "bench")
 }
 
-// buildReferee builds the module the bench belongs to (found from the
-// working directory, as `go run ./bench` is run) into dir.
-func buildReferee(ctx context.Context, dir string) (bin, root string, err error) {
+// moduleRoot is the directory of the module the bench belongs to, found
+// from the working directory (go run ./bench is run in the repository).
+func moduleRoot(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
-		return "", "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		return "", "", fmt.Errorf("not inside the referee module: run the bench from the repository (go run ./bench)")
+		return "", fmt.Errorf("not inside the referee module: run the bench from the repository (go run ./bench)")
 	}
-	root = filepath.Dir(gomod)
-	bin = filepath.Join(dir, "referee")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	return filepath.Dir(gomod), nil
+}
+
+// goBuild builds the package pkg of the module in root into out.
+func goBuild(ctx context.Context, root, pkg, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
 	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("building referee in %s: %w\n%s", root, err, out)
+	if data, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s in %s: %w\n%s", pkg, root, err, data)
 	}
-	return bin, root, nil
+	return nil
 }
 
 // lookTool finds a peer on PATH, then in $(go env GOPATH)/bin (where
