@@ -49,7 +49,7 @@ type lockedFixture struct {
 	delay                 atomic.Int64 // a time.Duration added to every request
 }
 
-func newLockedFixture(t *testing.T) *lockedFixture {
+func newLockedFixture(t testing.TB) *lockedFixture {
 	t.Helper()
 	f := &lockedFixture{dir: t.TempDir()}
 	var locked atomic.Bool
@@ -548,4 +548,24 @@ func FuzzPullCredentials(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkHandlerCachedCredentials is BenchmarkHandlerCached with the
+// workload's credentials wired (a private registry, a Pod with a pull
+// secret): a cached decision reads nothing from the apiserver, so it costs
+// what it costs without them.
+func BenchmarkHandlerCachedCredentials(b *testing.B) {
+	f := newLockedFixture(b)
+	kube := newKubeObjects()
+	kube.secrets["shop/regcred"] = dockerConfigSecret("shop", "regcred", map[string][2]string{f.host: {user, password}})
+	kube.sas["shop/default"] = &corev1.ServiceAccount{}
+	d := webhook.NewDecider(f.policy, webhook.DeciderOptions{TTL: time.Hour, RequestOCI: webhook.Credentials{Kube: kube}.RequestOCI})
+	body, err := json.Marshal(credPod(b, "shop", "", f.good, "regcred"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	load(b, webhook.Handler(d, webhook.HandlerOptions{}), body)
+	if st := d.Stats(); st.Verifications != 1 || kube.reads.Load() != 2 {
+		b.Fatalf("stats %+v, %d apiserver reads: not answered from the cache", st, kube.reads.Load())
+	}
 }
