@@ -361,28 +361,50 @@ func (s *canonScan) object(depth int, hook func(key []byte) memberReader) error 
 
 // sortMembers puts an object's members, written in the order they came,
 // in the canonical order of their keys (bytewise, as Go's sort.Strings in
-// cjson), refusing a repeated key.
+// cjson), refusing a repeated key. It sorts by swapping neighbours in
+// place, keeping aside only the smaller of the two: a link's own fields
+// come in the references' struct order, and moving its few small ones past
+// its materials and products this way needs no copy of the document.
 func (s *canonScan) sortMembers(ms []member) error {
-	slices.SortFunc(ms, func(a, b member) int { return bytes.Compare(a.key, b.key) })
-	for i := 1; i < len(ms); i++ {
-		if bytes.Equal(ms[i-1].key, ms[i].key) {
+	sortedKeys := make([][]byte, len(ms))
+	for i, m := range ms {
+		sortedKeys[i] = m.key
+	}
+	slices.SortFunc(sortedKeys, bytes.Compare)
+	for i := 1; i < len(sortedKeys); i++ {
+		if bytes.Equal(sortedKeys[i-1], sortedKeys[i]) {
 			return errDecline
 		}
 	}
 	if !s.emit {
 		return nil
 	}
-	base := ms[0].start
-	for _, m := range ms {
-		base = min(base, m.start)
-	}
-	s.tmp = append(s.tmp[:0], s.out[base:]...)
-	s.out = s.out[:base]
-	for i, m := range ms {
-		if i > 0 {
-			s.out = append(s.out, ',')
+	// Insertion sort of the members' spans; ms stays in the order of
+	// out, each span [start, end) followed by a ',' but the last.
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && bytes.Compare(ms[j-1].key, ms[j].key) > 0; j-- {
+			s.swap(ms, j-1)
 		}
-		s.out = append(s.out, s.tmp[m.start-base:m.end-base]...)
 	}
 	return nil
+}
+
+// swap exchanges the neighbouring members ms[i] and ms[i+1] in out.
+func (s *canonScan) swap(ms []member, i int) {
+	a, b := ms[i], ms[i+1]
+	la, lb := a.end-a.start, b.end-b.start
+	region := s.out[a.start:b.end] // a ',' b
+	if la <= lb {
+		s.tmp = append(s.tmp[:0], region[:la]...)
+		copy(region, region[la+1:])
+		region[lb] = ','
+		copy(region[lb+1:], s.tmp)
+	} else {
+		s.tmp = append(s.tmp[:0], region[la+1:]...)
+		copy(region[lb+1:], region[:la])
+		region[lb] = ','
+		copy(region, s.tmp)
+	}
+	ms[i] = member{key: b.key, start: a.start, end: a.start + lb}
+	ms[i+1] = member{key: a.key, start: a.start + lb + 1, end: b.end}
 }

@@ -154,7 +154,7 @@ func checkArtifactPath(p string) error {
 	if strings.ContainsRune(p, 0) || strings.Contains(p, "\\") {
 		return fmt.Errorf("artifact path %q has a NUL or backslash", p)
 	}
-	if uriArtifact.MatchString(p) {
+	if strings.Contains(p, "://") && uriArtifact.MatchString(p) {
 		return nil
 	}
 	if path.Clean(p) != p || strings.HasPrefix(p, "../") || p == ".." {

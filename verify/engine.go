@@ -29,6 +29,9 @@ type Evidence struct {
 	// Links carry their step name in signed content and ignore it.
 	StepHint string
 	Sub      []Evidence
+
+	// open reads Envelope when it is nil (OpenLinkDir).
+	open func() (*attest.Envelope, error)
 }
 
 // Options controls verification.
@@ -89,6 +92,9 @@ func Verify(ctx context.Context, layout Evidence, links []Evidence, o Options) (
 		return nil, errors.New("no layout key given: verification needs the layout owner's public key")
 	}
 	r, _ := verifyLayout(ctx, layout, links, o, 0)
+	if r.loadErr != nil {
+		return nil, r.loadErr
+	}
 	if !r.Verified {
 		return r, &NotVerifiedError{Failures: r.Failures}
 	}
@@ -142,6 +148,9 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 	}
 
 	cands := gatherCandidates(ctx, layout, links, o, depth, r)
+	if r.loadErr != nil {
+		return r, nil
+	}
 	for _, s := range layout.Steps {
 		sr := StepReport{Name: s.Name, Threshold: s.Threshold}
 		for _, c := range cands[s.Name] {

@@ -49,6 +49,11 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 	var ignored []examined
 	for _, e := range results {
 		switch {
+		case e.err != nil:
+			if r.loadErr == nil {
+				r.loadErr = e.err
+			}
+			continue
 		case e.failure != nil:
 			r.Failures = append(r.Failures, *e.failure)
 			continue
@@ -58,6 +63,9 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 		}
 		if e.c.reject == "" && e.isSub {
 			e.c.verifySublayout(ctx, layout, layout.Step(e.name), o, depth)
+			if e.c.sub != nil && e.c.sub.loadErr != nil && r.loadErr == nil {
+				r.loadErr = e.c.sub.loadErr
+			}
 		}
 		out[e.name] = append(out[e.name], e.c)
 	}
@@ -74,6 +82,8 @@ type examined struct {
 	isSub   bool
 	failure *Failure
 	ignored string
+	// err is a file of OpenLinkDir that could not be read.
+	err error
 }
 
 // maxIgnoredListed bounds how many pieces of evidence for steps the layout
@@ -110,28 +120,41 @@ func ignoredWarnings(ignored []examined) []string {
 // where the reader looks for it, why it did not count.
 func examine(layout *attest.Layout, ev Evidence) examined {
 	c := &candidate{ev: ev}
+	env := ev.Envelope
+	if env == nil && ev.open != nil {
+		// OpenLinkDir's: read now, and for a link not kept beyond
+		// this function (the candidate keeps its compact form).
+		var err error
+		if env, err = ev.open(); err != nil {
+			return examined{err: err}
+		}
+	}
+	if env == nil {
+		return examined{failure: &Failure{Source: ev.Source, Reason: "no signed document"}}
+	}
 	var name string
 	isSub := false
 	// A plain link is read in one pass (attest.ScanLink), its signatures
 	// checked over the bytes that pass wrote; anything else the long way,
 	// which also says what is wrong.
-	var verifier keyVerifier = ev.Envelope
-	if l, signed, ok := attest.ScanLink(ev.Envelope); ok {
+	var verifier keyVerifier = env
+	if l, signed, ok := attest.ScanLink(env); ok {
 		c.link, name, verifier = l, l.Name, signed
 	} else {
-		kind, err := ev.Envelope.PayloadKind()
+		kind, err := env.PayloadKind()
 		if err != nil {
 			return examined{failure: &Failure{Source: ev.Source, Reason: err.Error()}}
 		}
 		switch kind {
 		case "link":
-			full, err := attest.ParseLink(ev.Envelope.Payload)
+			full, err := attest.ParseLink(env.Payload)
 			if err != nil {
 				return examined{failure: &Failure{Source: ev.Source, Reason: "invalid link: " + err.Error()}}
 			}
 			c.link, name = full.Compact(), full.Name
 		case "layout":
 			name, isSub = ev.StepHint, true
+			c.ev.Envelope = env // verifySublayout reads it
 		default:
 			return examined{failure: &Failure{Source: ev.Source, Reason: fmt.Sprintf("is a %q document, neither a link nor a sublayout", kind)}}
 		}
@@ -146,7 +169,7 @@ func examine(layout *attest.Layout, ev Evidence) examined {
 		}
 		return examined{c: c, name: name, isSub: isSub, ignored: noStep(layout, name)}
 	}
-	c.keyIDs, c.keyFPs, c.reject = signers(ev.Envelope, verifier, layout, step)
+	c.keyIDs, c.keyFPs, c.reject = signers(env, verifier, layout, step)
 	return examined{c: c, name: name, isSub: isSub}
 }
 

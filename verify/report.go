@@ -90,6 +90,10 @@ type Report struct {
 	Inspections []StepReport `json:"inspections,omitempty"`
 	Warnings    []string     `json:"warnings,omitempty"`
 	Failures    []Failure    `json:"failures,omitempty"`
+
+	// loadErr is a link file of OpenLinkDir that could not be read: an
+	// error of the input, not a verification failure.
+	loadErr error
 }
 
 // LayoutReport says which layout was verified and who signed it.

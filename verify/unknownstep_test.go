@@ -53,8 +53,11 @@ type usMedium struct {
 	run  func(t *testing.T, c *tmChain, layout []byte, docs func(image ocispec.Descriptor) []usDoc) (*verify.Report, []string, error)
 }
 
-var usMedia = []usMedium{
-	{"link directory", func(t *testing.T, c *tmChain, layout []byte, docs func(ocispec.Descriptor) []usDoc) (*verify.Report, []string, error) {
+// usLinkDir writes docs to a link directory and reads it with load
+// (verify.LoadLinkDir, or verify.OpenLinkDir, which reads each file when
+// it is examined).
+func usLinkDir(load func(string) ([]verify.Evidence, error)) func(t *testing.T, c *tmChain, layout []byte, docs func(ocispec.Descriptor) []usDoc) (*verify.Report, []string, error) {
+	return func(t *testing.T, c *tmChain, layout []byte, docs func(ocispec.Descriptor) []usDoc) (*verify.Report, []string, error) {
 		dir := t.TempDir()
 		image := ocispec.Descriptor{Digest: digest.FromString("the image")}
 		var junk []string
@@ -86,14 +89,19 @@ var usMedia = []usMedium{
 		if err != nil {
 			t.Fatal(err)
 		}
-		links, err := verify.LoadLinkDir(dir)
+		links, err := load(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r, err := verify.Verify(context.Background(), verify.Evidence{Source: "root.layout", Envelope: env}, links,
 			verify.Options{LayoutKeys: []*attest.Key{c.owner.Key()}, ImageDigest: image.Digest.String()})
 		return r, junk, err
-	}},
+	}
+}
+
+var usMedia = []usMedium{
+	{"link directory", usLinkDir(verify.LoadLinkDir)},
+	{"link directory read as examined", usLinkDir(verify.OpenLinkDir)},
 	{"registry", func(t *testing.T, c *tmChain, layout []byte, docs func(ocispec.Descriptor) []usDoc) (*verify.Report, []string, error) {
 		s := tmOpen(t, tmRegistry(t, true)+"/app")
 		image := tmPushImage(t, s, "tar")

@@ -214,34 +214,42 @@ func peakRSS() float64 {
 // BenchmarkVerifyW1 reads W1's layout and link directory from disk and
 // verifies it, as `referee verify --layout … --link-dir …` does, at 10,000
 // and 100,000 files (90,000 and 900,000 artifact entries): the ratio of
-// the two is the engine's linearity. It reports peak RSS, which counts
-// verification alone when $REFEREE_W1_DIR already holds the workload.
+// the two is the engine's linearity. The links are read all first
+// (load=all, LoadLinkDir) or each as it is examined (load=open,
+// OpenLinkDir). It reports peak RSS, which counts verification alone when
+// $REFEREE_W1_DIR already holds the workload and one sub-benchmark runs
+// in the process (-bench 'VerifyW1/load=open/files=100000').
 func BenchmarkVerifyW1(b *testing.B) {
-	for _, files := range []int{10000, 100000} {
-		b.Run(fmt.Sprintf("files=%d", files), func(b *testing.B) {
-			dir := w1Dir(b, files)
-			key, err := attest.LoadPublicKey(filepath.Join(dir, "owner.pub"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				env, err := attest.ReadEnvelopeFile(filepath.Join(dir, "root.layout"), attest.DefaultMaxFileSize)
+	for _, loader := range []struct {
+		name string
+		load func(string) ([]verify.Evidence, error)
+	}{{"all", verify.LoadLinkDir}, {"open", verify.OpenLinkDir}} {
+		for _, files := range []int{10000, 100000} {
+			b.Run(fmt.Sprintf("load=%s/files=%d", loader.name, files), func(b *testing.B) {
+				dir := w1Dir(b, files)
+				key, err := attest.LoadPublicKey(filepath.Join(dir, "owner.pub"))
 				if err != nil {
 					b.Fatal(err)
 				}
-				links, err := verify.LoadLinkDir(dir)
-				if err != nil {
-					b.Fatal(err)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					env, err := attest.ReadEnvelopeFile(filepath.Join(dir, "root.layout"), attest.DefaultMaxFileSize)
+					if err != nil {
+						b.Fatal(err)
+					}
+					links, err := loader.load(dir)
+					if err != nil {
+						b.Fatal(err)
+					}
+					r, err := verify.Verify(context.Background(), verify.Evidence{Source: "root.layout", Envelope: env}, links,
+						verify.Options{LayoutKeys: []*attest.Key{key}})
+					if err != nil || !r.Verified {
+						b.Fatalf("%v\n%s", err, reportText(r))
+					}
 				}
-				r, err := verify.Verify(context.Background(), verify.Evidence{Source: "root.layout", Envelope: env}, links,
-					verify.Options{LayoutKeys: []*attest.Key{key}})
-				if err != nil || !r.Verified {
-					b.Fatalf("%v\n%s", err, reportText(r))
-				}
-			}
-			b.ReportMetric(float64(files*9*b.N)/b.Elapsed().Seconds(), "entries/s")
-			b.ReportMetric(peakRSS(), "peak-RSS-MiB")
-		})
+				b.ReportMetric(float64(files*9*b.N)/b.Elapsed().Seconds(), "entries/s")
+				b.ReportMetric(peakRSS(), "peak-RSS-MiB")
+			})
+		}
 	}
 }
