@@ -150,6 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "## referee bench (issue 13)\n\n")
 	fmt.Fprintf(stdout, "%s; %d CPUs, %s, %s; referee %s; load before: %s\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version(), orDash(commit), uptime())
+	fmt.Fprintf(stdout, "Peers: %s.\n\n", peerVersions(ctx, e))
 	if !*prepare {
 		floor, err := roundRobin(ctx, e.spawn, 3, []contender{{name: "true", cmd: func(ctx context.Context) *exec.Cmd { return exec.CommandContext(ctx, "true") }}}, nil)
 		if err != nil {

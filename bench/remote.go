@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/referee-dev/referee/attest"
@@ -117,7 +118,7 @@ func benchMany(ctx context.Context, e *env) (section, error) {
 			return cmd
 		}}, reg.proxy)
 	}
-	res, err := roundRobin(ctx, e.spawn, e.runs, []contender{verify("--parallel 1", "--parallel", "1"), verify("default --parallel")}, e.log)
+	res, err := roundRobin(ctx, e.spawn, e.runs, []contender{verify("--parallel 1", "--parallel", "1"), verify("default --parallel" + defaultParallel(ctx, e.referee))}, e.log)
 	if err != nil {
 		return sec, err
 	}
@@ -137,4 +138,14 @@ func benchMany(ctx context.Context, e *env) (section, error) {
 	x := ratio(one.medianWall(), def.medianWall())
 	sec.goals = []goal{{name: fmt.Sprintf("4 many images (%d)", count), target: "≥ 20x one at a time", measured: fmtX(x), met: x >= 20}}
 	return sec, nil
+}
+
+// defaultParallel is " (N)" for the default of referee verify --parallel
+// as its help states it, or "" if the help does not say.
+func defaultParallel(ctx context.Context, referee string) string {
+	out, _ := exec.CommandContext(ctx, referee, "verify", "--help").CombinedOutput()
+	if m := regexp.MustCompile(`--parallel[^\n]*\(default: (\d+)\)`).FindSubmatch(out); m != nil {
+		return " (" + string(m[1]) + ")"
+	}
+	return ""
 }

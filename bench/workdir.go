@@ -92,3 +92,39 @@ func lookTool(name string) string {
 	}
 	return ""
 }
+
+// peerVersions describes the peers found, for the header: in-toto-golang's
+// module version from its build information, the others' --version.
+func peerVersions(ctx context.Context, e *env) string {
+	var out []string
+	first := func(name string, args ...string) string {
+		data, err := exec.CommandContext(ctx, name, args...).Output()
+		if err != nil {
+			return ""
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+		return strings.TrimSpace(line)
+	}
+	if e.inTotoGolang != "" {
+		v := "in-toto-golang (version unknown)"
+		if data, err := exec.CommandContext(ctx, "go", "version", "-m", e.inTotoGolang).Output(); err == nil {
+			for _, l := range strings.Split(string(data), "\n") {
+				if f := strings.Fields(l); len(f) >= 3 && f[0] == "mod" {
+					v = "in-toto-golang " + f[2]
+				}
+			}
+		}
+		out = append(out, v)
+	}
+	for _, t := range []struct{ path, flag string }{{e.inTotoVerify, "--version"}, {e.openssl, "version"}, {e.sha256sum, "--version"}} {
+		if t.path != "" {
+			if v := first(t.path, t.flag); v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "none found"
+	}
+	return strings.Join(out, ", ")
+}
