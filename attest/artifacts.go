@@ -10,26 +10,34 @@ import (
 )
 
 // Artifacts is a link's materials or products in compact form, for
-// verifying large links: the paths in one string in sorted order, SHA-256
-// digests as 32 bytes, and a hashed index from path to entry. A link's
-// map[string]HashObj costs a few hundred bytes an entry (a map of its own
-// for each path); this costs about 50. Entries whose hashes are other than
-// one lowercase "sha256" keep their HashObj. It is read-only once built.
+// verifying large links: the paths in sorted order, SHA-256 digests as 32
+// bytes, and a hashed index from path to entry. A link's map[string]HashObj
+// costs a few hundred bytes an entry (a map of its own for each path);
+// this costs about 80. Entries whose hashes are other than one lowercase
+// "sha256" keep their HashObj. It is read-only once built.
+//
+// Entries are stored in chunks of chunkSize, so that building a table of
+// 100,000 entries never copies what it has built (as growing one slice
+// would, several times over).
 type Artifacts struct {
-	names string   // the paths, concatenated in sorted order
-	ends  []uint32 // ends[i] is where path i ends in names
-	sums  []byte   // 32 bytes an entry: its sha256 (zero for entries in other)
+	n     int
+	names []string // chunk c: the paths of its entries, concatenated
+	ends  []uint32 // ends[i] is where path i ends in its chunk
+	sums  [][]byte // chunk c: 32 bytes an entry, its sha256 (zero for entries in other)
 	other map[int32]HashObj
 	index []int32 // open addressing: entry+1 by hash of its path; 0 is empty
 	seed  maphash.Seed
 }
 
+const (
+	chunkBits = 10
+	chunkSize = 1 << chunkBits
+)
+
 // artifactsBuilder collects entries in the order a link lists them.
 type artifactsBuilder struct {
-	names  []byte
-	ends   []uint32
-	sums   []byte
-	other  map[int32]HashObj
+	a      Artifacts
+	buf    []byte // the paths of the chunk being filled
 	sorted bool
 	last   []byte
 }
@@ -38,30 +46,49 @@ func newArtifactsBuilder() *artifactsBuilder { return &artifactsBuilder{sorted: 
 
 // add appends an entry: its sha256 digest in hex (lowercase, 64 digits),
 // or else all its hashes in h.
-func (b *artifactsBuilder) add(path []byte, sha256Hex []byte, h HashObj) bool {
-	start := len(b.names)
-	b.names = append(b.names, path...)
-	if len(b.ends) > 0 && bytes.Compare(b.last, path) >= 0 {
+func (b *artifactsBuilder) add(path []byte, sha256Hex []byte, h HashObj) {
+	if b.a.n > 0 && bytes.Compare(b.last, path) >= 0 {
 		b.sorted = false
 	}
-	b.last = b.names[start:]
-	b.ends = append(b.ends, uint32(len(b.names)))
-	at := len(b.sums)
-	b.sums = append(b.sums, make([]byte, 32)...)
-	if h != nil {
-		if b.other == nil {
-			b.other = map[int32]HashObj{}
+	b.last = append(b.last[:0], path...)
+	i := b.a.n
+	if i%chunkSize == 0 {
+		if i > 0 {
+			b.a.names = append(b.a.names, string(b.buf))
+			b.buf = b.buf[:0]
 		}
-		b.other[int32(len(b.ends)-1)] = h
-		return true
+		b.a.sums = append(b.a.sums, make([]byte, 0, 32*chunkSize))
 	}
-	_, err := hex.Decode(b.sums[at:], sha256Hex)
-	return err == nil
+	b.buf = append(b.buf, path...)
+	b.a.ends = append(b.a.ends, uint32(len(b.buf)))
+	c := len(b.a.sums) - 1
+	at := len(b.a.sums[c])
+	b.a.sums[c] = append(b.a.sums[c], make([]byte, 32)...)
+	b.a.n++
+	if h != nil {
+		if b.a.other == nil {
+			b.a.other = map[int32]HashObj{}
+		}
+		b.a.other[int32(i)] = h
+		return
+	}
+	// sha256Hex is 64 lowercase hex digits (soleSHA256, IsSHA256Hex).
+	_, _ = hex.Decode(b.a.sums[c][at:], sha256Hex)
 }
 
 // build finishes the table; it returns nil if two entries have one path.
 func (b *artifactsBuilder) build() *Artifacts {
-	a := &Artifacts{names: string(b.names), ends: b.ends, sums: b.sums, other: b.other, seed: maphash.MakeSeed()}
+	if b.a.n > 0 {
+		b.a.names = append(b.a.names, string(b.buf))
+	}
+	a := &b.a
+	if c := len(a.sums) - 1; c >= 0 {
+		a.sums[c] = slices.Clip(slices.Clone(a.sums[c]))
+	}
+	// The table is kept while verification lasts: not the room append
+	// left in its slices.
+	a.ends = clipSlice(a.ends)
+	a.seed = maphash.MakeSeed()
 	if !b.sorted {
 		a = a.sorted()
 	}
@@ -74,29 +101,49 @@ func (b *artifactsBuilder) build() *Artifacts {
 	return a
 }
 
+// clipSlice returns s without spare capacity beyond an eighth.
+func clipSlice[T any](s []T) []T {
+	if cap(s)-len(s) > len(s)/8 {
+		return slices.Clone(s)
+	}
+	return s
+}
+
+// SharePaths makes a use b's paths and their index when both list the
+// same paths, so that the links of a chain recording the same files keep
+// one copy of their names; it reports whether they did. Call it before a
+// is shared with other goroutines.
+func (a *Artifacts) SharePaths(b *Artifacts) bool {
+	if a == nil || b == nil || a.n != b.n || len(a.names) != len(b.names) || !slices.Equal(a.ends, b.ends) || !slices.Equal(a.names, b.names) {
+		return false
+	}
+	a.names, a.ends, a.index, a.seed = b.names, b.ends, b.index, b.seed
+	return true
+}
+
 // sorted returns the table with its entries in path order.
 func (a *Artifacts) sorted() *Artifacts {
-	order := make([]int32, a.Len())
+	order := make([]int, a.Len())
 	for i := range order {
-		order[i] = int32(i)
+		order[i] = i
 	}
-	slices.SortStableFunc(order, func(x, y int32) int { return strings.Compare(a.Path(int(x)), a.Path(int(y))) })
-	var b strings.Builder
-	b.Grow(len(a.names))
-	out := &Artifacts{ends: make([]uint32, 0, len(order)), sums: make([]byte, 0, len(a.sums)), seed: a.seed}
+	slices.SortStableFunc(order, func(x, y int) int { return strings.Compare(a.Path(x), a.Path(y)) })
+	b := newArtifactsBuilder()
 	for _, i := range order {
-		b.WriteString(a.Path(int(i)))
-		out.ends = append(out.ends, uint32(b.Len()))
-		out.sums = append(out.sums, a.sums[32*i:32*i+32]...)
-		if h, ok := a.other[i]; ok {
-			if out.other == nil {
-				out.other = map[int32]HashObj{}
-			}
-			out.other[int32(len(out.ends)-1)] = h
+		if h, ok := a.other[int32(i)]; ok {
+			b.add([]byte(a.Path(i)), nil, h)
+		} else {
+			b.add([]byte(a.Path(i)), []byte(hex.EncodeToString(a.sum(i))), nil)
 		}
 	}
-	out.names = b.String()
-	return out
+	b.build()
+	return &b.a
+}
+
+// sum is the sha256 of entry i.
+func (a *Artifacts) sum(i int) []byte {
+	off := 32 * (i & (chunkSize - 1))
+	return a.sums[i>>chunkBits][off : off+32]
 }
 
 func (a *Artifacts) buildIndex() {
@@ -134,16 +181,16 @@ func (a *Artifacts) Len() int {
 	if a == nil {
 		return 0
 	}
-	return len(a.ends)
+	return a.n
 }
 
 // Path is the path of entry i; entries are in path order.
 func (a *Artifacts) Path(i int) string {
 	start := uint32(0)
-	if i > 0 {
+	if i&(chunkSize-1) != 0 {
 		start = a.ends[i-1]
 	}
-	return a.names[start:a.ends[i]]
+	return a.names[i>>chunkBits][start:a.ends[i]]
 }
 
 // Find returns the entry of path, or -1.
@@ -165,7 +212,7 @@ func (a *Artifacts) Hashes(i int) HashObj {
 	if h, ok := a.other[int32(i)]; ok {
 		return maps.Clone(h)
 	}
-	return HashObj{"sha256": hex.EncodeToString(a.sums[32*i : 32*i+32])}
+	return HashObj{"sha256": hex.EncodeToString(a.sum(i))}
 }
 
 // SameHashes reports whether entry i of a and entry j of b record the same
@@ -175,7 +222,7 @@ func (a *Artifacts) SameHashes(i int, b *Artifacts, j int) bool {
 	hb, ob := b.other[int32(j)]
 	switch {
 	case !oa && !ob:
-		return string(a.sums[32*i:32*i+32]) == string(b.sums[32*j:32*j+32])
+		return bytes.Equal(a.sum(i), b.sum(j))
 	case oa && ob:
 		return maps.Equal(ha, hb)
 	}

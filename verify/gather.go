@@ -36,12 +36,16 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 	results := make([]examined, len(links))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
+	var paths pathTables
 	for i, ev := range links {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			results[i] = examine(layout, ev)
+			if c := results[i].c; c != nil && c.link != nil {
+				paths.share(c.link.Materials, c.link.Products)
+			}
 		}()
 	}
 	wg.Wait()
@@ -71,6 +75,38 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 	}
 	r.Warnings = append(r.Warnings, ignoredWarnings(ignored)...)
 	return out
+}
+
+// pathTables keeps one copy of each list of paths the links record: a
+// step's materials are usually the products of the step before, and the
+// paths of a monorepo's links are most of their tables.
+type pathTables struct {
+	mu   sync.Mutex
+	seen map[[2]int][]*attest.Artifacts // by entries and the last path's length
+}
+
+func (p *pathTables) share(tables ...*attest.Artifacts) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen == nil {
+		p.seen = map[[2]int][]*attest.Artifacts{}
+	}
+	for _, a := range tables {
+		if a.Len() == 0 {
+			continue
+		}
+		key := [2]int{a.Len(), len(a.Path(a.Len() - 1))}
+		shared := false
+		for _, b := range p.seen[key] {
+			if a.SharePaths(b) {
+				shared = true
+				break
+			}
+		}
+		if !shared {
+			p.seen[key] = append(p.seen[key], a)
+		}
+	}
 }
 
 // examined is what examine found about one piece of evidence: the step it
