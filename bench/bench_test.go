@@ -87,8 +87,11 @@ func TestQuickRegistry(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if rows := goalRows(r.stdout, "3 registry"); len(rows) != 2 {
-		t.Errorf("registry goals %q, want 2 (5 and 50 links):\n%s", rows, r.stdout)
+	if rows := goalRows(r.stdout, "3 registry"); len(rows) != 3 {
+		t.Errorf("registry goals %q, want 3 (5 and 50 links, large links):\n%s", rows, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "| 3 registry, links of 18,000 artifacts | verified with the default limits, or the refusal names the flag | verified | met |") {
+		t.Errorf("links of 18,000 artifacts (2.4 MB) do not verify with the default limits:\n%s", r.stdout)
 	}
 	if rows := goalRows(r.stdout, "4 many images (10)"); len(rows) != 1 {
 		t.Errorf("many-images goal %q, want 1:\n%s", rows, r.stdout)

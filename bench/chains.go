@@ -81,15 +81,17 @@ func signedBy(s *attest.Signer) func(payload []byte, err error) ([]byte, error) 
 // pushChain pushes an image to host/repo with a signed chain of n steps,
 // one link each, attached as referrers: every step MATCHes the products
 // of the one before, the last records the image (attest.ImageArtifact),
-// which binds the evidence to it. It returns the image's digest.
-func pushChain(ctx context.Context, host, repo string, n int, k *chainKeys) (string, error) {
+// which binds the evidence to it. The first step has first products, the
+// others three. It returns the image's digest and the size of the
+// largest link.
+func pushChain(ctx context.Context, host, repo string, n, first int, k *chainKeys) (digest string, largest int, err error) {
 	s, err := openRepo(ctx, host, repo)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	image, err := pushImage(ctx, s, repo)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	layout := attest.Layout{Expires: "2036-01-01T00:00:00Z", Readme: "referee bench chain", Keys: map[string]*attest.Key{}}
 	for _, f := range k.funcs {
@@ -105,8 +107,12 @@ func pushChain(ctx context.Context, host, repo string, n int, k *chainKeys) (str
 		}
 		prod := []string{fmt.Sprintf("CREATE out%03d/*", i)}
 		products := map[string]attest.HashObj{}
-		for j := 0; j < 3; j++ {
-			products[fmt.Sprintf("out%03d/file%d", i, j)] = attest.HashObj{"sha256": fmt.Sprintf("%064x", i*100+j+1)}
+		count := 3
+		if i == 0 {
+			count = first
+		}
+		for j := 0; j < count; j++ {
+			products[fmt.Sprintf("out%03d/d%03d/f%05d", i, j/100, j)] = attest.HashObj{"sha256": fmt.Sprintf("%064x", i*1_000_000+j+1)}
 		}
 		if i == n-1 {
 			prod = append(prod, "CREATE "+attest.ImageArtifact)
@@ -114,32 +120,33 @@ func pushChain(ctx context.Context, host, repo string, n int, k *chainKeys) (str
 		}
 		matTok, err := ruleTokens(mat)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		prodTok, err := ruleTokens(append(prod, "DISALLOW *"))
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		layout.Steps = append(layout.Steps, attest.Step{Name: name, Threshold: 1, PubKeys: []string{f.Key().KeyID},
 			ExpectedMaterials: matTok, ExpectedProducts: prodTok})
 		l := &attest.Link{Name: name, Command: []string{"make", name}, Materials: prev, Products: products}
 		doc, err := signedBy(f)(l.Marshal())
 		if err != nil {
-			return "", fmt.Errorf("link %s: %w", name, err)
+			return "", 0, fmt.Errorf("link %s: %w", name, err)
 		}
 		docs = append(docs, doc)
+		largest = max(largest, len(doc))
 		prev = products
 	}
 	doc, err := signedBy(k.owner)(layout.Marshal())
 	if err != nil {
-		return "", fmt.Errorf("layout: %w", err)
+		return "", 0, fmt.Errorf("layout: %w", err)
 	}
 	for _, d := range append([][]byte{doc}, docs...) {
 		if _, err := oci.Attach(ctx, s, image, d, oci.AttachOptions{}); err != nil {
-			return "", fmt.Errorf("attaching to %s/%s: %w", host, repo, err)
+			return "", 0, fmt.Errorf("attaching to %s/%s: %w", host, repo, err)
 		}
 	}
-	return image.Digest.String(), nil
+	return image.Digest.String(), largest, nil
 }
 
 // pushImages pushes count images to host/repo, each with a layout and

@@ -30,21 +30,22 @@ import (
 
 // sizes are the workload sizes: the issue's, or --quick's small ones.
 type sizes struct {
-	w1Files    int   // W1's files (the linear check also runs a tenth of them)
-	bigFiles   int   // W2: files holding bigBytes in all
-	bigBytes   int64 //
-	smallFiles int   // W2: files of smallSize bytes
+	w1Files    int // W1's files (the linear check also runs a tenth of them)
+	bigFiles   int // W2: files holding bigBytes in all
+	bigBytes   int64
+	smallFiles int // W2: files of smallSize bytes
 	smallSize  int
 	links      []int // chain lengths verified from the registry
+	largeStep  int   // artifacts in each link of the large-link check
 	images     int   // images verified with verify -
 	rtt        time.Duration
 }
 
 var fullSizes = sizes{w1Files: 100_000, bigFiles: 10_000, bigBytes: 1 << 30, smallFiles: 100_000, smallSize: 1024,
-	links: []int{5, 50, 500}, images: 100, rtt: 20 * time.Millisecond}
+	links: []int{5, 50, 500}, largeStep: 180_000, images: 100, rtt: 20 * time.Millisecond}
 
 var quickSizes = sizes{w1Files: 2_000, bigFiles: 100, bigBytes: 8 << 20, smallFiles: 2_000, smallSize: 1024,
-	links: []int{5, 50}, images: 10, rtt: 20 * time.Millisecond}
+	links: []int{5, 50}, largeStep: 18_000, images: 10, rtt: 20 * time.Millisecond}
 
 // env is what every part of the bench needs.
 type env struct {
