@@ -43,6 +43,9 @@ type Node struct {
 	// err is why the manifest could not be read, when that is not the
 	// referrer's fault (see read).
 	err error
+	// listed: described from the registry's listing, the manifest not
+	// read (DiscoverOptions.ListedEnvelopes).
+	listed bool
 }
 
 // Descriptor returns the node's descriptor.
@@ -89,15 +92,29 @@ type DiscoverOptions struct {
 	// holds at once, shared with every other gather using it (the images
 	// of a batch); see Budget and Bundle.Release.
 	Budget *Budget
+	// ListedEnvelopes lets DiscoverAndGather read a referee layout or
+	// link straight from a registry's referrers API listing, whose
+	// entries carry the manifest's annotations: the envelope the
+	// AnnotationEnvelopeDigest annotation names is fetched, and the
+	// referrer's manifest is not read (see DiscoverAndGather). Nothing
+	// else, nor a listing of the referrers tag schema, is read so.
+	ListedEnvelopes bool
+	// Listed, when set for the subject, is its referrers as
+	// ListReferrersWithin listed them (within these bounds), ahead of
+	// the walk: they are not listed again (promote.Check lists them
+	// while it resolves the image, saving a round trip).
+	Listed *Listing
 
 	// onListed, when set, is called with every listed referrer and its
 	// descriptor as the listing gave it, before its manifest is fetched;
+	// when it returns true it has filled the node from the listing and
+	// the manifest is not fetched;
 	// onRead with every referrer whose manifest was read, names its
 	// parent as subject and is of ArtifactType if one is set, from the
 	// goroutine that read it. DiscoverAndGather fetches envelopes there.
 	// gate, when set, is taken around every request, so that Parallel
 	// bounds those fetches too.
-	onListed func(*Node, ocispec.Descriptor)
+	onListed func(*Node, ocispec.Descriptor) bool
 	onRead   func(*Node)
 	gate     chan struct{}
 	// noContent skips Node.FromContent (Copy does not show the graph).
@@ -183,6 +200,10 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(o.Parallel)
 		for i, parent := range level {
+			if parent == root && o.Listed != nil && o.Listed.Subject == subject.Digest {
+				lists[i] = slices.Clone(o.Listed.Referrers)
+				continue
+			}
 			g.Go(func() error {
 				if err := o.acquire(gctx); err != nil {
 					return err
@@ -221,16 +242,16 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 				child := &Node{Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size, desc: d}
 				parent.Referrers = append(parent.Referrers, child)
 				g.Go(func() error {
-					if o.onListed != nil {
-						o.onListed(child, d)
-					}
-					if err := o.acquire(gctx); err != nil {
-						return err
-					}
-					ok := child.read(gctx, s, parent.desc, o)
-					o.release()
-					if child.err != nil {
-						return child.err
+					ok := o.onListed != nil && o.onListed(child, d)
+					if !ok {
+						if err := o.acquire(gctx); err != nil {
+							return err
+						}
+						ok = child.read(gctx, s, parent.desc, o)
+						o.release()
+						if child.err != nil {
+							return child.err
+						}
 					}
 					if ok {
 						if o.onRead != nil && (o.ArtifactType == "" || child.ArtifactType == o.ArtifactType) {

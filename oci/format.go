@@ -44,7 +44,11 @@ const (
 	AnnotationExpires = "dev.referee.in-toto.expires"
 	// AnnotationEnvelopeDigest is the digest of the envelope layer (of an
 	// artifact referrer: of its one layer, the file), so that attaching
-	// the same file twice can be recognised without fetching.
+	// the same file twice can be recognised without fetching, and so that
+	// a reader of a referrers API listing (which carries the manifests'
+	// annotations) fetches the envelope without reading the manifest
+	// (DiscoverOptions.ListedEnvelopes; docs/format.md, "Verification in
+	// two round trips").
 	AnnotationEnvelopeDigest = "dev.referee.in-toto.envelope"
 	// AnnotationCreated is the OCI standard creation time (RFC 3339).
 	AnnotationCreated = "org.opencontainers.image.created"

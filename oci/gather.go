@@ -49,6 +49,9 @@ type Bundle struct {
 	Layouts []*Document
 	Links   []*Document
 	Skipped []Skipped
+	// Listed counts the referrers read from the registry's listing alone,
+	// their manifests not read (DiscoverOptions.ListedEnvelopes).
+	Listed int
 
 	lease *lease
 	stop  func() bool // the release when the context ends
@@ -97,6 +100,18 @@ type fetched struct {
 // and, separately, those for envelopes, so that a graph of up to Parallel
 // referrers is still read in one round of each.
 //
+// With o.ListedEnvelopes, a referee layout or link (not a sublayout) that
+// the registry's referrers API lists with its envelope's digest is read
+// from that envelope alone, without its manifest: the listing is then
+// the registry's account of a manifest that names the subject, with that
+// manifest's annotations, and the envelope binds to the image by what it
+// signs, not by where it was found. Whoever can push could have attached
+// the same envelope under a manifest of their own, so nothing is admitted
+// that reading manifests would not admit. Where the envelope cannot be
+// fetched so (not there, over maxBlob, other bytes than its digest), the
+// manifest is read as usual; a tag-schema listing, which whoever can push
+// may write, is never used so. Bundle.Listed counts the referrers read so.
+//
 // With o.Trust, only documents signed by a trusted key are kept whatever
 // their size (see Trust), and each is checked as it arrives, before its
 // payload is read; with o.Budget, envelope bytes wait for room in it, and
@@ -127,10 +142,10 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 	envelopes := DiscoverOptions{gate: make(chan struct{}, o.Parallel)}
 	r.gate = envelopes.gate
 	if bs, ok := s.(blobStorer); ok {
-		o.onListed = func(n *Node, listed ocispec.Descriptor) {
+		o.onListed = func(n *Node, listed ocispec.Descriptor) bool {
 			dg, err := digest.Parse(listed.Annotations[AnnotationEnvelopeDigest])
 			if err != nil || (o.ArtifactType != "" && listed.ArtifactType != o.ArtifactType) || isArtifactListing(listed) {
-				return // an artifact referrer's blob is the file, never an envelope
+				return false // an artifact referrer's blob is the file, never an envelope
 			}
 			sp := &speculated{digest: dg, done: make(chan struct{})}
 			mu.Lock()
@@ -146,6 +161,19 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 				defer envelopes.release()
 				sp.data, sp.hold, sp.err = r.fetchByDigest(pctx, bs, dg)
 			}()
+			if !o.ListedEnvelopes || o.ArtifactType != "" || !listedDocument(listed) || !listedByAPI(s) {
+				return false
+			}
+			select {
+			case <-sp.done:
+			case <-pctx.Done():
+				return false
+			}
+			if sp.err != nil {
+				return false // the manifest says where the envelope is
+			}
+			n.fromListing(listed, dg, int64(len(sp.data)))
+			return true
 		}
 	}
 	o.onRead = func(n *Node) {
@@ -170,7 +198,11 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 			mu.Unlock()
 		}()
 	}
-	graph, err := Discover(ctx, s, subject, o)
+	// Room for a manifest and an envelope request per referrer at once
+	// (each has its gate, of o.Parallel places).
+	walk := o
+	walk.Parallel = 2 * o.Parallel
+	graph, err := Discover(ctx, s, subject, walk)
 	cleanup := func() {
 		for _, sp := range early {
 			r.unused(sp) // never read: its manifest had a problem
@@ -250,6 +282,9 @@ func gather(ctx context.Context, r *reader, graph *Node, parallel int, pre map[*
 		if p, ok := problems[n]; ok {
 			b.Skipped = append(b.Skipped, Skipped{Digest: n.Digest, Reason: p})
 		}
+		if n.listed {
+			b.Listed++
+		}
 	}
 	b.Skipped = append(b.Skipped, skipped...)
 	// Direct referrers of the image are root layouts and links; documents
@@ -289,4 +324,34 @@ func sortDocs(ds []*Document) {
 		}
 		return ds[i].Referrer.Digest < ds[j].Referrer.Digest
 	})
+}
+
+// listedDocument reports whether a referrers API listing entry may be read
+// from the listing alone: a referee layout or link (not a sublayout, whose
+// own referrers are listed from its manifest's annotations).
+func listedDocument(listed ocispec.Descriptor) bool {
+	switch listed.Annotations[AnnotationKind] {
+	case "link":
+	case "layout":
+		if listed.Annotations[AnnotationStep] != "" {
+			return false
+		}
+	default:
+		return false
+	}
+	return IsRefereeType(listed.ArtifactType)
+}
+
+// fromListing describes n from its referrers API listing entry, as its
+// manifest would: type and annotations as listed, one layer, the envelope
+// the annotation names, of the size fetched.
+func (n *Node) fromListing(listed ocispec.Descriptor, envelope digest.Digest, size int64) {
+	n.ArtifactType = listed.ArtifactType
+	n.Annotations = listed.Annotations
+	media := MediaTypeDSSE
+	if listed.ArtifactType == ArtifactTypeLayoutMetablock || listed.ArtifactType == ArtifactTypeLinkMetablock {
+		media = MediaTypeMetablock
+	}
+	n.layers = []ocispec.Descriptor{{MediaType: media, Digest: envelope, Size: size}}
+	n.listed = true
 }

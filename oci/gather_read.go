@@ -147,7 +147,12 @@ func (r *reader) readLayer(ctx context.Context, n *Node, l ocispec.Descriptor, s
 		switch {
 		case err == nil:
 			raw = data
-		case errors.As(err, &tooLarge) || errors.Is(err, errdef.ErrNotFound):
+		case errors.As(err, &tooLarge):
+			// A link of a step with a few hundred thousand artifacts
+			// is tens of MB: say how to read it.
+			r.lease.release(h.lease)
+			return nil, err.Error() + " (--max-blob-size raises the limit)", nil
+		case errors.Is(err, errdef.ErrNotFound):
 			r.lease.release(h.lease)
 			return nil, err.Error(), nil
 		default:

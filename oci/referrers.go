@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
@@ -117,6 +118,26 @@ func ListReferrersWithin(ctx context.Context, s content.ReadOnlyGraphStorage, su
 	return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, bareTimeout(err))
 }
 
+// Listing is the referrers of one subject, as ListReferrersWithin listed
+// them (DiscoverOptions.Listed).
+type Listing struct {
+	Subject   digest.Digest
+	Referrers []ocispec.Descriptor
+}
+
+// ListAhead lists the referrers of the manifest named by dg within the
+// bounds o gives them, before the manifest itself is resolved: a
+// registry lists referrers by digest alone, so the listing and the
+// resolution can be one round trip (hand the result to
+// DiscoverOptions.Listed).
+func ListAhead(ctx context.Context, s content.ReadOnlyGraphStorage, dg digest.Digest, o DiscoverOptions) (*Listing, error) {
+	list, err := ListReferrersWithin(ctx, s, ocispec.Descriptor{Digest: dg}, "", ListLimits{Max: o.MaxReferrers, Time: o.MaxListTime})
+	if err != nil {
+		return nil, err
+	}
+	return &Listing{Subject: dg, Referrers: list}, nil
+}
+
 // dedupe drops repeated digests (a registry may list one twice).
 func dedupe(ds []ocispec.Descriptor) []ocispec.Descriptor {
 	seen := map[string]bool{}
@@ -207,4 +228,17 @@ func notIn(want, list []ocispec.Descriptor) []ocispec.Descriptor {
 		}
 	}
 	return out
+}
+
+// listedByAPI reports whether s is a registry repository whose referrers
+// listings come from the OCI 1.1 referrers API (the registry's own account
+// of the manifests that name a subject, with their annotations), not from
+// the tag schema's index, which whoever can push may write. It means
+// something only once s has listed referrers: oras-go finds out which the
+// registry has on the first listing, and until then this would decide it.
+func listedByAPI(s any) bool {
+	repo, ok := s.(*remote.Repository)
+	// Once the capability is known, SetReferrersCapability(true) changes
+	// nothing and fails only if it is the tag schema.
+	return ok && repo.SetReferrersCapability(true) == nil
 }

@@ -74,8 +74,27 @@ func ImageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 	return imageWalk(ctx, s, image, o, true)
 }
 
+// imageWalk first reads what the registry's referrers API lists straight
+// from the envelopes it names (oci.DiscoverOptions.ListedEnvelopes: half
+// the requests, the manifests not read);
+// where that does not verify, it walks again reading every manifest, so
+// that the verdict, and every report of what is wrong, is that of the
+// full walk: a listing that names a wrong envelope cannot make a good
+// image fail.
 func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOptions, wantUsed bool) (*Walked, error) {
+	listed := 0
+	w, err := walk(ctx, s, image, o, wantUsed, &listed)
+	if listed == 0 || !IsNotVerified(err) {
+		return w, err
+	}
+	return walk(ctx, s, image, o, wantUsed, nil)
+}
+
+// walk is one walk of imageWalk: with listed set, reading envelopes from
+// the listing where it can, and counting in listed the referrers read so.
+func walk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOptions, wantUsed bool, listed *int) (*Walked, error) {
 	d := o.Discover
+	d.ListedEnvelopes = listed != nil
 	if d.Follow == nil {
 		// Only a sublayout (a layout attached for a step) has referrers
 		// that matter; not listing the others saves a round trip.
@@ -100,18 +119,21 @@ func imageWalk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o Ima
 		return nil, err
 	}
 	defer bundle.Release()
+	if listed != nil {
+		*listed = bundle.Listed
+	}
 	w := &Walked{Graph: graph}
 	var warnings []string
-	var walk func(n *oci.Node)
-	walk = func(n *oci.Node) {
+	var problems func(n *oci.Node)
+	problems = func(n *oci.Node) {
 		for _, c := range n.Referrers {
 			if c.Problem != "" {
 				warnings = append(warnings, fmt.Sprintf("referrer %s ignored: %s", c.Digest, c.Problem))
 			}
-			walk(c)
+			problems(c)
 		}
 	}
-	walk(graph)
+	problems(graph)
 	for _, sk := range bundle.Skipped {
 		warnings = append(warnings, fmt.Sprintf("referrer %s ignored: %s", sk.Digest, sk.Reason))
 	}

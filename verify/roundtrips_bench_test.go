@@ -1,0 +1,110 @@
+package verify_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/oci"
+	"github.com/referee-dev/referee/promote"
+	"github.com/referee-dev/referee/verify"
+)
+
+// BenchmarkVerifyRoundTrips measures what `referee verify IMAGE` does
+// (promote.Check: open, resolve, verify in full) against a registry one
+// round trip (benchRTT) away, for 5, 50 and 500 links, with the image
+// named by digest and by tag; each iteration has a fresh HTTP client. It
+// reports the wall time in round trips (the goal: at most 2.5), the
+// requests, and the round trips the same verification takes reading
+// every manifest (the walk before ListedEnvelopes and the listing ahead:
+// resolve, list, then manifests and envelopes).
+func BenchmarkVerifyRoundTrips(b *testing.B) {
+	reg := newBenchRegistry(b, benchRTT)
+	chains := map[int]*benchChain{}
+	for _, n := range []int{5, 50, 500} {
+		for _, by := range []string{"digest", "tag"} {
+			b.Run(fmt.Sprintf("links=%d/by=%s", n, by), func(b *testing.B) {
+				c := chains[n]
+				if c == nil {
+					c = newBenchChain(b, reg.direct, fmt.Sprintf("bench/rt%d", n), n)
+					chains[n] = c
+				}
+				ref := reg.slow + "/" + c.repo + "@" + c.image.Digest.String()
+				if by == "tag" {
+					ref = reg.slow + "/" + c.repo + ":" + c.tag
+				}
+				var fast, full time.Duration
+				start := reg.proxy.requests.Load()
+				var fullRequests int64
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					t := time.Now()
+					checkOnce(b, ref, c)
+					fast += time.Since(t)
+					r0 := reg.proxy.requests.Load()
+					t = time.Now()
+					verifyEveryManifest(b, ref, c)
+					full += time.Since(t)
+					fullRequests += reg.proxy.requests.Load() - r0
+				}
+				b.StopTimer()
+				n := float64(b.N)
+				rt := func(d time.Duration) float64 { return float64(d) / n / float64(benchRTT) }
+				b.ReportMetric(rt(fast), "round-trips")
+				b.ReportMetric(float64(reg.proxy.requests.Load()-start-fullRequests)/n, "requests")
+				b.ReportMetric(rt(full), "round-trips-reading-manifests")
+				b.ReportMetric(float64(fullRequests)/n, "requests-reading-manifests")
+			})
+		}
+	}
+}
+
+// checkOnce verifies ref as `referee verify REF --layout-key owner.pub`
+// does, with a new HTTP client.
+func checkOnce(b testing.TB, ref string, c *benchChain) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = oci.DefaultParallel // as oci.Open's transport
+	defer tr.CloseIdleConnections()
+	o := promote.CheckOptions{
+		Full: verify.ImageOptions{Options: verify.Options{LayoutKeys: []*attest.Key{c.owner.Key()}}},
+		OCI:  oci.Options{HTTPClient: &http.Client{Transport: tr}},
+	}
+	out := promote.Check(context.Background(), ref, o)
+	if out.Err != nil || out.Report == nil || !out.Report.Verified {
+		b.Fatalf("not verified: %v\n%s", out.Err, reportText(out.Report))
+	}
+}
+
+// verifyEveryManifest walks as verification did reading every referrer's
+// manifest: resolve, then list, then manifests and envelopes (the
+// envelopes the listing names fetched beside their manifests). The engine
+// is not run: its time is not counted.
+func verifyEveryManifest(b *testing.B, ref string, c *benchChain) {
+	ctx := context.Background()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = oci.DefaultParallel
+	defer tr.CloseIdleConnections()
+	s, _, desc, err := oci.OpenResolved(ctx, ref, oci.Options{HTTPClient: &http.Client{Transport: tr}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// As verification walks: a sublayout's referrers are the only ones
+	// listed, envelopes checked against the layout key as they arrive.
+	o := oci.DiscoverOptions{
+		Follow: func(n *oci.Node) bool {
+			return n.Annotations[oci.AnnotationKind] == "layout" && n.Annotations[oci.AnnotationStep] != ""
+		},
+		Trust: &oci.Trust{Keys: []*attest.Key{c.owner.Key()}},
+	}
+	graph, bundle, err := oci.DiscoverAndGather(ctx, s, desc, o, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bundle.Release()
+	if len(graph.Referrers) != len(c.links)+1 || bundle.Listed != 0 {
+		b.Fatalf("%d referrers, %d read from the listing", len(graph.Referrers), bundle.Listed)
+	}
+}
