@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/referee-dev/referee/attest"
@@ -56,11 +57,12 @@ func (o Outcome) Verified() bool { return o.Err == nil }
 // o.VSAKeys, falling back to full verification when o.Full has layout keys.
 func Check(ctx context.Context, ref string, o CheckOptions) Outcome {
 	out := Outcome{Ref: ref}
-	s, r, desc, err := oci.OpenResolved(ctx, ref, o.OCI)
+	s, r, desc, listing, err := openResolved(ctx, ref, o)
 	if err != nil {
 		out.Err = err
 		return out
 	}
+	o.Full.Discover.Listed = listing
 	out.Image = desc.Digest.String()
 	if floor := o.Floors.For(r.Name()); floor > o.Full.MinLayoutVersion {
 		o.Full.MinLayoutVersion = floor
@@ -92,17 +94,60 @@ func Check(ctx context.Context, ref string, o CheckOptions) Outcome {
 	return out
 }
 
+// openResolved is oci.OpenResolved; for an image named by digest in a
+// registry, to be verified in full, it also lists the image's referrers
+// (oci.ListAhead) while it resolves the digest: the listing needs only
+// the digest, so both take one round trip. A listing that fails is left
+// for verification to try again and report.
+func openResolved(ctx context.Context, ref string, o CheckOptions) (oci.Store, oci.Reference, ocispec.Descriptor, *oci.Listing, error) {
+	r, err := oci.ParseReference(ref)
+	if err != nil || r.IsLayout() || r.Digest == "" || len(o.VSAKeys) > 0 || len(o.Full.LayoutKeys) == 0 {
+		s, r, desc, err := oci.OpenResolved(ctx, ref, o.OCI)
+		return s, r, desc, nil, err
+	}
+	s, err := oci.Open(ctx, r, o.OCI)
+	if err != nil {
+		return nil, oci.Reference{}, ocispec.Descriptor{}, nil, err
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var listing *oci.Listing
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		listing, _ = oci.ListAhead(lctx, s, r.Digest, o.Full.Discover)
+	}()
+	desc, err := oci.Resolve(ctx, s, r)
+	if err != nil {
+		cancel()
+		<-listed
+		return nil, oci.Reference{}, ocispec.Descriptor{}, nil, err
+	}
+	<-listed
+	return s, r.WithDigest(desc.Digest), desc, listing, nil
+}
+
 // CheckMany checks refs with at most parallel at once (1 means one after
 // the other) and calls report for each outcome in the order of refs, as
 // soon as it and all before it are done. The images checked at once
 // share one bound on the evidence they hold in memory,
-// o.Full.Discover.Budget, by default oci.NewBudget(0).
+// o.Full.Discover.Budget, by default oci.NewBudget(0), and one HTTP
+// client (unless o.OCI has one), so that their requests to a registry
+// reuse connections (oci.Options.ForBatch).
 func CheckMany(ctx context.Context, refs []string, o CheckOptions, parallel int, report func(Outcome) error) error {
 	if parallel < 1 {
 		parallel = 1
 	}
 	if o.Full.Discover.Budget == nil {
 		o.Full.Discover.Budget = oci.NewBudget(0)
+	}
+	if len(refs) > 1 {
+		// A transport that cannot be built (a --ca-file that does not
+		// read) is left to fail each image as it would alone.
+		if shared, done, err := o.OCI.ForBatch(parallel * batchConnsPerImage); err == nil {
+			defer done()
+			o.OCI = shared
+		}
 	}
 	outs := make([]chan Outcome, len(refs))
 	for i := range outs {
@@ -131,6 +176,11 @@ func CheckMany(ctx context.Context, refs []string, o CheckOptions, parallel int,
 	return g.Wait()
 }
 
+// batchConnsPerImage is about how many requests one image of a batch has
+// in flight at once (its referrers' manifests and envelopes), for the
+// idle connections a batch keeps per registry.
+const batchConnsPerImage = 16
+
 // checkWithin is Check bounded by o.Deadline.
 func checkWithin(ctx context.Context, ref string, o CheckOptions) Outcome {
 	registry := "" // an OCI layout: the message names it in ref
@@ -143,3 +193,7 @@ func checkWithin(ctx context.Context, ref string, o CheckOptions) Outcome {
 	out.Err = oci.DeadlineError(ctx, out.Err)
 	return out
 }
+
+// DefaultParallel is how many images CheckMany's callers check at once by
+// default (`verify -`, --parallel).
+const DefaultParallel = 64

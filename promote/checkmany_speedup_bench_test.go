@@ -1,0 +1,202 @@
+package promote_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+
+	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/oci"
+	"github.com/referee-dev/referee/promote"
+	"github.com/referee-dev/referee/registry"
+	"github.com/referee-dev/referee/verify"
+)
+
+// speedupRTT is the round trip the distant registry of the batch
+// benchmarks is away.
+const speedupRTT = 20 * time.Millisecond
+
+// distantRegistry serves h as if it were rtt away: every request waits
+// rtt before it is handled and, with connect, a new connection waits rtt
+// more before its first request is read (TCP's handshake; TLS would add
+// another). It counts requests and connections.
+type distantRegistry struct {
+	host               string
+	requests, connects atomic.Int64
+}
+
+func newDistantRegistry(tb testing.TB, h http.Handler, rtt time.Duration, connect bool) *distantRegistry {
+	tb.Helper()
+	d := &distantRegistry{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.requests.Add(1)
+		time.Sleep(rtt)
+		h.ServeHTTP(w, r)
+	}))
+	srv.Listener = &slowAccept{Listener: srv.Listener, d: d, delay: map[bool]time.Duration{true: rtt}[connect]}
+	srv.Start()
+	tb.Cleanup(srv.Close)
+	d.host = strings.TrimPrefix(srv.URL, "http://")
+	return d
+}
+
+type slowAccept struct {
+	net.Listener
+	d     *distantRegistry
+	delay time.Duration
+}
+
+func (l *slowAccept) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.d.connects.Add(1)
+		c = &slowFirstRead{Conn: c, delay: l.delay}
+	}
+	return c, err
+}
+
+// slowFirstRead delays the first read of a connection.
+type slowFirstRead struct {
+	net.Conn
+	delay time.Duration
+	once  sync.Once
+}
+
+func (c *slowFirstRead) Read(p []byte) (int, error) {
+	c.once.Do(func() { time.Sleep(c.delay) })
+	return c.Conn.Read(p)
+}
+
+// batchImages pushes n images, each in its own repository (as the images
+// of a cluster are), each with a layout and three links bound to it, and
+// returns their references through the distant registry, and the owner
+// key. Every image having its own repository keeps the in-process
+// registry's referrers listing (which reads every manifest of the
+// repository) from measuring itself.
+func batchImages(b testing.TB, n int, connect bool) ([]string, *attest.Key, *distantRegistry) {
+	b.Helper()
+	ctx := context.Background()
+	h, err := registry.New(registry.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	direct := httptest.NewServer(h)
+	b.Cleanup(direct.Close)
+	far := newDistantRegistry(b, h, speedupRTT, connect)
+	host := strings.TrimPrefix(direct.URL, "http://")
+
+	owner, _ := attest.GenerateKey("")
+	f, _ := attest.GenerateKey("")
+	l := attest.Layout{Expires: time.Now().Add(time.Hour).UTC().Format(attest.TimeFormat), Keys: map[string]*attest.Key{f.Key().KeyID: f.Key()}}
+	rule := func(s string) []string { r, _ := attest.ParseRuleString(s); return r.Tokens() }
+	l.Steps = []attest.Step{
+		{Name: "build", Threshold: 1, PubKeys: []string{f.Key().KeyID}, ExpectedProducts: [][]string{rule("CREATE app.tar"), rule("DISALLOW *")}},
+		{Name: "scan", Threshold: 1, PubKeys: []string{f.Key().KeyID}, ExpectedMaterials: [][]string{rule("MATCH app.tar WITH PRODUCTS FROM build"), rule("DISALLOW *")}},
+		{Name: "push", Threshold: 1, PubKeys: []string{f.Key().KeyID}, ExpectedMaterials: [][]string{rule("MATCH app.tar WITH PRODUCTS FROM build"), rule("DISALLOW *")}, ExpectedProducts: [][]string{rule("CREATE " + attest.ImageArtifact), rule("DISALLOW *")}},
+	}
+	sign := func(payload []byte, err error, by *attest.Signer) []byte {
+		if err != nil {
+			b.Fatal(err)
+		}
+		env, err := attest.SignPayload(attest.FormDSSE, payload, by)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, _ := env.Marshal()
+		return data
+	}
+	layoutPayload, err := l.Marshal()
+	layout := sign(layoutPayload, err, owner)
+	tar := map[string]attest.HashObj{"app.tar": {"sha256": strings.Repeat("cd", 32)}}
+	p, err := (&attest.Link{Name: "build", Products: tar}).Marshal()
+	build := sign(p, err, f)
+	p, err = (&attest.Link{Name: "scan", Materials: tar}).Marshal()
+	scan := sign(p, err, f)
+
+	var refs []string
+	for i := 0; i < n; i++ {
+		repo := fmt.Sprintf("app%03d", i)
+		ref, _ := oci.ParseReference(host + "/" + repo + ":x")
+		s, err := oci.Open(ctx, ref, oci.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		layer, _ := oras.PushBytes(ctx, s, ocispec.MediaTypeImageLayer, []byte(fmt.Sprintf("image %d", i)))
+		config, _ := oras.PushBytes(ctx, s, ocispec.MediaTypeImageConfig, []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","n":%d}`, i)))
+		img, err := oras.PackManifest(ctx, s, oras.PackManifestVersion1_1, "", oras.PackManifestOptions{ConfigDescriptor: &config, Layers: []ocispec.Descriptor{layer}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Tag(ctx, img, "v1"); err != nil {
+			b.Fatal(err)
+		}
+		hex := strings.TrimPrefix(img.Digest.String(), "sha256:")
+		p, err := (&attest.Link{Name: "push", Materials: tar, Products: map[string]attest.HashObj{attest.ImageArtifact: {"sha256": hex}}}).Marshal()
+		push := sign(p, err, f)
+		for _, doc := range [][]byte{layout, build, scan, push} {
+			if _, err := oci.Attach(ctx, s, img, doc, oci.AttachOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		refs = append(refs, far.host+"/"+repo+":v1")
+	}
+	return refs, owner.Key(), far
+}
+
+// BenchmarkCheckManySpeedup verifies 100 images by tag (as `referee
+// verify -` reads them), each in its own repository of a registry 20 ms
+// away, one at a time and then at promote.DefaultParallel at once, in the
+// same iteration, and reports the speed-up (the goal is 20x), the wall
+// time of each in round trips, and the requests and new connections per
+// image. With connect=rtt a new connection costs a round trip before its
+// first request, as TCP's handshake does; with connect=free it costs
+// nothing, as the other benchmarks assume.
+func BenchmarkCheckManySpeedup(b *testing.B) {
+	for _, connect := range []bool{false, true} {
+		b.Run(map[bool]string{false: "connect=free", true: "connect=rtt"}[connect], func(b *testing.B) {
+			refs, owner, far := batchImages(b, 100, connect)
+			o := promote.CheckOptions{Full: verify.ImageOptions{Options: verify.Options{LayoutKeys: []*attest.Key{owner}}}}
+			run := func(parallel int) (time.Duration, int64, int64) {
+				r0, c0 := far.requests.Load(), far.connects.Load()
+				start := time.Now()
+				verified := 0
+				err := promote.CheckMany(context.Background(), refs, o, parallel, func(out promote.Outcome) error {
+					if out.Err != nil {
+						return out.Err
+					}
+					verified++
+					return nil
+				})
+				if err != nil || verified != len(refs) {
+					b.Fatalf("%d verified: %v", verified, err)
+				}
+				return time.Since(start), far.requests.Load() - r0, far.connects.Load() - c0
+			}
+			var one, many time.Duration
+			var reqs, conns int64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				d1, _, _ := run(1)
+				dn, r, c := run(promote.DefaultParallel)
+				one, many, reqs, conns = one+d1, many+dn, reqs+r, conns+c
+			}
+			n := float64(b.N)
+			rt := func(d time.Duration) float64 { return float64(d) / n / float64(speedupRTT) }
+			b.ReportMetric(float64(one)/float64(many), "x-speedup")
+			b.ReportMetric(rt(one), "round-trips-one-at-a-time")
+			b.ReportMetric(rt(many), "round-trips-at-default-parallel")
+			b.ReportMetric(float64(reqs)/n/float64(len(refs)), "requests/image")
+			b.ReportMetric(float64(conns)/n/float64(len(refs)), "connections/image")
+		})
+	}
+}
