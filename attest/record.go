@@ -2,19 +2,18 @@ package attest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+
 	"errors"
 	"fmt"
-	"io"
+
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
-	"sort"
+
+	"slices"
 	"strings"
-	"sync"
+
 	"syscall"
 	"unicode/utf8"
 
@@ -98,9 +97,10 @@ func RecordArtifacts(ctx context.Context, paths []string, o RecordOptions) (map[
 		return nil, err
 	}
 	w := &walker{o: o, excl: ignore.CompileIgnoreLines(patterns...), needles: excludeNeedles(patterns)}
-	var roots []job
+	var tasks []task
+	var files []entry // given paths that are files: opened as they are
 	for _, p := range paths {
-		abs := o.resolve(p)
+		abs, rel := o.resolve(p), filepath.Clean(p)
 		info, err := os.Lstat(abs)
 		if err == nil && info.Mode()&fs.ModeSymlink != 0 && !o.RefuseSymlinks {
 			_, err = os.Stat(abs) // a broken symlink is a missing path
@@ -114,46 +114,108 @@ func RecordArtifacts(ctx context.Context, paths []string, o RecordOptions) (map[
 		if err != nil {
 			return nil, fmt.Errorf("recording %q: %w", p, errors.Unwrap(err))
 		}
-		roots = append(roots, job{abs: abs, rel: p, mode: info.Mode().Type()})
+		if w.excluded(rel) {
+			continue
+		}
+		mode, depth := info.Mode().Type(), 0
+		if mode&fs.ModeSymlink != 0 {
+			if o.RefuseSymlinks {
+				return nil, fmt.Errorf("recording %q: is a symlink (refused by --no-symlinks)", rel)
+			}
+			target, err := os.Stat(abs)
+			if err != nil {
+				continue // a broken symlink names no artifact
+			}
+			if target.IsDir() {
+				if !o.FollowSymlinkDirs {
+					continue
+				}
+				depth = 1
+			}
+			mode = target.Mode().Type()
+		}
+		switch {
+		case mode.IsRegular():
+			files = append(files, entry{name: abs, rel: rel})
+		case mode.IsDir():
+			tasks = append(tasks, task{dir: &dirRef{abs: abs, rel: rel, depth: depth}})
+		}
 	}
-	found, err := w.run(ctx, roots)
+	if len(files) > 0 {
+		cwd := &dirRef{d: cwdDir()}
+		cwd.pending.Store(1)
+		tasks = append(tasks, task{dir: cwd, files: files})
+	}
+	found, err := w.run(ctx, tasks)
 	if err != nil {
 		return nil, err
 	}
 	return o.name(found)
 }
 
-// name turns recorded files into artifact names: normalised, with the first
-// matching --lstrip-paths prefix removed; a file reached twice counts once,
-// two files with one name are an error.
-func (o RecordOptions) name(found []hashed) (map[string]HashObj, error) {
-	sort.Slice(found, func(i, j int) bool { return found[i].rel < found[j].rel })
-	out := make(map[string]HashObj, len(found))
-	from := make(map[string]string, len(found))
-	for _, f := range found {
-		name := filepath.ToSlash(filepath.Clean(f.rel))
-		for _, p := range o.LStripPaths {
-			if strings.HasPrefix(name, p) {
-				name = strings.TrimPrefix(name, p)
-				break
+// name turns recorded files into artifact names: slash-separated, with the
+// first matching --lstrip-paths prefix removed. A file reached twice (given
+// twice, or inside another path given) counts once; two files with one
+// name are an error. The names are nearly always distinct, and then need no
+// sorting; else (and for any error) nameSorted sorts them, so that what is
+// reported does not depend on the order the files were hashed in.
+func (o RecordOptions) name(found [][]result) (map[string]HashObj, error) {
+	n := 0
+	for _, rs := range found {
+		n += len(rs)
+	}
+	out := make(map[string]HashObj, n)
+	for _, rs := range found {
+		for _, r := range rs {
+			name, ok := o.artifactName(r.rel)
+			if _, dup := out[name]; dup || !ok {
+				return o.nameSorted(found, n)
 			}
+			out[name] = r.h
 		}
+	}
+	return out, nil
+}
+
+// artifactName returns the name the file at clean path rel is recorded
+// under; false if it cannot be one (empty or not UTF-8).
+func (o RecordOptions) artifactName(rel string) (string, bool) {
+	name := filepath.ToSlash(rel)
+	for _, p := range o.LStripPaths {
+		if strings.HasPrefix(name, p) {
+			name = name[len(p):]
+			break
+		}
+	}
+	return name, name != "" && utf8.ValidString(name)
+}
+
+func (o RecordOptions) nameSorted(found [][]result, n int) (map[string]HashObj, error) {
+	all := make([]result, 0, n)
+	for _, rs := range found {
+		all = append(all, rs...)
+	}
+	slices.SortFunc(all, func(a, b result) int { return strings.Compare(a.rel, b.rel) })
+	out := make(map[string]HashObj, len(all))
+	from := make(map[string]string, len(all))
+	for _, f := range all {
+		name, ok := o.artifactName(f.rel)
 		if name == "" {
 			return nil, fmt.Errorf("recording: --lstrip-paths leaves %q an empty name", f.rel)
 		}
-		if !utf8.ValidString(name) {
+		if !ok {
 			// JSON would carry it as U+FFFD: another name, shared by
 			// every file that differs from it in those bytes.
 			return nil, fmt.Errorf("recording %q: the name is not UTF-8, which a link cannot hold", f.rel)
 		}
 		if prev, dup := from[name]; dup {
-			if prev == f.abs {
-				continue
+			if prev == f.rel || o.resolve(prev) == o.resolve(f.rel) {
+				continue // one file, reached twice
 			}
-			return nil, fmt.Errorf("recording: %q and %q are both recorded as %q (check --lstrip-paths)", prev, f.abs, name)
+			return nil, fmt.Errorf("recording: %q and %q are both recorded as %q (check --lstrip-paths)", o.resolve(prev), o.resolve(f.rel), name)
 		}
-		from[name] = f.abs
-		out[name] = HashObj{"sha256": f.sum}
+		from[name] = f.rel
+		out[name] = f.h
 	}
 	return out, nil
 }
@@ -187,182 +249,4 @@ func excludeNeedles(patterns []string) []string {
 		out = append(out, best)
 	}
 	return out
-}
-
-func (w *walker) excluded(rel string) bool {
-	clean := filepath.ToSlash(filepath.Clean(rel))
-	if clean == "." {
-		return false
-	}
-	for _, n := range w.needles {
-		if strings.Contains(clean, n) {
-			return w.excl.MatchesPath(clean)
-		}
-	}
-	return false
-}
-
-// job is a path to visit: a directory to list or a file to hash.
-type job struct {
-	abs, rel string
-	mode     fs.FileMode
-	depth    int
-}
-
-type hashed struct{ abs, rel, sum string }
-
-// walker visits paths on a pool of workers fed by an unbounded queue, so
-// that one huge directory and many small ones both spread over the cores.
-type walker struct {
-	o       RecordOptions
-	excl    *ignore.GitIgnore
-	needles []string
-
-	mu      sync.Mutex
-	cond    *sync.Cond
-	queue   []job
-	busy    int
-	err     error
-	results []hashed
-	files   int
-	bytes   int64
-}
-
-func (w *walker) run(ctx context.Context, roots []job) ([]hashed, error) {
-	workers := w.o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	w.cond = sync.NewCond(&w.mu)
-	w.queue = roots
-	stop := context.AfterFunc(ctx, func() { w.fail(ctx.Err()) })
-	defer stop()
-	var wg sync.WaitGroup
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.work()
-		}()
-	}
-	wg.Wait()
-	return w.results, w.err
-}
-
-func (w *walker) fail(err error) {
-	w.mu.Lock()
-	if w.err == nil {
-		w.err = err
-	}
-	w.mu.Unlock()
-	w.cond.Broadcast()
-}
-
-// work takes jobs until the queue is empty and no worker can add more.
-func (w *walker) work() {
-	buf := make([]byte, 256<<10)
-	var mine []hashed
-	defer func() {
-		w.mu.Lock()
-		w.results = append(w.results, mine...)
-		w.mu.Unlock()
-	}()
-	for {
-		w.mu.Lock()
-		for len(w.queue) == 0 && w.busy > 0 && w.err == nil {
-			w.cond.Wait()
-		}
-		if w.err != nil || len(w.queue) == 0 {
-			w.mu.Unlock()
-			w.cond.Broadcast()
-			return
-		}
-		j := w.queue[len(w.queue)-1]
-		w.queue = w.queue[:len(w.queue)-1]
-		w.busy++
-		w.mu.Unlock()
-
-		more, h, err := w.visit(j, buf)
-
-		w.mu.Lock()
-		w.busy--
-		w.queue = append(w.queue, more...)
-		w.mu.Unlock()
-		w.cond.Broadcast()
-		if err != nil {
-			w.fail(err)
-			return
-		}
-		if h != nil {
-			mine = append(mine, *h)
-		}
-	}
-}
-
-// visit hashes a file, or lists a directory and returns its entries as new
-// jobs, applying excludes and the symlink options.
-func (w *walker) visit(j job, buf []byte) ([]job, *hashed, error) {
-	if w.excluded(j.rel) {
-		return nil, nil, nil
-	}
-	mode := j.mode
-	if mode&fs.ModeSymlink != 0 {
-		if w.o.RefuseSymlinks {
-			return nil, nil, fmt.Errorf("recording %q: is a symlink (refused by --no-symlinks)", j.rel)
-		}
-		target, err := os.Stat(j.abs)
-		if err != nil {
-			return nil, nil, nil // a broken symlink names no artifact
-		}
-		if target.IsDir() {
-			if !w.o.FollowSymlinkDirs {
-				return nil, nil, nil
-			}
-			if j.depth >= maxSymlinkDepth {
-				return nil, nil, fmt.Errorf("recording %q: symlinked directories nested over %d deep (a loop?)", j.rel, maxSymlinkDepth)
-			}
-			j.depth++
-		}
-		mode = target.Mode().Type()
-	}
-	switch {
-	case mode.IsRegular():
-		sum, n, err := hashFile(j.abs, buf)
-		if err != nil {
-			return nil, nil, fmt.Errorf("hashing %q: %w", j.rel, err)
-		}
-		if w.o.Progress != nil {
-			w.mu.Lock()
-			w.files, w.bytes = w.files+1, w.bytes+n
-			w.o.Progress(w.files, w.bytes)
-			w.mu.Unlock()
-		}
-		return nil, &hashed{abs: j.abs, rel: j.rel, sum: sum}, nil
-	case !mode.IsDir():
-		return nil, nil, nil // sockets, devices and pipes are not artifacts
-	}
-	entries, err := os.ReadDir(j.abs)
-	if err != nil {
-		return nil, nil, fmt.Errorf("recording %q: %w", j.rel, errors.Unwrap(err))
-	}
-	more := make([]job, 0, len(entries))
-	for _, e := range entries {
-		more = append(more, job{abs: filepath.Join(j.abs, e.Name()), rel: filepath.Join(j.rel, e.Name()), mode: e.Type(), depth: j.depth})
-	}
-	return more, nil, nil
-}
-
-func hashFile(path string, buf []byte) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	// The wrapper keeps our buffer: *os.File.WriteTo would allocate its own.
-	n, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
