@@ -94,11 +94,11 @@ func (s *canonScan) value(depth int) error {
 	case c == '[':
 		return s.array(depth)
 	case c == '"':
-		str, err := s.str()
+		str, plain, err := s.str()
 		if err != nil {
 			return err
 		}
-		s.writeString(str)
+		s.writeString(str, plain)
 		return nil
 	case c == '-' || '0' <= c && c <= '9':
 		return s.number()
@@ -144,12 +144,15 @@ func (s *canonScan) number() error {
 
 // str reads a string and returns its unescaped bytes: a slice of data when
 // it has no escapes.
-func (s *canonScan) str() ([]byte, error) {
+func (s *canonScan) str() (str []byte, plain bool, err error) {
 	start := s.pos + 1
 	high, escaped := false, false
 	i := start
 	for ; i < len(s.data); i++ {
 		c := s.data[i]
+		if c-0x20 < utf8.RuneSelf-0x20 && c != '"' && c != '\\' {
+			continue // printable ASCII, nearly all of a link
+		}
 		if c == '"' {
 			break
 		}
@@ -158,42 +161,43 @@ func (s *canonScan) str() ([]byte, error) {
 			escaped = true
 			i++
 		case c < 0x20:
-			return nil, errDecline
-		case c >= utf8.RuneSelf:
+			return nil, false, errDecline
+		default:
 			high = true
 		}
 	}
 	if i >= len(s.data) {
-		return nil, errDecline
+		return nil, false, errDecline
 	}
 	raw := s.data[start:i]
 	s.pos = i + 1
 	if high && !utf8.Valid(raw) {
-		return nil, errDecline
+		return nil, false, errDecline
 	}
 	if !escaped {
-		return raw, nil
+		return raw, true, nil
 	}
 	// Escapes are rare in links (a byproduct's newline): the library
 	// unescapes them, after CheckJSON's own string check (lone
 	// surrogates).
 	if end, _, err := scanString(s.data, start-1); err != nil || end != i {
-		return nil, errDecline
+		return nil, false, errDecline
 	}
 	var out string
 	if json.Unmarshal(s.data[start-1:i+1], &out) != nil {
-		return nil, errDecline
+		return nil, false, errDecline
 	}
-	return []byte(out), nil
+	return []byte(out), false, nil
 }
 
 // writeString writes str canonically: '\' and '"' escaped, nothing else.
-func (s *canonScan) writeString(str []byte) {
+// A plain string (one that had no escapes) has neither.
+func (s *canonScan) writeString(str []byte, plain bool) {
 	if !s.emit {
 		return
 	}
 	s.out = append(s.out, '"')
-	for {
+	for !plain {
 		i := bytes.IndexAny(str, "\\\"")
 		if i < 0 {
 			break
@@ -288,7 +292,7 @@ func (s *canonScan) object(depth int, hook func(key []byte) memberReader) error 
 			s.out = append(s.out, ',')
 		}
 		m := member{start: len(s.out)}
-		key, err := s.str()
+		key, plain, err := s.str()
 		if err != nil {
 			return err
 		}
@@ -311,7 +315,7 @@ func (s *canonScan) object(depth int, hook func(key []byte) memberReader) error 
 		if count++; !sorted && count > maxUnsorted {
 			return errDecline
 		}
-		s.writeString(key)
+		s.writeString(key, plain)
 		s.ws()
 		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
 			return errDecline

@@ -30,8 +30,10 @@ type Evidence struct {
 	StepHint string
 	Sub      []Evidence
 
-	// open reads Envelope when it is nil (OpenLinkDir).
-	open func() (*attest.Envelope, error)
+	// open reads Envelope when it is nil (OpenLinkDir), from a file of
+	// fileSize bytes.
+	open     func() (*attest.Envelope, error)
+	fileSize int64
 }
 
 // Options controls verification.

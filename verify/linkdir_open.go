@@ -31,9 +31,13 @@ func openLinkDir(dir string, depth int) ([]Evidence, error) {
 		return nil, fmt.Errorf("reading link directory: %w", err)
 	}
 	var names []string
+	sizes := map[string]int64{}
 	for _, e := range entries {
 		if e.Type().IsRegular() && linkName.MatchString(e.Name()) {
 			names = append(names, e.Name())
+			if info, err := e.Info(); err == nil {
+				sizes[e.Name()] = info.Size()
+			}
 		}
 	}
 	if len(names) > maxLinkFiles {
@@ -44,7 +48,7 @@ func openLinkDir(dir string, depth int) ([]Evidence, error) {
 	for _, n := range names {
 		p := filepath.Join(dir, n)
 		m := linkName.FindStringSubmatch(n)
-		ev := Evidence{Source: p, StepHint: m[1], open: func() (*attest.Envelope, error) {
+		ev := Evidence{Source: p, StepHint: m[1], fileSize: sizes[n], open: func() (*attest.Envelope, error) {
 			return attest.ReadEnvelopeFile(p, attest.DefaultMaxFileSize)
 		}}
 		subdir := filepath.Join(dir, m[1]+"."+m[2])
