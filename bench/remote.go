@@ -109,8 +109,10 @@ func largeLinks(ctx context.Context, e *env, reg *slowRegistry, keys *chainKeys,
 	switch {
 	case err == nil:
 		g.measured, g.met = "verified", true
-	case strings.Contains(string(out), "--max-blob-size") || strings.Contains(string(out), "--max-manifest-size"):
-		g.measured, g.met = "refused, naming the flag: "+oneLine(string(out)), true
+	case lineWith(string(out), "--max-blob-size") != "":
+		g.measured, g.met = "refused, naming the flag: "+lineWith(string(out), "--max-blob-size"), true
+	case lineWith(string(out), "--max-manifest-size") != "":
+		g.measured, g.met = "refused, naming the flag: "+lineWith(string(out), "--max-manifest-size"), true
 	default:
 		g.measured = fmt.Sprintf("failed (%v): %s", err, oneLine(string(out)))
 	}
@@ -118,6 +120,16 @@ func largeLinks(ctx context.Context, e *env, reg *slowRegistry, keys *chainKeys,
 	note := fmt.Sprintf("Two links of %s artifacts each (DSSE, %s each), default limits: %s, in %s (%.1f round trips, one run, %d requests).",
 		commas(int64(n)), fmtBytes(int64(size)), g.measured, fmtDur(wall), float64(wall)/float64(e.sizes.rtt), requests)
 	return g, note, nil
+}
+
+// lineWith is the first line of s that contains sub, trimmed, or "".
+func lineWith(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return tail(strings.TrimSpace(l), 300)
+		}
+	}
+	return ""
 }
 
 func oneLine(s string) string {
