@@ -78,27 +78,37 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// options are the command line's.
+type options struct {
+	runs                  int
+	only                  map[string]bool
+	quick, prepare, trace bool
+	work, referee         string
+	rtt                   time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	runs := fs.Int("runs", 3, "runs of each program (round-robin); the median is printed")
+	fs.IntVar(&o.runs, "runs", 3, "runs of each program (round-robin); the median is printed")
 	only := fs.String("only", "engine,hash,registry,many", "comma-separated parts to run: engine, hash, registry, many")
-	quick := fs.Bool("quick", false, "small workloads (seconds, for a test); the goals are for the full sizes")
-	work := fs.String("work", defaultWork(), "directory where generated workloads are cached between runs")
-	referee := fs.String("referee", "", "referee binary to measure (default: build this module into a temporary directory)")
-	trace := fs.Bool("trace", false, "log every request the latency proxy passes on (to stderr, with the time)")
-	prepare := fs.Bool("prepare", false, "only generate the workloads into --work (engine, hash), measure nothing")
-	rtt := fs.Duration("rtt", 20*time.Millisecond, "round-trip time the latency proxy adds to each registry request")
+	fs.BoolVar(&o.quick, "quick", false, "small workloads (seconds, for a test); the goals are for the full sizes")
+	fs.StringVar(&o.work, "work", defaultWork(), "directory where generated workloads are cached between runs")
+	fs.StringVar(&o.referee, "referee", "", "referee binary to measure (default: build this module into a temporary directory)")
+	fs.BoolVar(&o.trace, "trace", false, "log every request the latency proxy passes on (to stderr, with the time)")
+	fs.BoolVar(&o.prepare, "prepare", false, "only generate the workloads into --work (engine, hash), measure nothing")
+	fs.DurationVar(&o.rtt, "rtt", 20*time.Millisecond, "round-trip time the latency proxy adds to each registry request")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *runs < 1 {
-		return fmt.Errorf("--runs must be at least 1")
+	if o.runs < 1 {
+		return o, fmt.Errorf("--runs must be at least 1")
 	}
-	want := map[string]bool{}
+	o.only = map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		p = strings.TrimSpace(p)
 		known := false
@@ -106,65 +116,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			known = known || q.name == p
 		}
 		if !known {
-			return fmt.Errorf("--only: unknown part %q (engine, hash, registry, many)", p)
+			return o, fmt.Errorf("--only: unknown part %q (engine, hash, registry, many)", p)
 		}
-		want[p] = true
+		o.only[p] = true
 	}
+	return o, nil
+}
 
-	e := &env{runs: *runs, quick: *quick, prepare: *prepare, sizes: fullSizes, work: *work,
-		log: func(s string) { fmt.Fprintf(stderr, "[%s] %s\n", time.Now().Format("15:04:05"), s) }}
-	if *quick {
-		e.sizes = quickSizes
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
 	}
-	if *trace {
-		e.trace = func(s string) { fmt.Fprintf(stderr, "[%s] %s\n", time.Now().Format("15:04:05.000"), s) }
-	}
-	e.sizes.rtt = *rtt
 	tmp, err := os.MkdirTemp("", "referee-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	e.tmp = tmp
-	root, err := moduleRoot(ctx)
+	e, commit, err := setup(ctx, o, tmp, stderr)
 	if err != nil {
 		return err
 	}
-	commit := ""
-	if *referee != "" {
-		e.referee = *referee
-	} else if !*prepare {
-		e.log("building referee")
-		e.referee = filepath.Join(tmp, "referee")
-		if err := goBuild(ctx, root, ".", e.referee); err != nil {
-			return err
-		}
-		commit = gitDescribe(root)
-	}
-	e.spawn = filepath.Join(tmp, "spawn")
-	if err := goBuild(ctx, root, "./bench/spawn", e.spawn); err != nil {
+	if err := writeHeader(ctx, stdout, e, o, commit); err != nil {
 		return err
-	}
-	e.inTotoGolang, e.inTotoVerify = lookTool("in-toto-golang"), lookTool("in-toto-verify")
-	e.openssl, e.sha256sum = lookTool("openssl"), lookTool("sha256sum")
-
-	fmt.Fprintf(stdout, "## referee bench (issue 13)\n\n")
-	fmt.Fprintf(stdout, "%s; %d CPUs, %s, %s; referee %s; load before: %s\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version(), orDash(commit), uptime())
-	fmt.Fprintf(stdout, "Peers: %s.\n\n", peerVersions(ctx, e))
-	if !*prepare {
-		floor, err := roundRobin(ctx, e.spawn, 3, []contender{{name: "true", cmd: func(ctx context.Context) *exec.Cmd { return exec.CommandContext(ctx, "true") }}}, nil)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "Every program runs as a child of bench/spawn, which times it and reads its peak RSS from its rusage (maxrss; `true` shows %s, the floor).\n\n", fmtMiB(floor[0].medianRSS()))
-	}
-	if *quick {
-		fmt.Fprintf(stdout, "**--quick: small workloads; the goals are for the full sizes.**\n\n")
 	}
 	var goals []goal
 	for _, p := range parts {
-		if !want[p.name] || *prepare && (p.name == "registry" || p.name == "many") {
+		if !o.only[p.name] || o.prepare && (p.name == "registry" || p.name == "many") {
 			continue
 		}
 		e.log("part " + p.name)
@@ -175,11 +153,66 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sec.write(stdout)
 		goals = append(goals, sec.goals...)
 	}
-	if *prepare {
+	if o.prepare {
 		return nil
 	}
 	writeSummary(stdout, goals)
 	fmt.Fprintf(stdout, "Load after: %s\n", uptime())
+	return nil
+}
+
+// setup builds referee (unless --referee names one) and bench/spawn into
+// tmp and finds the peers. commit describes the referee built.
+func setup(ctx context.Context, o options, tmp string, stderr io.Writer) (e *env, commit string, err error) {
+	e = &env{runs: o.runs, quick: o.quick, prepare: o.prepare, sizes: fullSizes, work: o.work, tmp: tmp,
+		log: func(s string) { fmt.Fprintf(stderr, "[%s] %s\n", time.Now().Format("15:04:05"), s) }}
+	if o.quick {
+		e.sizes = quickSizes
+	}
+	e.sizes.rtt = o.rtt
+	if o.trace {
+		e.trace = func(s string) { fmt.Fprintf(stderr, "[%s] %s\n", time.Now().Format("15:04:05.000"), s) }
+	}
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if o.referee != "" {
+		e.referee = o.referee
+	} else if !o.prepare {
+		e.log("building referee")
+		e.referee = filepath.Join(tmp, "referee")
+		if err := goBuild(ctx, root, ".", e.referee); err != nil {
+			return nil, "", err
+		}
+		commit = gitDescribe(root)
+	}
+	e.spawn = filepath.Join(tmp, "spawn")
+	if err := goBuild(ctx, root, "./bench/spawn", e.spawn); err != nil {
+		return nil, "", err
+	}
+	e.inTotoGolang, e.inTotoVerify = lookTool("in-toto-golang"), lookTool("in-toto-verify")
+	e.openssl, e.sha256sum = lookTool("openssl"), lookTool("sha256sum")
+	return e, commit, nil
+}
+
+// writeHeader states when, where and with what the bench ran, and the
+// floor of its peak RSS figures.
+func writeHeader(ctx context.Context, w io.Writer, e *env, o options, commit string) error {
+	fmt.Fprintf(w, "## referee bench (issue 13)\n\n")
+	fmt.Fprintf(w, "%s; %d CPUs, %s, %s; referee %s; load before: %s\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version(), orDash(commit), uptime())
+	fmt.Fprintf(w, "Peers: %s.\n\n", peerVersions(ctx, e))
+	if !o.prepare {
+		floor, err := roundRobin(ctx, e.spawn, 3, []contender{{name: "true", cmd: func(ctx context.Context) *exec.Cmd { return exec.CommandContext(ctx, "true") }}}, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "Every program runs as a child of bench/spawn, which times it and reads its peak RSS from its rusage (maxrss; `true` shows %s, the floor).\n\n", fmtMiB(floor[0].medianRSS()))
+	}
+	if o.quick {
+		fmt.Fprintf(w, "**--quick: small workloads; the goals are for the full sizes.**\n\n")
+	}
 	return nil
 }
 
