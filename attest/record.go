@@ -168,10 +168,11 @@ func (o RecordOptions) name(found [][]result) (map[string]HashObj, error) {
 	for _, rs := range found {
 		for _, r := range rs {
 			name, ok := o.artifactName(r.rel)
-			if _, dup := out[name]; dup || !ok {
+			had := len(out)
+			out[name] = r.h
+			if len(out) == had || !ok { // nameSorted starts again
 				return o.nameSorted(found, n)
 			}
-			out[name] = r.h
 		}
 	}
 	return out, nil
