@@ -130,22 +130,24 @@ func runOnce(ctx context.Context, spawn string, c contender) (sample, error) {
 }
 
 // roundRobin runs every contender once per round, runs rounds, so that a
-// change in the machine's load falls on all of them alike. progress, if
-// set, hears of each run.
+// change in the machine's load falls on all of them alike; round r starts
+// with contender r (mod their number), so that none always follows the
+// same one. progress, if set, hears of each run.
 func roundRobin(ctx context.Context, spawn string, runs int, cs []contender, progress func(string)) ([]result, error) {
 	res := make([]result, len(cs))
 	for i, c := range cs {
 		res[i].name = c.name
 	}
 	for r := 0; r < runs; r++ {
-		for i, c := range cs {
-			s, err := runOnce(ctx, spawn, c)
+		for k := range cs {
+			i := (k + r) % len(cs)
+			s, err := runOnce(ctx, spawn, cs[i])
 			if err != nil {
 				return nil, err
 			}
 			res[i].samples = append(res[i].samples, s)
 			if progress != nil {
-				progress(fmt.Sprintf("run %d/%d %s: %s, %s", r+1, runs, c.name, fmtDur(s.wall), fmtMiB(s.rssKiB)))
+				progress(fmt.Sprintf("run %d/%d %s: %s, %s", r+1, runs, cs[i].name, fmtDur(s.wall), fmtMiB(s.rssKiB)))
 			}
 		}
 	}
