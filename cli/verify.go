@@ -91,7 +91,7 @@ Examples:
 			&cli.BoolFlag{Name: "run-inspections", Usage: "run the layout's inspection commands (locally in --inspection-dir; with IMAGE in a fresh directory of its artifacts)", Destination: &f.runInspections},
 			&cli.StringFlag{Name: "inspection-dir", Value: ".", Usage: "working `DIR`ectory of inspections and native checks (without IMAGE)", Destination: &f.inspectionDir},
 			&cli.DurationFlag{Name: "vsa-max-age", Usage: "refuse verification summaries older than this `DURATION` (e.g. 720h)", Destination: &f.vsaMaxAge},
-			&cli.IntFlag{Name: "parallel", Value: 8, Usage: "images checked at once when several are given", Destination: &f.parallel},
+			&cli.IntFlag{Name: "parallel", Value: promote.DefaultParallel, Usage: "images checked at once when several are given", Destination: &f.parallel},
 		),
 		Action: action(func(c *cli.Context) error {
 			return f.out.Done(f.run(c))

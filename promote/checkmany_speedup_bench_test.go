@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,8 +167,11 @@ func BenchmarkCheckManySpeedup(b *testing.B) {
 		b.Run(map[bool]string{false: "connect=free", true: "connect=rtt"}[connect], func(b *testing.B) {
 			refs, owner, far := batchImages(b, 100, connect)
 			o := promote.CheckOptions{Full: verify.ImageOptions{Options: verify.Options{LayoutKeys: []*attest.Key{owner}}}}
+			var cpu time.Duration
 			run := func(parallel int) (time.Duration, int64, int64) {
 				r0, c0 := far.requests.Load(), far.connects.Load()
+				cpu0 := cpuTime()
+				defer func() { cpu += cpuTime() - cpu0 }()
 				start := time.Now()
 				verified := 0
 				err := promote.CheckMany(context.Background(), refs, o, parallel, func(out promote.Outcome) error {
@@ -197,6 +201,17 @@ func BenchmarkCheckManySpeedup(b *testing.B) {
 			b.ReportMetric(rt(many), "round-trips-at-default-parallel")
 			b.ReportMetric(float64(reqs)/n/float64(len(refs)), "requests/image")
 			b.ReportMetric(float64(conns)/n/float64(len(refs)), "connections/image")
+			// Client and in-process registry together, both runs.
+			b.ReportMetric(float64(cpu)/n/float64(2*len(refs))/float64(time.Millisecond), "cpu-ms/image")
 		})
 	}
+}
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
