@@ -19,9 +19,9 @@ type contender struct {
 	// setup, if set, runs before each run, untimed (e.g. removing the
 	// previous run's output).
 	setup func() error
-	// requests, if set, is a counter read before and after each run
-	// (the latency proxy's).
-	requests func() int64
+	// proxy, if set, is the latency proxy the program goes through: its
+	// requests and the most in flight at once are counted for each run.
+	proxy *latencyProxy
 }
 
 // sample is one run of a contender: its wall time and the peak resident
@@ -29,9 +29,9 @@ type contender struct {
 // for, as wait4 reports it), and, for registry runs, the requests the
 // latency proxy counted.
 type sample struct {
-	wall     time.Duration
-	rssKiB   int64
-	requests int64
+	wall               time.Duration
+	rssKiB             int64
+	requests, inflight int64
 }
 
 // result is every run of one contender, in order.
@@ -50,6 +50,10 @@ func (r result) medianRSS() int64 {
 
 func (r result) medianRequests() int64 {
 	return median(r.samples, func(s sample) int64 { return s.requests })
+}
+
+func (r result) medianInflight() int64 {
+	return median(r.samples, func(s sample) int64 { return s.inflight })
 }
 
 func (r result) wallRange() (time.Duration, time.Duration) {
@@ -106,8 +110,9 @@ func runOnce(ctx context.Context, spawn string, c contender) (sample, error) {
 	defer pr.Close()
 	cmd.ExtraFiles = []*os.File{pw}
 	var before int64
-	if c.requests != nil {
-		before = c.requests()
+	if c.proxy != nil {
+		before = c.proxy.requests.Load()
+		c.proxy.peak.Store(0)
 	}
 	err = cmd.Start()
 	pw.Close()
@@ -123,8 +128,8 @@ func runOnce(ctx context.Context, spawn string, c contender) (sample, error) {
 		return sample{}, fmt.Errorf("%s: reading what spawn measured: %w", c.name, err)
 	}
 	s.wall = time.Duration(wallNS)
-	if c.requests != nil {
-		s.requests = c.requests() - before
+	if c.proxy != nil {
+		s.requests, s.inflight = c.proxy.requests.Load()-before, c.proxy.peak.Load()
 	}
 	return s, nil
 }

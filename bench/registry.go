@@ -21,12 +21,23 @@ type latencyProxy struct {
 	next     http.Handler
 	delay    time.Duration
 	requests atomic.Int64
+	// inflight is the requests being served now, peak the most at once
+	// since it was last reset.
+	inflight, peak atomic.Int64
 	// trace, if set, hears of each request as it arrives.
 	trace func(string)
 }
 
 func (p *latencyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := p.requests.Add(1)
+	cur := p.inflight.Add(1)
+	defer p.inflight.Add(-1)
+	for {
+		old := p.peak.Load()
+		if cur <= old || p.peak.CompareAndSwap(old, cur) {
+			break
+		}
+	}
 	if p.trace != nil {
 		p.trace(fmt.Sprintf("request %d: %s %s", n, r.Method, r.URL.Path))
 	}
