@@ -17,7 +17,7 @@ import (
 // rules use all seven verbs, over a tree of files in directories of 100,
 // every link recorded by in-toto-golang (Metablock, ed25519). With
 // 100,000 files it holds about 900,000 artifact entries (clone records
-// every file once, the four later steps twice) in about 107 MB of links.
+// every file once, the four later steps twice) in about 109 MB of links.
 //
 // Its directory (cached between runs, see cachedDir) holds root.layout
 // (Metablock, signed by keys/owner), links/STEP.KEYID8.link, keys/ and

@@ -14,10 +14,10 @@ import (
 // older bench are not reused.
 const workloadVersion = "v2"
 
-// cachedDir returns work/workloadVersion/name, making it first with make
+// cachedDir returns work/workloadVersion/name, making it first with generate
 // (into name.partial, renamed once complete) unless an earlier run left it
 // complete.
-func cachedDir(work, name string, make func(dir string) error) (dir string, reused bool, err error) {
+func cachedDir(work, name string, generate func(dir string) error) (dir string, reused bool, err error) {
 	dir = filepath.Join(work, workloadVersion, name)
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return dir, true, nil
@@ -31,7 +31,7 @@ func cachedDir(work, name string, make func(dir string) error) (dir string, reus
 	if err := os.MkdirAll(partial, 0o755); err != nil {
 		return "", false, err
 	}
-	if err := make(partial); err != nil {
+	if err := generate(partial); err != nil {
 		return "", false, fmt.Errorf("workload %s: %w", name, err)
 	}
 	if err := os.WriteFile(filepath.Join(partial, ".complete"), []byte(workloadVersion+"\n"), 0o644); err != nil {
