@@ -13,7 +13,7 @@ import (
 func benchEngine(ctx context.Context, e *env) (section, error) {
 	sec := section{title: "1. Engine: verify a layout and a directory of links (W1)"}
 	if e.inTotoGolang == "" {
-		return sec, fmt.Errorf("in-toto-golang is not installed (.ci/run installs it: go install github.com/in-toto/in-toto-golang@v0.11.0); it records W1's links")
+		return sec, missing("in-toto-golang is not installed (.ci/run installs it: go install github.com/in-toto/in-toto-golang@v0.11.0); it records W1's links")
 	}
 	big := e.sizes.w1Files
 	sizes := []int{big, big / 10}

@@ -62,11 +62,11 @@ func w2Files(dir string) ([]string, error) {
 func benchHash(ctx context.Context, e *env) (section, error) {
 	sec := section{title: "2. Hashing: `referee run` over W2"}
 	if e.openssl == "" || e.sha256sum == "" {
-		return sec, fmt.Errorf("openssl and sha256sum are needed (Debian packages openssl, coreutils)")
+		return sec, missing("openssl and sha256sum are needed (Debian packages openssl, coreutils)")
 	}
 	xargs := lookTool("xargs")
 	if xargs == "" {
-		return sec, fmt.Errorf("xargs is needed (Debian package findutils)")
+		return sec, missing("xargs is needed (Debian package findutils)")
 	}
 	keys := filepath.Join(e.tmp, "keys")
 	if err := os.MkdirAll(keys, 0o755); err != nil {

@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -147,7 +148,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		e.log("part " + p.name)
 		sec, err := p.run(ctx, e)
-		if err != nil {
+		var m missingPeer
+		if errors.As(err, &m) {
+			sec = section{title: sec.title, notes: []string{"Skipped: " + m.why + "."}}
+			sec.goals = []goal{{name: p.name, target: "–", measured: "skipped (a peer is missing: see its section)"}}
+		} else if err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
 		sec.write(stdout)

@@ -165,3 +165,11 @@ func tail(s string, n int) string {
 	}
 	return "…" + s[len(s)-n:]
 }
+
+// missingPeer is why a part cannot run here: a peer it needs is not
+// installed. The bench says so in that part's section and goes on.
+type missingPeer struct{ why string }
+
+func (m missingPeer) Error() string { return m.why }
+
+func missing(why string) error { return missingPeer{why} }
