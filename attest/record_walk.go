@@ -98,12 +98,12 @@ func (w *walker) run(ctx context.Context, tasks []task) ([][]result, error) {
 	w.cond = sync.NewCond(&w.mu)
 	w.stack = tasks
 	stop := context.AfterFunc(ctx, func() { w.fail(ctx.Err()) })
-	defer stop()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(w.work)
 	}
 	wg.Wait()
+	stop()
 	// After an error, batches left behind still hold their directories.
 	for _, t := range w.stack {
 		if t.files != nil {
@@ -111,7 +111,13 @@ func (w *walker) run(ctx context.Context, tasks []task) ([][]result, error) {
 		}
 	}
 	w.stack = nil
-	return w.results, w.err
+	w.mu.Lock()
+	err := w.err
+	w.mu.Unlock()
+	if err == nil {
+		err = ctx.Err() // cancelled before the cancellation was seen
+	}
+	return w.results, err
 }
 
 func (w *walker) fail(err error) {
