@@ -50,6 +50,7 @@ func TestArtifacts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer attest.SplitAlways()()
 			for _, form := range []attest.Form{attest.FormMetablock, attest.FormDSSE} {
 				data, err := attest.NewEnvelope(form, payload).Marshal()
 				if err != nil {

@@ -150,10 +150,20 @@ func checkScan(t testing.TB, data []byte) {
 			t.Fatalf("payload kind of %q: %q, %v; library: %q, %v", data, gotKind, gotErr, wantKind, wantErr)
 		}
 	}
-	env := want
-	if env == nil {
-		return
+	if want != nil {
+		checkScanLink(t, want)
 	}
+	if ok {
+		// Read the way ParseEnvelope reads it, which knows where the
+		// payload's fields are.
+		checkScanLink(t, got)
+	}
+}
+
+// checkScanLink fails when ScanLink accepts env's payload and reads other
+// than ParseLink and SignedBytes.
+func checkScanLink(t testing.TB, env *attest.Envelope) {
+	t.Helper()
 	l, signed, ok := attest.ScanLink(env)
 	if !ok {
 		return
@@ -192,9 +202,14 @@ func TestCanonicalMatchesCJSON(t *testing.T) {
 }
 
 func TestScanMatchesLibrary(t *testing.T) {
-	for _, d := range scanCorpus(t) {
-		checkScan(t, d)
-		checkScan(t, []byte(fmt.Sprintf(`{"signed":%s,"signatures":[]}`, d)))
+	for _, split := range []bool{false, true} {
+		if split {
+			defer attest.SplitAlways()()
+		}
+		for _, d := range scanCorpus(t) {
+			checkScan(t, d)
+			checkScan(t, []byte(fmt.Sprintf(`{"signed":%s,"signatures":[]}`, d)))
+		}
 	}
 }
 
@@ -243,6 +258,9 @@ func FuzzCanonicalJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkCanonical(t, data)
+		checkScan(t, data)
+		restore := attest.SplitAlways()
+		defer restore()
 		checkScan(t, data)
 	})
 }

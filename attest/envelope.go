@@ -62,14 +62,22 @@ type Envelope struct {
 	Signatures  []Signature
 
 	// kind is PayloadKind's answer, found while the envelope was read
-	// (scanEnvelope), for the payload kindOf (the same slice).
+	// (scanEnvelope), for the payload kindOf (the same slice); fields are
+	// where the payload's fields are, which ScanLink reads in parallel.
 	kind   string
 	kindOf []byte
+	fields []fieldSpan
 }
 
-func (e *Envelope) setKind(kind string) {
+// fieldSpan is where the value of a payload's field is.
+type fieldSpan struct {
+	key        string
+	start, end int
+}
+
+func (e *Envelope) setKind(kind string, fields []fieldSpan) {
 	if kind != "" {
-		e.kind, e.kindOf = kind, e.Payload
+		e.kind, e.kindOf, e.fields = kind, e.Payload, fields
 	}
 }
 
@@ -104,7 +112,7 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	if e, ok := scanEnvelope(data); ok {
 		if e.Form == FormMetablock {
 			e.Payload = bytes.Clone(e.Payload)
-			e.setKind(e.kind)
+			e.setKind(e.kind, e.fields)
 		}
 		return e, nil
 	}

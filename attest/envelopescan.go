@@ -15,6 +15,7 @@ func scanEnvelope(data []byte) (e *Envelope, ok bool) {
 	s := &canonScan{data: data}
 	var signed, sigs []byte
 	var kind string
+	var spans []fieldSpan
 	var payloadType, payload64 *string
 	hook := func(key []byte) memberReader {
 		switch string(key) {
@@ -25,7 +26,7 @@ func scanEnvelope(data []byte) (e *Envelope, ok bool) {
 					return errDecline
 				}
 				var err error
-				kind, err = s.kind(depth)
+				kind, spans, err = s.kind(depth)
 				signed = s.data[start:s.pos]
 				return err
 			}
@@ -59,7 +60,7 @@ func scanEnvelope(data []byte) (e *Envelope, ok bool) {
 	switch {
 	case signed != nil && payloadType == nil && payload64 == nil:
 		e = &Envelope{Form: FormMetablock, Payload: signed}
-		e.setKind(kind)
+		e.setKind(kind, spans)
 		for _, sig := range list {
 			b, err := hex.DecodeString(sig.Sig)
 			if err != nil {
@@ -76,7 +77,7 @@ func scanEnvelope(data []byte) (e *Envelope, ok bool) {
 		ps := &canonScan{data: payload}
 		ps.ws()
 		if ps.peek() == '{' {
-			kind, err = ps.kind(0)
+			kind, spans, err = ps.kind(0)
 		} else {
 			kind, err = "", ps.value(0)
 		}
@@ -85,7 +86,7 @@ func scanEnvelope(data []byte) (e *Envelope, ok bool) {
 		}
 		e = &Envelope{Form: FormDSSE, PayloadType: PayloadType, Payload: payload}
 		if kind != StatementTypeV1 && kind != StatementTypeV01 {
-			e.setKind(kind)
+			e.setKind(kind, spans)
 		}
 		for _, sig := range list {
 			b, err := decodeB64(sig.Sig)
@@ -129,21 +130,32 @@ func scanSignatures(raw []byte) ([]signatureJSON, bool) {
 
 // kind reads an object and returns its "_type" as PayloadKind would (""
 // when it would say more: no "_type", or a field that differs from it in
-// case only).
-func (s *canonScan) kind(depth int) (string, error) {
+// case only), and where the values of its fields are (offsets from the
+// object's start; nil beyond a link's seven fields).
+func (s *canonScan) kind(depth int) (string, []fieldSpan, error) {
 	var typ string
+	var spans []fieldSpan
+	objStart := s.pos
 	variant := false
 	err := s.object(depth, func(key []byte) memberReader {
+		read := s.value
 		if string(key) == "_type" {
-			return s.decoded(&typ)
-		}
-		if bytes.EqualFold(key, []byte("_type")) {
+			read = s.decoded(&typ)
+		} else if bytes.EqualFold(key, []byte("_type")) {
 			variant = true
 		}
-		return nil
+		return func(depth int) error {
+			start := s.pos
+			err := read(depth)
+			spans = append(spans, fieldSpan{key: string(key), start: start - objStart, end: s.pos - objStart})
+			return err
+		}
 	})
 	if variant {
 		typ = ""
 	}
-	return typ, err
+	if len(spans) > 7 {
+		spans = nil
+	}
+	return typ, spans, err
 }

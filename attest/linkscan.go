@@ -3,6 +3,7 @@ package attest
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -34,32 +35,48 @@ func ScanLink(e *Envelope) (l *CompactLink, signed *SignedContent, ok bool) {
 	if e.Form != FormMetablock && e.Form != FormDSSE {
 		return nil, nil, false
 	}
+	if l, signed, ok, tried := scanLinkSplit(e); tried {
+		return l, signed, ok
+	}
 	s := &canonScan{data: e.Payload, emit: true, out: make([]byte, 0, len(e.Payload))}
 	l = &CompactLink{}
 	var typ string
 	materials, products := newArtifactsBuilder(), newArtifactsBuilder()
 	hook := func(key []byte) memberReader {
-		switch string(key) {
-		case "_type":
-			return s.decoded(&typ)
-		case "name":
-			return s.decoded(&l.Name)
-		case "command":
-			return s.decoded(&l.Command)
-		case "materials":
-			return s.artifacts(materials)
-		case "products":
-			return s.artifacts(products)
-		case "byproducts", "environment":
-			return s.objectOrNull
-		}
-		return decline
+		return s.linkField(string(key), l, &typ, materials, products)
 	}
 	s.ws()
 	if s.peek() != '{' || s.object(0, hook) != nil {
 		return nil, nil, false
 	}
-	if s.ws(); s.pos != len(s.data) || typ != "link" || l.Name == "" {
+	if s.ws(); s.pos != len(s.data) {
+		return nil, nil, false
+	}
+	return finishLink(e, l, typ, materials, products, s.out)
+}
+
+// linkField is the reader of a link's field key.
+func (s *canonScan) linkField(key string, l *CompactLink, typ *string, materials, products *artifactsBuilder) memberReader {
+	switch key {
+	case "_type":
+		return s.decoded(typ)
+	case "name":
+		return s.decoded(&l.Name)
+	case "command":
+		return s.decoded(&l.Command)
+	case "materials":
+		return s.artifacts(materials)
+	case "products":
+		return s.artifacts(products)
+	case "byproducts", "environment":
+		return s.objectOrNull
+	}
+	return decline
+}
+
+// finishLink checks what ScanLink read as checkLink does and returns it.
+func finishLink(e *Envelope, l *CompactLink, typ string, materials, products *artifactsBuilder, canonical []byte) (*CompactLink, *SignedContent, bool) {
+	if typ != "link" || l.Name == "" {
 		return nil, nil, false
 	}
 	if l.Materials = materials.build(); l.Materials == nil {
@@ -75,11 +92,104 @@ func ScanLink(e *Envelope) (l *CompactLink, signed *SignedContent, ok bool) {
 			}
 		}
 	}
-	msg := s.out
+	msg := canonical
 	if e.Form == FormDSSE {
 		msg = dsse.PAE(e.PayloadType, e.Payload)
 	}
 	return l, &SignedContent{env: e, msg: msg}, true
+}
+
+// minSplit is how large a link's materials and products must each be
+// for ScanLink to read them on two cores.
+var minSplit = 1 << 20
+
+// scanLinkSplit is ScanLink on two cores, for a link whose materials and
+// products are both large and whose fields' places are known from reading
+// its envelope (scanEnvelope checked the whole payload then: UTF-8, no
+// repeated field): the products are read on another goroutine, into a
+// buffer of their own, and put in place in the canonical form, which is
+// written in the order of its fields. tried is false where it does not
+// apply.
+func scanLinkSplit(e *Envelope) (l *CompactLink, signed *SignedContent, ok, tried bool) {
+	kind, known := e.knownKind()
+	if !known || kind != "link" || e.fields == nil {
+		return nil, nil, false, false
+	}
+	var prod *fieldSpan
+	large := 0
+	for i, f := range e.fields {
+		switch f.key {
+		case "materials", "products":
+			if f.end-f.start >= minSplit {
+				large++
+			}
+			if f.key == "products" {
+				prod = &e.fields[i]
+			}
+		case "_type", "name", "command", "byproducts", "environment":
+		default:
+			return nil, nil, false, false
+		}
+	}
+	if large < 2 {
+		return nil, nil, false, false
+	}
+	fields := slices.Clone(e.fields)
+	slices.SortFunc(fields, func(a, b fieldSpan) int { return strings.Compare(a.key, b.key) })
+	if fields[len(fields)-1].key != "products" {
+		return nil, nil, false, false
+	}
+	// The canonical form is never longer than the document (it drops
+	// whitespace and writes no escape longer than it read), and products
+	// come last in it: they are written at the end of buf, their
+	// canonical form never longer than their text, while the fields
+	// before them are written from its start, and then moved in place.
+	payload := e.Payload
+	buf := make([]byte, len(payload))
+	at := len(payload) - (prod.end - prod.start)
+	products := newArtifactsBuilder()
+	done := make(chan error, 1)
+	ps := &canonScan{data: payload[:prod.end], pos: prod.start, emit: true, out: buf[at:at:len(buf)]}
+	go func() {
+		err := ps.artifacts(products)(1)
+		if err == nil && ps.pos != prod.end {
+			err = errDecline
+		}
+		done <- err
+	}()
+	l = &CompactLink{}
+	var typ string
+	materials := newArtifactsBuilder()
+	s := &canonScan{emit: true, out: buf[:0:at]}
+	s.out = append(s.out, '{')
+	failed := false
+	for i, f := range fields[:len(fields)-1] {
+		if i > 0 {
+			s.out = append(s.out, ',')
+		}
+		s.writeString([]byte(f.key), false)
+		s.out = append(s.out, ':')
+		s.data, s.pos = payload[:f.end], f.start
+		if s.linkField(f.key, l, &typ, materials, nil)(1) != nil || s.pos != f.end {
+			failed = true
+			break
+		}
+	}
+	if len(fields) > 1 {
+		s.out = append(s.out, ',')
+	}
+	s.writeString([]byte("products"), false)
+	s.out = append(s.out, ':')
+	err := <-done
+	if failed || err != nil || &s.out[0] != &buf[0] || len(s.out)+len(ps.out)+1 > len(buf) || &ps.out[:1][0] != &buf[at] {
+		return nil, nil, false, true
+	}
+	n := len(s.out)
+	n += copy(buf[n:], ps.out)
+	buf[n] = '}'
+	s.out = buf[:n+1]
+	l, signed, ok = finishLink(e, l, typ, materials, products, s.out)
+	return l, signed, ok, true
 }
 
 func decline(int) error { return errDecline }

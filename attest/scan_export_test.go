@@ -25,3 +25,11 @@ func LibraryParseEnvelope(data []byte) (*Envelope, error) { return parseEnvelope
 
 // SignedMessage is what s's signatures are checked over.
 func SignedMessage(s *SignedContent) []byte { return s.msg }
+
+// SplitAlways makes ScanLink read materials and products on two cores
+// whatever their size, until the returned function is called.
+func SplitAlways() (restore func()) {
+	old := minSplit
+	minSplit = 0
+	return func() { minSplit = old }
+}
