@@ -51,15 +51,20 @@ func TestArtifacts(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer attest.SplitAlways()()
-			for _, form := range []attest.Form{attest.FormMetablock, attest.FormDSSE} {
-				data, err := attest.NewEnvelope(form, payload).Marshal()
+			for _, e := range []*attest.Envelope{
+				attest.NewEnvelope(attest.FormMetablock, payload),
+				attest.NewEnvelope(attest.FormDSSE, payload),
+				// The places of fields count from the payload's start.
+				attest.NewEnvelope(attest.FormDSSE, append([]byte(" \n\t "), payload...)),
+			} {
+				data, err := e.Marshal()
 				if err != nil {
 					t.Fatal(err)
 				}
 				checkScan(t, data)
 				env, _ := attest.ParseEnvelope(data)
 				if _, _, ok := attest.ScanLink(env); !ok {
-					t.Fatalf("ScanLink declined a link of %d materials", n)
+					t.Fatalf("ScanLink declined a link of %d materials (%s)", n, e.Form)
 				}
 			}
 		})

@@ -26,7 +26,7 @@ func scanEnvelope(data []byte) (e *Envelope, ok bool) {
 					return errDecline
 				}
 				var err error
-				kind, spans, err = s.kind(depth)
+				kind, spans, err = s.kind(depth, start)
 				signed = s.data[start:s.pos]
 				return err
 			}
@@ -77,7 +77,7 @@ func scanEnvelope(data []byte) (e *Envelope, ok bool) {
 		ps := &canonScan{data: payload}
 		ps.ws()
 		if ps.peek() == '{' {
-			kind, spans, err = ps.kind(0)
+			kind, spans, err = ps.kind(0, 0)
 		} else {
 			kind, err = "", ps.value(0)
 		}
@@ -130,12 +130,13 @@ func scanSignatures(raw []byte) ([]signatureJSON, bool) {
 
 // kind reads an object and returns its "_type" as PayloadKind would (""
 // when it would say more: no "_type", or a field that differs from it in
-// case only), and where the values of its fields are (offsets from the
-// object's start; nil beyond a link's seven fields).
-func (s *canonScan) kind(depth int) (string, []fieldSpan, error) {
+// case only), and where the values of its fields are (offsets from
+// payloadStart, where the payload begins in s.data; nil beyond a link's
+// seven fields).
+func (s *canonScan) kind(depth, payloadStart int) (string, []fieldSpan, error) {
 	var typ string
 	var spans []fieldSpan
-	objStart := s.pos
+	objStart := payloadStart
 	variant := false
 	err := s.object(depth, func(key []byte) memberReader {
 		read := s.value

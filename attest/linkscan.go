@@ -118,6 +118,15 @@ func scanLinkSplit(e *Envelope) (l *CompactLink, signed *SignedContent, ok, trie
 	var prod *fieldSpan
 	large := 0
 	for i, f := range e.fields {
+		// A field's value follows its ':' (a check that the places
+		// are this payload's).
+		p := f.start - 1
+		for p >= 0 && bytes.IndexByte([]byte(" \t\r\n"), e.Payload[p]) >= 0 {
+			p--
+		}
+		if p < 0 || f.end > len(e.Payload) || e.Payload[p] != ':' {
+			return nil, nil, false, false
+		}
 		switch f.key {
 		case "materials", "products":
 			if f.end-f.start >= minSplit {
