@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -166,10 +167,15 @@ func walk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOpt
 		eo.Artifacts = artifacts
 	}
 	var atts []oci.Attestation
-	// The layout as it arrived, read once here (its signature is the
-	// engine's to check): for which attestations to read, and, once
-	// verified, for the caller (Walked.Layout).
-	parsed, _ := attest.ParseLayout(layout.Envelope.Payload)
+	// The layout as it arrived, read here (its signature is the
+	// engine's to check) if it may name attestations, for which to read,
+	// and, once verified, for ImageWalk's caller (Walked.Layout): a batch
+	// of images verified against one layout does not read it once more
+	// for each.
+	var parsed *attest.Layout
+	if mayNameAttestations(layout.Envelope.Payload) {
+		parsed, _ = attest.ParseLayout(layout.Envelope.Payload)
+	}
 	if keys, need := attestationKeys(parsed); eo.Attestations == nil && need {
 		// Only statements signed by a key a check names are read: junk
 		// from whoever can push costs a signature check, not a parse.
@@ -197,12 +203,13 @@ func walk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOpt
 		r.Layout.NotUsed = sel.Rejected
 	}
 	w.Report = r
-	if verr == nil {
-		w.Layout = parsed
-	}
 	if verr != nil || !wantUsed {
 		return w, verr
 	}
+	if parsed == nil {
+		parsed, _ = attest.ParseLayout(layout.Envelope.Payload)
+	}
+	w.Layout = parsed
 	w.Used = map[string]bool{}
 	for _, l := range bundle.Layouts {
 		if (sel != nil && l.Envelope == sel.Chosen.Envelope) || (sel == nil && PayloadDigest(l.Envelope) == r.Layout.Digest) {
@@ -216,6 +223,13 @@ func walk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOpt
 	}
 	w.Attestations = usedAttestations(r, atts, w.Used)
 	return w, nil
+}
+
+// mayNameAttestations reports whether a layout's payload may hold a
+// native check over attestations (`referee check --attestation …`): the
+// flag's name is in it, unless JSON spells it with \u escapes.
+func mayNameAttestations(payload []byte) bool {
+	return bytes.Contains(payload, []byte("attestation")) || bytes.Contains(payload, []byte(`\u`))
 }
 
 // attestationKeys reports whether the layout l (nil: it does not parse,
