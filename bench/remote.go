@@ -106,19 +106,27 @@ func largeLinks(ctx context.Context, e *env, reg *slowRegistry, keys *chainKeys,
 	wall := time.Since(start)
 	requests := reg.proxy.requests.Load() - before
 	g := goal{name: "3 registry, links of " + commas(int64(n)) + " artifacts", target: "verified with the default limits, or the refusal names the flag"}
+	var quote string
 	switch {
 	case err == nil:
 		g.measured, g.met = "verified", true
-	case lineWith(string(out), "--max-blob-size") != "":
-		g.measured, g.met = "refused, naming the flag: "+lineWith(string(out), "--max-blob-size"), true
-	case lineWith(string(out), "--max-manifest-size") != "":
-		g.measured, g.met = "refused, naming the flag: "+lineWith(string(out), "--max-manifest-size"), true
 	default:
-		g.measured = fmt.Sprintf("failed (%v): %s", err, oneLine(string(out)))
+		for _, flag := range []string{"--max-blob-size", "--max-manifest-size"} {
+			if l := lineWith(string(out), flag); l != "" {
+				g.measured, g.met, quote = "refused; the message names "+flag, true, l
+				break
+			}
+		}
+		if !g.met {
+			g.measured, quote = fmt.Sprintf("failed (%v)", err), oneLine(string(out))
+		}
 	}
 	e.log(fmt.Sprintf("links of %d artifacts: %s in %s", n, g.measured, fmtDur(wall)))
 	note := fmt.Sprintf("Two links of %s artifacts each (DSSE, %s each), default limits: %s, in %s (%.1f round trips, one run, %d requests).",
 		commas(int64(n)), fmtBytes(int64(size)), g.measured, fmtDur(wall), float64(wall)/float64(e.sizes.rtt), requests)
+	if quote != "" {
+		note += " It said: `" + quote + "`"
+	}
 	return g, note, nil
 }
 
