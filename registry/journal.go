@@ -224,6 +224,7 @@ func (j *journaled) apply(e entry) error {
 	if rec.status/100 != 2 {
 		return fmt.Errorf("registry answered %d%s", rec.status, errorText(rec.body.Bytes()))
 	}
+	j.index.apply(e)
 	return nil
 }
 

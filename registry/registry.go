@@ -126,7 +126,7 @@ func New(opts Options) (*Registry, error) {
 	fix := func(h http.Handler) http.Handler {
 		h = &manifestFixes{inner: h}
 		if !opts.NoReferrers {
-			h = &specFixes{inner: h}
+			h = &specFixes{inner: h, index: r.journal.index}
 		}
 		if auth != nil {
 			auth.inner = h
@@ -140,7 +140,7 @@ func New(opts Options) (*Registry, error) {
 	if opts.Root == "" {
 		up, _ := newUploads("", opts.MaxUploads, opts.UploadTimeout)
 		// No journal, but the same checks on manifest writes.
-		r.journal = &journaled{inner: ggcr.New(gopts...), log: logger}
+		r.journal = &journaled{inner: ggcr.New(gopts...), log: logger, index: newReferrersIndex()}
 		r.handler = fix(&blobAPI{store: newMemBlobs(), uploads: up, next: r.journal})
 		return r, nil
 	}
@@ -173,6 +173,7 @@ func New(opts Options) (*Registry, error) {
 		inner: ggcr.New(gopts...),
 		path:  filepath.Join(opts.Root, journalName),
 		log:   logger,
+		index: newReferrersIndex(),
 	}
 	st, err := j.replay()
 	if err != nil {
@@ -301,6 +302,9 @@ type journaled struct {
 	inner http.Handler
 	path  string // the journal; empty when in memory
 	log   *log.Logger
+	// index follows every manifest write the handler applies, in the
+	// order it applies them, replayed ones included.
+	index *referrersIndex
 	// mu serializes manifest writes so the journal's order is the order in
 	// which the handler applied them (two PUTs of one tag must replay with
 	// the same winner).
@@ -341,6 +345,11 @@ func (j *journaled) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer j.mu.Unlock()
 	rec := newRecorder()
 	j.inner.ServeHTTP(rec, req)
+	if rec.status/100 == 2 {
+		// Before the answer, so a client that has it sees the change
+		// in the next listing.
+		j.index.apply(e)
+	}
 	if rec.status/100 == 2 && j.path != "" {
 		if err := j.append(e); err != nil {
 			// The handler has applied the change in memory, but it would
