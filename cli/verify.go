@@ -282,7 +282,9 @@ func (f *verifyFlags) local(c *cli.Context) error {
 	if dir == "" {
 		dir = "."
 	}
-	links, err := verify.LoadLinkDir(dir)
+	// Each link is read when the engine examines it (verify.OpenLinkDir):
+	// a directory of large links is never in memory at once.
+	links, err := verify.OpenLinkDir(dir)
 	if err != nil {
 		return err
 	}
