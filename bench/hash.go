@@ -98,7 +98,7 @@ func benchHash(ctx context.Context, e *env) (section, error) {
 		{fmt.Sprintf("%s in %s files", fmtBytes(s.bigBytes), commas(int64(s.bigFiles))), fmt.Sprintf("w2-%d-%d", s.bigFiles, s.bigBytes), s.bigFiles, s.bigBytes, "openssl", 0.95},
 		{fmt.Sprintf("%s files of %s", commas(int64(s.smallFiles)), fmtBytes(int64(s.smallSize))), fmt.Sprintf("w2-%d-%d", s.smallFiles, int64(s.smallFiles*s.smallSize)), s.smallFiles, int64(s.smallFiles * s.smallSize), "sha256sum", 1.0},
 	}
-	sec.head = []string{"W2", "program", "wall (min–max)", "MB/s", "files/s", "peak RSS", "referee's speed vs it"}
+	sec.head = []string{"W2", "program", "wall (min–max)", "CPU", "MB/s", "files/s", "peak RSS", "referee's speed vs it"}
 	for _, w := range loads {
 		dir, reused, err := cachedDir(e.work, w.name, func(dir string) error {
 			e.log(fmt.Sprintf("generating W2 %s in %s (once)", w.label, dir))
@@ -167,6 +167,7 @@ func benchHash(ctx context.Context, e *env) (section, error) {
 			lo, hi := r.wallRange()
 			sec.rows = append(sec.rows, []string{label, labels[r.name],
 				fmt.Sprintf("%s (%s–%s)", fmtDur(r.medianWall()), fmtDur(lo), fmtDur(hi)),
+				fmtDur(r.medianCPU()),
 				fmt.Sprintf("%.0f", float64(size)/1e6/r.medianWall().Seconds()),
 				commas(int64(float64(n) / r.medianWall().Seconds())),
 				fmtMiB(r.medianRSS()),
@@ -184,7 +185,7 @@ func benchHash(ctx context.Context, e *env) (section, error) {
 		return sec, nil
 	}
 	sec.notes = []string{
-		fmt.Sprintf("Page cache warmed first (every file read once). Speed ratio = the peer's wall / referee's. Peers run as `xargs -0 -P2 -n HALF TOOL`: two processes at once, half the files each (peak RSS: the largest process). referee's wall includes signing and writing the link. Median of %d runs, round-robin.", e.runs),
+		fmt.Sprintf("Page cache warmed first (every file read once). Speed ratio = the peer's wall / referee's. Peers run as `xargs -0 -P2 -n HALF TOOL`: two processes at once, half the files each (peak RSS: the largest process). referee's wall includes signing and writing the link. CPU = user + system time (of every process). Median of %d runs, round-robin.", e.runs),
 	}
 	return sec, nil
 }

@@ -24,12 +24,12 @@ type contender struct {
 	proxy *latencyProxy
 }
 
-// sample is one run of a contender: its wall time and the peak resident
-// set size of the process (the largest of it and the children it waited
-// for, as wait4 reports it), and, for registry runs, the requests the
-// latency proxy counted.
+// sample is one run of a contender: its wall time, CPU time and the peak
+// resident set size of the process (the largest of it and the children it
+// waited for, as wait4 reports it), and, for registry runs, the requests
+// the latency proxy counted and the most in flight at once.
 type sample struct {
-	wall               time.Duration
+	wall, cpu          time.Duration // cpu: user and system time
 	rssKiB             int64
 	requests, inflight int64
 }
@@ -42,6 +42,10 @@ type result struct {
 
 func (r result) medianWall() time.Duration {
 	return median(r.samples, func(s sample) time.Duration { return s.wall })
+}
+
+func (r result) medianCPU() time.Duration {
+	return median(r.samples, func(s sample) time.Duration { return s.cpu })
 }
 
 func (r result) medianRSS() int64 {
@@ -123,11 +127,11 @@ func runOnce(ctx context.Context, spawn string, c contender) (sample, error) {
 		return sample{}, fmt.Errorf("%s: %s: %w\n%s", c.name, strings.Join(inner.Args, " "), err, tail(out.String(), 2000))
 	}
 	var s sample
-	var wallNS int64
-	if _, err := fmt.Fscan(pr, &wallNS, &s.rssKiB); err != nil {
+	var wallNS, cpuNS int64
+	if _, err := fmt.Fscan(pr, &wallNS, &s.rssKiB, &cpuNS); err != nil {
 		return sample{}, fmt.Errorf("%s: reading what spawn measured: %w", c.name, err)
 	}
-	s.wall = time.Duration(wallNS)
+	s.wall, s.cpu = time.Duration(wallNS), time.Duration(cpuNS)
 	if c.proxy != nil {
 		s.requests, s.inflight = c.proxy.requests.Load()-before, c.proxy.peak.Load()
 	}
@@ -152,7 +156,7 @@ func roundRobin(ctx context.Context, spawn string, runs int, cs []contender, pro
 			}
 			res[i].samples = append(res[i].samples, s)
 			if progress != nil {
-				progress(fmt.Sprintf("run %d/%d %s: %s, %s", r+1, runs, cs[i].name, fmtDur(s.wall), fmtMiB(s.rssKiB)))
+				progress(fmt.Sprintf("run %d/%d %s: %s, CPU %s, %s", r+1, runs, cs[i].name, fmtDur(s.wall), fmtDur(s.cpu), fmtMiB(s.rssKiB)))
 			}
 		}
 	}

@@ -7,7 +7,8 @@
 // maxrss. spawn is a small process, so what it adds is a few MiB, which
 // the bench measures (spawn true) and states.
 //
-// On fd 3 it writes "WALL_NS MAXRSS_KIB\n"; it exits with the command's
+// On fd 3 it writes "WALL_NS MAXRSS_KIB CPU_NS\n" (CPU: user and system
+// time of the command and the children it waited for); it exits with the command's
 // status (128+signal if a signal ended it), 127 if it could not start it.
 package main
 
@@ -41,7 +42,8 @@ func main() {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss // KiB on Linux
 	}
-	if _, err := fmt.Fprintf(report, "%d %d\n", wall.Nanoseconds(), rss); err != nil {
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if _, err := fmt.Fprintf(report, "%d %d %d\n", wall.Nanoseconds(), rss, cpu.Nanoseconds()); err != nil {
 		fmt.Fprintf(os.Stderr, "spawn: reporting: %v\n", err)
 		os.Exit(125)
 	}

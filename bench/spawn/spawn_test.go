@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 // spawnRun runs spawn on this test binary as a child that touches mib MiB
 // and exits with code, and returns spawn's exit code, the child's stdout
 // and what spawn reported on fd 3.
-func spawnRun(t *testing.T, spawn string, mib, code int) (exit int, stdout string, wallNS, rssKiB int64) {
+func spawnRun(t *testing.T, spawn string, mib, code int) (exit int, stdout string, wallNS, rssKiB, cpuNS int64) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -55,10 +55,10 @@ func spawnRun(t *testing.T, spawn string, mib, code int) (exit int, stdout strin
 	if err := cmd.Wait(); err != nil && !errors.As(err, &ee) {
 		t.Fatal(err)
 	}
-	if _, err := fmt.Fscan(pr, &wallNS, &rssKiB); err != nil {
+	if _, err := fmt.Fscan(pr, &wallNS, &rssKiB, &cpuNS); err != nil {
 		t.Fatalf("reading the report: %v", err)
 	}
-	return cmd.ProcessState.ExitCode(), out.String(), wallNS, rssKiB
+	return cmd.ProcessState.ExitCode(), out.String(), wallNS, rssKiB, cpuNS
 }
 
 func TestSpawnReportsChild(t *testing.T) {
@@ -73,15 +73,15 @@ func TestSpawnReportsChild(t *testing.T) {
 		ballast[i] = 1
 	}
 	for _, tc := range []struct{ mib, code int }{{4, 0}, {64, 0}, {8, 3}} {
-		exit, stdout, wall, rss := spawnRun(t, spawn, tc.mib, tc.code)
+		exit, stdout, wall, rss, cpu := spawnRun(t, spawn, tc.mib, tc.code)
 		if exit != tc.code {
 			t.Errorf("%d MiB: exit %d, want %d", tc.mib, exit, tc.code)
 		}
 		if stdout != fmt.Sprintf("%d\n", tc.mib<<20) {
 			t.Errorf("%d MiB: child's stdout %q", tc.mib, stdout)
 		}
-		if wall <= 0 {
-			t.Errorf("%d MiB: wall %d ns", tc.mib, wall)
+		if wall <= 0 || cpu <= 0 {
+			t.Errorf("%d MiB: wall %d ns, CPU %d ns", tc.mib, wall, cpu)
 		}
 		// The child is a Go test binary: its own few MiB on top of what it touched.
 		if lo, hi := int64(tc.mib)<<10, int64(tc.mib+40)<<10; rss < lo || rss > hi {
