@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,8 +14,11 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/referee-dev/referee/registry"
 )
@@ -38,7 +44,7 @@ func imageManifest(n int) []byte {
 }
 
 // serveDirect sends one request to h in process and fails b on a status
-// other than want.
+// other than want (0: any).
 func serveDirect(b testing.TB, h http.Handler, method, path string, body []byte, want int) *httptest.ResponseRecorder {
 	b.Helper()
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
@@ -47,7 +53,7 @@ func serveDirect(b testing.TB, h http.Handler, method, path string, body []byte,
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	if rec.Code != want {
+	if want != 0 && rec.Code != want {
 		b.Fatalf("%s %s: %d, want %d\n%s", method, path, rec.Code, want, rec.Body.Bytes())
 	}
 	return rec
@@ -262,4 +268,119 @@ func TestReferrersConcurrentWrites(t *testing.T) {
 	if got, _ := listReferrers(t, reg, "demo/app", img, ""); len(got) != pushers*each {
 		t.Errorf("after the pushes: %d referrers, want %d", len(got), pushers*each)
 	}
+}
+
+// TestManifestWritesOutsideV2: a manifest path outside /v2/ is refused,
+// not stored beside the journal and the referrers index.
+func TestManifestWritesOutsideV2(t *testing.T) {
+	reg, err := registry.New(registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	img := imageManifest(0)
+	ref := referrerOf(img, artifactType, 1)
+	for _, tc := range []struct{ method, path string }{
+		{http.MethodPut, "/x/demo/manifests/" + sha256Of(ref)},
+		{http.MethodPut, "/v2x/demo/manifests/v1"},
+		{http.MethodDelete, "/x/demo/manifests/" + sha256Of(ref)},
+		{http.MethodGet, "/x/demo/manifests/" + sha256Of(ref)},
+	} {
+		var body []byte
+		if tc.method == http.MethodPut {
+			body = ref
+		}
+		serveDirect(t, reg, tc.method, tc.path, body, http.StatusNotFound)
+	}
+	serveDirect(t, reg, http.MethodGet, "/v2/demo/manifests/"+sha256Of(ref), nil, http.StatusNotFound)
+	if got, _ := listReferrers(t, reg, "demo", img, ""); len(got) != 0 {
+		t.Errorf("referrers = %+v, want none", got)
+	}
+}
+
+// TestReferrersMatchStore: after every step of a run of manifest PUTs
+// and DELETEs (by tag, sha256 and sha512 digest, of two media types), the
+// referrers list names what go-containerregistry's own registry lists from
+// its store, once per manifest (a manifest pushed by sha512 digest under
+// that digest only), with the same media type and size.
+func TestReferrersMatchStore(t *testing.T) {
+	reg, err := registry.New(registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	store := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)), ggcr.WithReferrersSupport(true))
+
+	subjects := [][]byte{imageManifest(0), imageManifest(1), imageManifest(2)}
+	var bodies [][]byte
+	for i := range 8 {
+		bodies = append(bodies, referrerOf(subjects[i%3], artifactType, i))
+	}
+	bodies = append(bodies, subjects...)
+	types := []string{ociManifest, "application/vnd.docker.distribution.manifest.v2+json"}
+	rnd := rand.New(rand.NewPCG(13, 1))
+	for step := range 400 {
+		body := bodies[rnd.IntN(len(bodies))]
+		ref := []string{"t0", "t1", sha256Of(body), sha512Of(body)}[rnd.IntN(4)]
+		method := http.MethodPut
+		if rnd.IntN(3) == 0 {
+			method, body = http.MethodDelete, nil
+		}
+		path := "/v2/demo/app/manifests/" + ref
+		ct := types[rnd.IntN(len(types))]
+		var statuses [2]int
+		for i, h := range []http.Handler{reg, store} {
+			req := httptest.NewRequest(method, path, bytes.NewReader(body))
+			if body != nil {
+				req.Header.Set("Content-Type", ct)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			statuses[i] = rec.Code
+		}
+		if statuses[0] != statuses[1] {
+			t.Fatalf("step %d: %s %s: %d, go-containerregistry %d", step, method, ref, statuses[0], statuses[1])
+		}
+		for _, s := range subjects {
+			got, _ := listReferrers(t, reg, "demo/app", s, "")
+			for i, d := range got {
+				if d.ArtifactType != artifactType || d.Annotations["n"] == "" {
+					t.Fatalf("step %d: referrer %s: artifactType %q, annotations %v", step, d.Digest, d.ArtifactType, d.Annotations)
+				}
+				got[i].ArtifactType, got[i].Annotations = "", nil
+			}
+			if want := storeReferrers(t, store, s); !reflect.DeepEqual(got, want) {
+				t.Fatalf("step %d (%s %s): referrers of %s\n got %+v\nwant %+v", step, method, ref, sha256Of(s), got, want)
+			}
+		}
+	}
+}
+
+// storeReferrers is what go-containerregistry's registry h lists as the
+// referrers of subject, less the sha256 entries of manifests it also
+// lists under a sha512 digest, with media type, digest and size only
+// (its artifactType and annotations are not the spec's), in digest order.
+func storeReferrers(t *testing.T, h http.Handler, subject []byte) []listed {
+	t.Helper()
+	rec := serveDirect(t, h, http.MethodGet, "/v2/demo/app/referrers/"+sha256Of(subject), nil, 0)
+	var idx struct{ Manifests []listed }
+	if rec.Code == http.StatusOK {
+		if err := json.Unmarshal(rec.Body.Bytes(), &idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	twins := map[string]bool{}
+	for _, d := range idx.Manifests {
+		if !strings.HasPrefix(d.Digest, "sha256:") {
+			m := serveDirect(t, h, http.MethodGet, "/v2/demo/app/manifests/"+d.Digest, nil, http.StatusOK)
+			twins[sha256Of(m.Body.Bytes())] = true
+		}
+	}
+	out := []listed{}
+	for _, d := range idx.Manifests {
+		if !twins[d.Digest] {
+			out = append(out, listed{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size})
+		}
+	}
+	return sortedEntries(out...)
 }

@@ -312,6 +312,13 @@ type journaled struct {
 }
 
 func (j *journaled) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if p := req.URL.Path; p != "/v2" && !strings.HasPrefix(p, "/v2/") {
+		// go-containerregistry routes /<any>/<name>/manifests/<ref> as
+		// a manifest of <name>, which would store a PUT unchecked and
+		// unjournaled; its answer to any other path outside /v2/.
+		writeError(w, http.StatusNotFound, "METHOD_UNKNOWN", "We don't understand your method + url")
+		return
+	}
 	if req.Method != http.MethodPut && req.Method != http.MethodDelete {
 		j.inner.ServeHTTP(w, req)
 		return
