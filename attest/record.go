@@ -88,6 +88,7 @@ func isMissing(err error) bool {
 // sha256 and returns them keyed by their normalised, slash-separated path.
 // Walking and hashing share one pool of workers, so both directory reads
 // and hashing use every core; each file is streamed in constant memory.
+// On Linux, files one owns are read without updating their access time.
 func RecordArtifacts(ctx context.Context, paths []string, o RecordOptions) (map[string]HashObj, error) {
 	patterns := o.ExcludePatterns
 	if patterns == nil {

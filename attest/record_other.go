@@ -17,6 +17,13 @@ import (
 // RecordArtifacts, which are opened as they are).
 type sysDir struct{ abs string }
 
+// sysWorker is what a worker keeps for hashAt.
+type sysWorker struct {
+	path []byte // the path of the file to open
+}
+
+func newSysWorker() sysWorker { return sysWorker{} }
+
 func cwdDir() sysDir { return sysDir{} }
 
 func openDir(abs string) (sysDir, error) { return sysDir{abs: abs}, nil }
@@ -62,11 +69,12 @@ func (d sysDir) statAt(name string) (fs.FileMode, error) {
 // hashAt writes the contents of the file name in d to wk's digest through
 // its buffer and returns its size; errors name the file's path.
 func (d sysDir) hashAt(name string, wk *worker) (int64, error) {
-	wk.path = append(wk.path[:0], d.abs...)
+	sw := &wk.sys
+	sw.path = append(sw.path[:0], d.abs...)
 	if d.abs != "" && !os.IsPathSeparator(d.abs[len(d.abs)-1]) {
-		wk.path = append(wk.path, filepath.Separator)
+		sw.path = append(sw.path, filepath.Separator)
 	}
-	f, err := os.Open(string(append(wk.path, name...)))
+	f, err := os.Open(string(append(sw.path, name...)))
 	if err != nil {
 		return 0, err
 	}

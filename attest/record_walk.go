@@ -82,12 +82,12 @@ type walker struct {
 
 // worker is one worker's reusable state.
 type worker struct {
-	buf  []byte
-	path []byte // what hashAt opens: on Linux the name, NUL-terminated
-	d    hash.Hash
-	sum  []byte
-	hex  [sha256.Size * 2]byte
-	out  []result
+	buf []byte
+	sys sysWorker
+	d   hash.Hash
+	sum []byte
+	hex [sha256.Size * 2]byte
+	out []result
 }
 
 func (w *walker) run(ctx context.Context, tasks []task) ([][]result, error) {
@@ -132,7 +132,7 @@ func (w *walker) fail(err error) {
 
 // work takes tasks until the stack is empty and no worker can add more.
 func (w *walker) work() {
-	wk := &worker{buf: make([]byte, hashBufSize), d: sha256.New(), sum: make([]byte, 0, sha256.Size)}
+	wk := &worker{buf: make([]byte, hashBufSize), d: sha256.New(), sum: make([]byte, 0, sha256.Size), sys: newSysWorker()}
 	defer func() {
 		w.mu.Lock()
 		w.results = append(w.results, wk.out)
