@@ -149,30 +149,23 @@ func (x *referrersIndex) list(repo, subject, artifactType string) []descriptor {
 // media type; and its annotations.
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#listing-referrers
 func describeReferrer(key, contentType string, body []byte) *referrer {
-	// The subject as go-containerregistry's registry reads it (a digest
-	// it cannot parse matches no listing).
+	var all struct {
+		Subject *v1.Descriptor `json:"subject"`
+		entryFields
+	}
+	if json.Unmarshal(body, &all) == nil {
+		return newReferrer(key, contentType, body, all.Subject, all.entryFields)
+	}
+	// A field not of the spec's type: each part read on its own, as
+	// before the index (a subject go-containerregistry cannot parse
+	// matches no listing).
 	var ptr struct {
 		Subject *v1.Descriptor `json:"subject"`
 	}
 	json.Unmarshal(body, &ptr)
-	if ptr.Subject == nil || ptr.Subject.Digest.Algorithm == "" || !strings.Contains(key, ":") {
-		return nil
-	}
-	d := descriptor{MediaType: contentType, Digest: key, Size: int64(len(body))}
-	var m struct {
-		ArtifactType string            `json:"artifactType"`
-		Config       *descriptor       `json:"config"`
-		Annotations  map[string]string `json:"annotations"`
-	}
-	if json.Unmarshal(body, &m) == nil {
-		d.ArtifactType = m.ArtifactType
-		if d.ArtifactType == "" && m.Config != nil {
-			d.ArtifactType = m.Config.MediaType
-		}
-		d.Annotations = m.Annotations
-	} else {
-		// What go-containerregistry lists for a manifest whose fields
-		// are not all of the spec's types.
+	var e entryFields
+	if json.Unmarshal(body, &e) != nil {
+		// What go-containerregistry's registry lists.
 		var g struct {
 			Config struct {
 				MediaType string `json:"mediaType"`
@@ -180,7 +173,28 @@ func describeReferrer(key, contentType string, body []byte) *referrer {
 			Annotations map[string]string `json:"annotations"`
 		}
 		json.Unmarshal(body, &g)
-		d.ArtifactType, d.Annotations = g.Config.MediaType, g.Annotations
+		e = entryFields{ArtifactType: g.Config.MediaType, Annotations: g.Annotations}
 	}
-	return &referrer{subject: ptr.Subject.Digest.String(), desc: d}
+	return newReferrer(key, contentType, body, ptr.Subject, e)
+}
+
+// entryFields are the fields of a manifest that its referrers-list entry
+// shows.
+type entryFields struct {
+	ArtifactType string            `json:"artifactType"`
+	Config       *descriptor       `json:"config"`
+	Annotations  map[string]string `json:"annotations"`
+}
+
+// newReferrer is the referrer of subject stored under key, or nil if
+// there is no subject.
+func newReferrer(key, contentType string, body []byte, subject *v1.Descriptor, e entryFields) *referrer {
+	if subject == nil || subject.Digest.Algorithm == "" || !strings.Contains(key, ":") {
+		return nil
+	}
+	d := descriptor{MediaType: contentType, Digest: key, Size: int64(len(body)), ArtifactType: e.ArtifactType, Annotations: e.Annotations}
+	if d.ArtifactType == "" && e.Config != nil {
+		d.ArtifactType = e.Config.MediaType
+	}
+	return &referrer{subject: subject.Digest.String(), desc: d}
 }

@@ -384,3 +384,52 @@ func storeReferrers(t *testing.T, h http.Handler, subject []byte) []listed {
 	}
 	return sortedEntries(out...)
 }
+
+// TestReferrersOddFields: manifests whose fields are not all of the
+// spec's types are listed as they were before the index: the subject as
+// go-containerregistry reads it, the artifactType and annotations from the
+// manifest when those fields read, else from go-containerregistry.
+func TestReferrersOddFields(t *testing.T) {
+	img := imageManifest(0)
+	subject := `"subject":{"mediaType":"` + ociManifest + `","digest":"` + sha256Of(img) + `","size":` + strconv.Itoa(len(img)) + `}`
+	for _, tc := range []struct {
+		name, manifest string
+		want           *listed // nil: not listed
+	}{
+		{"config size not a number",
+			`{"schemaVersion":2,"artifactType":"application/x-a","config":{"mediaType":"application/x-config","size":"6"},"annotations":{"n":"1"},` + subject + `}`,
+			&listed{ArtifactType: "application/x-config", Annotations: map[string]string{"n": "1"}}},
+		{"subject size not a number",
+			`{"schemaVersion":2,"artifactType":"application/x-a","subject":{"digest":"` + sha256Of(img) + `","size":"x"}}`,
+			&listed{ArtifactType: "application/x-a"}},
+		{"no artifactType, no config",
+			`{"schemaVersion":2,` + subject + `}`,
+			&listed{}},
+		{"subject digest not a digest",
+			`{"schemaVersion":2,"artifactType":"application/x-a","subject":{"digest":"sha256:xyz","size":1}}`,
+			nil},
+		{"subject null",
+			`{"schemaVersion":2,"artifactType":"application/x-a","subject":null}`,
+			nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg, err := registry.New(registry.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer reg.Close()
+			body := []byte(tc.manifest)
+			serveDirect(t, reg, http.MethodPut, "/v2/demo/manifests/"+sha256Of(body), body, http.StatusCreated)
+			got, _ := listReferrers(t, reg, "demo", img, "")
+			var want []listed
+			if tc.want != nil {
+				w := *tc.want
+				w.MediaType, w.Digest, w.Size = ociManifest, sha256Of(body), int64(len(body))
+				want = []listed{w}
+			}
+			if len(got) != len(want) || len(want) > 0 && !reflect.DeepEqual(got, want) {
+				t.Errorf("referrers = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
