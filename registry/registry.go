@@ -1,8 +1,8 @@
 // Package registry is the OCI registry referee runs for local work, its demo
-// and its tests: go-containerregistry's pkg/registry for manifests, tags and
-// referrers, blobs and blob uploads served by this package, corrected where
-// they depart from distribution-spec v1.1 so that the OCI conformance suite
-// passes; optionally persisted to a directory; and a Serve function that
+// and its tests: go-containerregistry's pkg/registry for manifests and
+// tags; blobs, blob uploads and the referrers list (from an index by
+// subject) served by this package; corrected where they depart from
+// distribution-spec v1.1 so that the OCI conformance suite passes; optionally persisted to a directory; and a Serve function that
 // runs it on a TCP address until a context is cancelled.
 //
 // One registry at a time may use a given Root: New locks it. Beyond
@@ -118,7 +118,7 @@ func New(opts Options) (*Registry, error) {
 		return nil, errors.New("anonymous pulls asked for without an htpasswd file: without one, anonymous clients could push and delete too")
 	}
 	// Requests are logged at the door (logRequests), so that neither the
-	// journal replay nor the referrers fixes' own reads show in the log.
+	// journal replay nor the fixes' own reads show in the log.
 	gopts := []ggcr.Option{
 		ggcr.Logger(log.New(io.Discard, "", 0)),
 		ggcr.WithReferrersSupport(!opts.NoReferrers),
@@ -293,11 +293,11 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 // journaled adds manifest persistence to go-containerregistry's registry.
 //
 // Why this layer exists: ggcr's registry keeps manifests (and with them
-// tags and the referrers index, which it computes from stored manifests) in
-// a map in memory, and unlike blobs offers no pluggable manifest storage.
-// So every manifest change that succeeds is appended to a journal, and on
-// start the journal is replayed through the same handler — the registry
-// logic stays ggcr's own, the journal only re-issues the requests.
+// tags) in a map in memory, and unlike blobs offers no pluggable manifest
+// storage. So every manifest change that succeeds is appended to a journal,
+// and on start the journal is replayed through the same handler — the
+// registry logic stays ggcr's own, the journal only re-issues the requests.
+// Each change applied, replayed or not, also goes to the referrers index.
 type journaled struct {
 	inner http.Handler
 	path  string // the journal; empty when in memory
