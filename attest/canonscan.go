@@ -31,6 +31,9 @@ type canonScan struct {
 	// members is the scratch of each nesting level's object members.
 	members [][]member
 	tmp     []byte
+	// moved counts the bytes sortMembers has moved, bounded by
+	// maxMoved.
+	moved int
 }
 
 // member is one "key":value of an object, as written to out.
@@ -387,11 +390,23 @@ func (s *canonScan) sortMembers(ms []member) error {
 	// out, each span [start, end) followed by a ',' but the last.
 	for i := 1; i < len(ms); i++ {
 		for j := i; j > 0 && bytes.Compare(ms[j-1].key, ms[j].key) > 0; j-- {
+			// Each swap moves both members: objects nested deep, each
+			// with a large member to move past many, would move the
+			// document thousands of times over.
+			if s.moved += ms[j].end - ms[j-1].start; s.moved > s.maxMoved() {
+				return errDecline
+			}
 			s.swap(ms, j-1)
 		}
 	}
 	return nil
 }
+
+// maxMoved bounds what sortMembers moves in one document: a few times its
+// size (a link in in-toto-golang's field order moves its materials and
+// products about four times) before the library path, which is linear,
+// takes it.
+func (s *canonScan) maxMoved() int { return 8*len(s.data) + 1<<20 }
 
 // swap exchanges the neighbouring members ms[i] and ms[i+1] in out.
 func (s *canonScan) swap(ms []member, i int) {

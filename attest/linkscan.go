@@ -253,6 +253,12 @@ func (s *canonScan) artifacts(b *artifactsBuilder) memberReader {
 	}
 }
 
+// maxFastAlgorithms is how many hash algorithms an entry may list for
+// addEntry, which compares each with every other for case; more (no
+// reference records more than a few) take the library path, which
+// compares them through a map.
+const maxFastAlgorithms = 8
+
 // addEntry adds an entry whose hash object, already checked as JSON,
 // is raw. The common one, {"sha256": "<64 lowercase hex>"}, is taken from
 // the bytes; any other is decoded and checked as checkLink does.
@@ -262,7 +268,7 @@ func addEntry(b *artifactsBuilder, path, raw []byte) error {
 		return nil
 	}
 	var h HashObj
-	if json.Unmarshal(raw, &h) != nil || len(h) == 0 {
+	if json.Unmarshal(raw, &h) != nil || len(h) == 0 || len(h) > maxFastAlgorithms {
 		return errDecline
 	}
 	algs := make([]string, 0, len(h))
