@@ -2,7 +2,9 @@ package verify
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"runtime"
 	"sync"
 
@@ -106,31 +108,64 @@ func (ev Evidence) size() int64 {
 // paths of a monorepo's links are most of their tables.
 type pathTables struct {
 	mu   sync.Mutex
-	seen map[[2]int][]*attest.Artifacts // by entries and the last path's length
+	seed maphash.Seed
+	seen map[pathsKey][]*attest.Artifacts
 }
 
-func (p *pathTables) share(tables ...*attest.Artifacts) {
+// pathsKey identifies a list of paths by its length and a hash of the
+// paths, so that each table is compared in full only with those that
+// likely list the same paths: keyed by less, links that each differ in
+// one path from all others (as many as a registry lists) were each
+// compared with every other.
+type pathsKey struct {
+	n   int
+	sum uint64
+}
+
+// share makes each of tables use the paths of an earlier table that
+// lists the same, or keeps it for later ones; it returns how many shared.
+func (p *pathTables) share(tables ...*attest.Artifacts) (shared int) {
+	p.mu.Lock()
+	if p.seen == nil {
+		p.seen = map[pathsKey][]*attest.Artifacts{}
+		p.seed = maphash.MakeSeed()
+	}
+	seed := p.seed
+	p.mu.Unlock()
+	// The paths are hashed outside the lock, by each link's goroutine.
+	keys := make([]pathsKey, len(tables))
+	for k, a := range tables {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		for i := range a.Len() {
+			path := a.Path(i)
+			var n [8]byte
+			binary.LittleEndian.PutUint64(n[:], uint64(len(path)))
+			h.Write(n[:])
+			h.WriteString(path)
+		}
+		keys[k] = pathsKey{a.Len(), h.Sum64()}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.seen == nil {
-		p.seen = map[[2]int][]*attest.Artifacts{}
-	}
-	for _, a := range tables {
+	for k, a := range tables {
 		if a.Len() == 0 {
 			continue
 		}
-		key := [2]int{a.Len(), len(a.Path(a.Len() - 1))}
-		shared := false
+		key := keys[k]
+		found := false
 		for _, b := range p.seen[key] {
 			if a.SharePaths(b) {
-				shared = true
+				found = true
+				shared++
 				break
 			}
 		}
-		if !shared {
+		if !found {
 			p.seen[key] = append(p.seen[key], a)
 		}
 	}
+	return shared
 }
 
 // examined is what examine found about one piece of evidence: the step it
