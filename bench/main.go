@@ -5,13 +5,20 @@
 // each, and prints medians, peak RSS and the ratio against each goal as
 // Markdown tables for the README.
 //
-//	go run ./bench                       # everything, 3 runs each
+//	go run ./bench                       # everything, 3 runs each (about 5 minutes on 2 cores)
 //	go run ./bench --only engine,hash    # some parts
+//	go run ./bench --prepare             # only generate the workloads (about 3 minutes, once)
 //	go run ./bench --quick --runs 1      # small sizes, for a test
+//	go run ./bench --only registry --trace   # and log each registry request
 //
 // Workloads are cached in --work (default $XDG_CACHE_HOME/referee/bench,
 // e.g. ~/.cache/referee/bench), keyed by workloadVersion; their content is
-// fixed, so every machine and run measures the same bytes.
+// fixed (keys from fixed seeds, file bytes from fixed generators), so
+// every machine and run measures the same bytes. referee is built from the
+// working tree into a temporary directory unless --referee names a binary.
+// Needs in-toto-golang (v0.11.0, as .ci/run installs it) for W1, and
+// in-toto-verify, openssl, sha256sum and xargs for the comparisons; a part
+// whose peers are missing is skipped and says why.
 package main
 
 import (
