@@ -192,6 +192,8 @@ func (o RecordOptions) artifactName(rel string) (string, bool) {
 	return name, name != "" && utf8.ValidString(name)
 }
 
+// nameSorted is name for the files in path order, which says which of two
+// files that get one name is reported, and which file is not a name.
 func (o RecordOptions) nameSorted(found [][]result, n int) (map[string]HashObj, error) {
 	all := make([]result, 0, n)
 	for _, rs := range found {
