@@ -27,6 +27,38 @@ func LoadLinkDir(dir string) ([]Evidence, error) {
 }
 
 func loadLinkDir(dir string, depth int) ([]Evidence, error) {
+	files, err := listLinkFiles(dir, depth)
+	if err != nil {
+		return nil, err
+	}
+	var out []Evidence
+	for _, f := range files {
+		env, err := attest.ReadEnvelopeFile(f.path, attest.DefaultMaxFileSize)
+		if err != nil {
+			return nil, err
+		}
+		ev := Evidence{Source: f.path, Envelope: env, StepHint: f.step}
+		if kind, err := env.PayloadKind(); err == nil && kind == "layout" && f.subdir != "" {
+			if ev.Sub, err = loadLinkDir(f.subdir, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// linkFile is a link file of a directory, as listLinkFiles finds it.
+type linkFile struct {
+	path, step string
+	size       int64  // from the directory listing; 0 if unknown
+	subdir     string // the directory STEP.KEYID8 beside it, "" if none
+}
+
+// listLinkFiles lists dir's link files (STEP.KEYID8.link, regular files),
+// sorted by name, for LoadLinkDir and OpenLinkDir: at most maxLinkFiles,
+// in sublayout directories at most 8 deep.
+func listLinkFiles(dir string, depth int) ([]linkFile, error) {
 	if depth > 8 {
 		return nil, fmt.Errorf("%s: sublayout directories nested deeper than 8", dir)
 	}
@@ -34,34 +66,24 @@ func loadLinkDir(dir string, depth int) ([]Evidence, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading link directory: %w", err)
 	}
-	var names []string
+	var files []linkFile
 	for _, e := range entries {
-		if e.Type().IsRegular() && linkName.MatchString(e.Name()) {
-			names = append(names, e.Name())
+		m := linkName.FindStringSubmatch(e.Name())
+		if !e.Type().IsRegular() || m == nil {
+			continue
+		}
+		f := linkFile{path: filepath.Join(dir, e.Name()), step: m[1]}
+		if info, err := e.Info(); err == nil {
+			f.size = info.Size()
+		}
+		if st, err := os.Stat(filepath.Join(dir, m[1]+"."+m[2])); err == nil && st.IsDir() {
+			f.subdir = filepath.Join(dir, m[1]+"."+m[2])
+		}
+		files = append(files, f)
+		if len(files) > maxLinkFiles {
+			return nil, fmt.Errorf("%s: more than %d link files", dir, maxLinkFiles)
 		}
 	}
-	if len(names) > maxLinkFiles {
-		return nil, fmt.Errorf("%s: %d link files, more than %d", dir, len(names), maxLinkFiles)
-	}
-	sort.Strings(names)
-	var out []Evidence
-	for _, n := range names {
-		p := filepath.Join(dir, n)
-		env, err := attest.ReadEnvelopeFile(p, attest.DefaultMaxFileSize)
-		if err != nil {
-			return nil, err
-		}
-		m := linkName.FindStringSubmatch(n)
-		ev := Evidence{Source: p, Envelope: env, StepHint: m[1]}
-		if kind, err := env.PayloadKind(); err == nil && kind == "layout" {
-			subdir := filepath.Join(dir, m[1]+"."+m[2])
-			if st, err := os.Stat(subdir); err == nil && st.IsDir() {
-				if ev.Sub, err = loadLinkDir(subdir, depth+1); err != nil {
-					return nil, err
-				}
-			}
-		}
-		out = append(out, ev)
-	}
-	return out, nil
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	return files, nil
 }

@@ -1,11 +1,6 @@
 package verify
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-
 	"github.com/referee-dev/referee/attest"
 )
 
@@ -23,43 +18,23 @@ func OpenLinkDir(dir string) ([]Evidence, error) {
 }
 
 func openLinkDir(dir string, depth int) ([]Evidence, error) {
-	if depth > 8 {
-		return nil, fmt.Errorf("%s: sublayout directories nested deeper than 8", dir)
-	}
-	entries, err := os.ReadDir(dir)
+	files, err := listLinkFiles(dir, depth)
 	if err != nil {
-		return nil, fmt.Errorf("reading link directory: %w", err)
+		return nil, err
 	}
-	var names []string
-	sizes := map[string]int64{}
-	for _, e := range entries {
-		if e.Type().IsRegular() && linkName.MatchString(e.Name()) {
-			names = append(names, e.Name())
-			if info, err := e.Info(); err == nil {
-				sizes[e.Name()] = info.Size()
-			}
-		}
-	}
-	if len(names) > maxLinkFiles {
-		return nil, fmt.Errorf("%s: %d link files, more than %d", dir, len(names), maxLinkFiles)
-	}
-	sort.Strings(names)
 	var out []Evidence
-	for _, n := range names {
-		p := filepath.Join(dir, n)
-		m := linkName.FindStringSubmatch(n)
-		ev := Evidence{Source: p, StepHint: m[1], fileSize: sizes[n], open: func() (*attest.Envelope, error) {
-			return attest.ReadEnvelopeFile(p, attest.DefaultMaxFileSize)
+	for _, f := range files {
+		ev := Evidence{Source: f.path, StepHint: f.step, fileSize: f.size, open: func() (*attest.Envelope, error) {
+			return attest.ReadEnvelopeFile(f.path, attest.DefaultMaxFileSize)
 		}}
-		subdir := filepath.Join(dir, m[1]+"."+m[2])
-		if st, err := os.Stat(subdir); err == nil && st.IsDir() {
-			env, err := attest.ReadEnvelopeFile(p, attest.DefaultMaxFileSize)
+		if f.subdir != "" {
+			env, err := attest.ReadEnvelopeFile(f.path, attest.DefaultMaxFileSize)
 			if err != nil {
 				return nil, err
 			}
 			ev.Envelope, ev.open = env, nil
 			if kind, err := env.PayloadKind(); err == nil && kind == "layout" {
-				if ev.Sub, err = openLinkDir(subdir, depth+1); err != nil {
+				if ev.Sub, err = openLinkDir(f.subdir, depth+1); err != nil {
 					return nil, err
 				}
 			}
