@@ -153,7 +153,7 @@ func hintFile(path string) string {
 const DefaultMaxFileSize = 64 << 20
 
 func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
