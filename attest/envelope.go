@@ -343,41 +343,7 @@ func (e *Envelope) SignerKeyIDs() []string {
 // files. A Metablock's "signed" object keeps its fields; only whitespace may
 // change, which its canonical signature does not cover.
 func (e *Envelope) Marshal() ([]byte, error) {
-	type sigJSON struct {
-		KeyID string `json:"keyid"`
-		Sig   string `json:"sig"`
-	}
-	sigs := make([]sigJSON, 0, len(e.Signatures))
-	var out any
-	switch e.Form {
-	case FormDSSE:
-		for _, s := range e.Signatures {
-			sigs = append(sigs, sigJSON{s.KeyID, base64.StdEncoding.EncodeToString(s.Sig)})
-		}
-		out = struct {
-			PayloadType string    `json:"payloadType"`
-			Payload     string    `json:"payload"`
-			Signatures  []sigJSON `json:"signatures"`
-		}{e.PayloadType, base64.StdEncoding.EncodeToString(e.Payload), sigs}
-	case FormMetablock:
-		for _, s := range e.Signatures {
-			sigs = append(sigs, sigJSON{s.KeyID, hex.EncodeToString(s.Sig)})
-		}
-		out = struct {
-			Signatures []sigJSON       `json:"signatures"`
-			Signed     json.RawMessage `json:"signed"`
-		}{sigs, e.Payload}
-	default:
-		return nil, errors.New("envelope of unknown form")
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(out); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return appendEnvelope(nil, e)
 }
 
 // PayloadKind returns the "_type" of the payload ("layout", "link", or

@@ -189,7 +189,7 @@ func (l *Link) Marshal() ([]byte, error) {
 		c.Environment = map[string]any{}
 	}
 	c.Command = nonNil(c.Command)
-	return marshalPayload(c)
+	return appendLink(nil, &c)
 }
 
 // marshalPayload encodes v as compact JSON. It is deliberately not the

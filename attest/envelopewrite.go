@@ -1,0 +1,72 @@
+package attest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+)
+
+// appendEnvelope appends e in its form exactly as encoding/json (HTML not
+// escaped, indented by one space, a newline after) encodes the structs
+// envelopeRef in envelopewrite_test.go names. It is hand-written for speed:
+// encoding/json made a string of the base64 payload (17 MB for a link of
+// 100,000 artifacts) and then scanned the whole document again to indent
+// it (~330 ms); this encodes the payload straight into the output. The
+// tests compare it with encoding/json byte for byte.
+func appendEnvelope(dst []byte, e *Envelope) ([]byte, error) {
+	switch e.Form {
+	case FormDSSE:
+		size := 128 + base64.StdEncoding.EncodedLen(len(e.Payload))
+		for _, s := range e.Signatures {
+			size += 32 + len(s.KeyID) + base64.StdEncoding.EncodedLen(len(s.Sig))
+		}
+		dst = slices.Grow(dst, size)
+		dst = append(dst, "{\n \"payloadType\": "...)
+		dst = appendJSONString(dst, e.PayloadType)
+		dst = append(dst, ",\n \"payload\": \""...)
+		dst = base64.StdEncoding.AppendEncode(dst, e.Payload)
+		dst = append(dst, "\",\n \"signatures\": "...)
+		dst = appendSignatures(dst, e.Signatures, base64.StdEncoding.AppendEncode)
+		return append(dst, "\n}\n"...), nil
+	case FormMetablock:
+		dst = append(dst, "{\n \"signatures\": "...)
+		dst = appendSignatures(dst, e.Signatures, hex.AppendEncode)
+		dst = append(dst, ",\n \"signed\": "...)
+		if e.Payload == nil {
+			dst = append(dst, "null"...)
+		} else {
+			// As encoding/json writes a json.RawMessage when indenting:
+			// compacted, then indented one level deeper.
+			buf := bytes.NewBuffer(dst)
+			if err := json.Indent(buf, bytes.TrimRight(e.Payload, " \t\r\n"), " ", " "); err != nil {
+				return nil, err
+			}
+			dst = buf.Bytes()
+		}
+		return append(dst, "\n}\n"...), nil
+	}
+	return nil, errors.New("envelope of unknown form")
+}
+
+// appendSignatures appends sigs as an array at the envelope's first level,
+// each signature's bytes encoded by enc.
+func appendSignatures(dst []byte, sigs []Signature, enc func(dst, src []byte) []byte) []byte {
+	if len(sigs) == 0 {
+		return append(dst, "[]"...)
+	}
+	dst = append(dst, '[')
+	for i, s := range sigs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, "\n  {\n   \"keyid\": "...)
+		dst = appendJSONString(dst, s.KeyID)
+		dst = append(dst, ",\n   \"sig\": \""...)
+		dst = enc(dst, s.Sig)
+		dst = append(dst, "\"\n  }"...)
+	}
+	return append(dst, "\n ]"...)
+}

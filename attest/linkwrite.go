@@ -1,0 +1,182 @@
+package attest
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"slices"
+	"unicode/utf8"
+)
+
+// appendLink appends the payload of l exactly as marshalPayload (encoding/json,
+// HTML not escaped, no newline) would encode it: the fields in Link's order,
+// map keys sorted by their bytes, strings escaped as appendJSONString does.
+// It is hand-written for speed: a link of 100,000 artifacts (13 MB) took
+// encoding/json ~370 ms of reflection on one core, this a third of that.
+// Byproducts and environment, values of any type, go through encoding/json.
+// The tests compare its output with encoding/json's byte for byte over
+// generated links and a fuzz target (linkwrite_test.go). l's maps and
+// command must not be nil (Link.Marshal replaces them with empty ones).
+func appendLink(dst []byte, l *Link) ([]byte, error) {
+	dst = slices.Grow(dst, linkSizeHint(l))
+	dst = append(dst, `{"_type":`...)
+	dst = appendJSONString(dst, l.Type)
+	dst = append(dst, `,"name":`...)
+	dst = appendJSONString(dst, l.Name)
+	dst = append(dst, `,"command":[`...)
+	for i, a := range l.Command {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, a)
+	}
+	dst = append(dst, `],"materials":`...)
+	dst = appendArtifacts(dst, l.Materials)
+	dst = append(dst, `,"products":`...)
+	dst = appendArtifacts(dst, l.Products)
+	var err error
+	dst = append(dst, `,"byproducts":`...)
+	if dst, err = appendAny(dst, l.Byproducts); err != nil {
+		return nil, err
+	}
+	dst = append(dst, `,"environment":`...)
+	if dst, err = appendAny(dst, l.Environment); err != nil {
+		return nil, err
+	}
+	return append(dst, '}'), nil
+}
+
+// linkSizeHint is about the size of l's artifacts in JSON, so that the
+// output grows once.
+func linkSizeHint(l *Link) int {
+	n := 256
+	for _, arts := range []map[string]HashObj{l.Materials, l.Products} {
+		for p, h := range arts {
+			n += len(p) + 6
+			for alg, d := range h {
+				n += len(alg) + len(d) + 6
+			}
+		}
+	}
+	return n
+}
+
+// appendArtifacts appends arts as encoding/json encodes a map: keys sorted
+// by strings.Compare, a nil hash object as null.
+func appendArtifacts(dst []byte, arts map[string]HashObj) []byte {
+	if arts == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '{')
+	for i, p := range slices.Sorted(maps.Keys(arts)) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, p)
+		dst = append(dst, ':')
+		dst = appendHashObj(dst, arts[p])
+	}
+	return append(dst, '}')
+}
+
+// appendHashObj appends h as encoding/json encodes a map of strings.
+func appendHashObj(dst []byte, h HashObj) []byte {
+	if h == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '{')
+	if len(h) == 1 {
+		for alg, d := range h {
+			dst = appendJSONString(dst, alg)
+			dst = append(dst, ':')
+			dst = appendJSONString(dst, d)
+		}
+		return append(dst, '}')
+	}
+	for i, alg := range slices.Sorted(maps.Keys(h)) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, alg)
+		dst = append(dst, ':')
+		dst = appendJSONString(dst, h[alg])
+	}
+	return append(dst, '}')
+}
+
+// appendAny appends v through encoding/json with HTML not escaped, as
+// marshalPayload encodes it.
+func appendAny(dst []byte, v any) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// jsonSafe holds the ASCII bytes encoding/json writes as they are when it
+// does not escape HTML: printable ones (and DEL) but '"' and '\\'.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s quoted as encoding/json quotes a string when
+// it does not escape HTML: '"', '\\', \b \f \n \r \t escaped by letter,
+// other control characters as \u00XX, U+2028 and U+2029 as \u2028 and
+// \u2029, and each byte of invalid UTF-8 as \ufffd.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if jsonSafe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case c == '\u2028' || c == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
