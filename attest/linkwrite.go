@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -74,10 +75,48 @@ func appendArtifacts(dst []byte, l *Link, what string, arts map[string]HashObj) 
 		sorted = append(sorted, artifact{p, h})
 		size += len(p) + 86 // a SHA-256 digest's `"P":{"sha256":"…"},`
 	}
-	slices.SortFunc(sorted, func(a, b artifact) int { return strings.Compare(a.path, b.path) })
 	dst = slices.Grow(dst, size)
 	dst = append(dst, '{')
-	for i, a := range sorted {
+	if len(sorted) < parallelArtifacts {
+		slices.SortFunc(sorted, compareArtifacts)
+		dst = appendArtifactList(dst, sorted)
+		return append(dst, '}'), nil
+	}
+	// Sort and write each half on a core of its own, then merge.
+	half := len(sorted) / 2
+	var wg sync.WaitGroup
+	wg.Go(func() { slices.SortFunc(sorted[:half], compareArtifacts) })
+	slices.SortFunc(sorted[half:], compareArtifacts)
+	wg.Wait()
+	merged := make([]artifact, 0, len(sorted))
+	a, b := sorted[:half], sorted[half:]
+	for len(a) > 0 && len(b) > 0 {
+		if b[0].path < a[0].path {
+			merged, b = append(merged, b[0]), b[1:]
+		} else {
+			merged, a = append(merged, a[0]), a[1:]
+		}
+	}
+	merged = append(append(merged, a...), b...)
+	var second []byte
+	wg.Go(func() { second = appendArtifactList(make([]byte, 0, size/2+size/8), merged[half:]) })
+	dst = appendArtifactList(dst, merged[:half])
+	wg.Wait()
+	dst = append(dst, ',')
+	dst = append(dst, second...)
+	return append(dst, '}'), nil
+}
+
+// parallelArtifacts is the number of artifacts from which appendArtifacts
+// uses two goroutines.
+const parallelArtifacts = 1 << 14
+
+func compareArtifacts(a, b artifact) int { return strings.Compare(a.path, b.path) }
+
+// appendArtifactList appends the members of an artifact map, in order,
+// without its braces.
+func appendArtifactList(dst []byte, arts []artifact) []byte {
+	for i, a := range arts {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -85,7 +124,7 @@ func appendArtifacts(dst []byte, l *Link, what string, arts map[string]HashObj) 
 		dst = append(dst, ':')
 		dst = appendHashObj(dst, a.hash)
 	}
-	return append(dst, '}'), nil
+	return dst
 }
 
 // appendHashObj appends h as encoding/json encodes a map of strings.

@@ -3,6 +3,7 @@ package attest_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -153,6 +154,13 @@ func randLink(r *rand.Rand) *attest.Link {
 func checkLinkMarshal(t *testing.T, l *attest.Link) {
 	t.Helper()
 	want, wantErr := linkRef(*l)
+	for _, arts := range []map[string]attest.HashObj{l.Materials, l.Products} {
+		for p := range arts {
+			if !utf8.ValidString(p) { // refused: JSON would name another file
+				want, wantErr = nil, errors.New("path not UTF-8")
+			}
+		}
+	}
 	got, err := l.Marshal()
 	if (err != nil) != (wantErr != nil) {
 		t.Fatalf("Marshal error %v, encoding/json's %v", err, wantErr)
@@ -262,5 +270,21 @@ func BenchmarkLinkMarshal(b *testing.B) {
 				b.SetBytes(int64(len(out)))
 			}
 		})
+	}
+}
+
+// TestLinkMarshalLarge compares the writer with encoding/json on links
+// large enough to be sorted and written by two goroutines, at sizes around
+// where that starts.
+func TestLinkMarshalLarge(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 4))
+	for _, n := range []int{1<<14 - 1, 1 << 14, 1<<14 + 1, 40001} {
+		l := bigLink(n)
+		l.Materials = map[string]attest.HashObj{}
+		for len(l.Materials) < n {
+			l.Materials[randString(r, 12, false)] = attest.HashObj{"sha256": "00", randString(r, 3, true): "\u2028"}
+		}
+		l.Products[""] = nil
+		checkLinkMarshal(t, l)
 	}
 }
