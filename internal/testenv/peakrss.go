@@ -56,25 +56,33 @@ func RunChild(tb testing.TB, test string, env ...string) (int64, string) {
 	return 0, ""
 }
 
-// PrintPeakRSS prints this process's peak resident set size so far
-// (VmHWM of /proc/self/status) for RunChild.
-func PrintPeakRSS(tb testing.TB) {
-	tb.Helper()
+// PeakRSS is this process's peak resident set size so far, in bytes
+// (VmHWM of /proc/self/status).
+func PeakRSS() (int64, error) {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		tb.Fatal(err)
+		return 0, err
 	}
 	for line := range strings.SplitSeq(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
-				tb.Fatalf("VmHWM: %q", v)
+				return 0, fmt.Errorf("VmHWM: %q", v)
 			}
-			fmt.Printf("\npeak-rss-bytes %d\n", kb<<10)
-			return
+			return kb << 10, nil
 		}
 	}
-	tb.Fatal("no VmHWM in /proc/self/status")
+	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
+}
+
+// PrintPeakRSS prints PeakRSS for RunChild.
+func PrintPeakRSS(tb testing.TB) {
+	tb.Helper()
+	n, err := PeakRSS()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fmt.Printf("\npeak-rss-bytes %d\n", n)
 }
 
 // BenchPeakRSS runs test in a child process (RunChild) with env once per
