@@ -1,14 +1,12 @@
 package verify_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/verify"
 )
 
@@ -17,21 +15,7 @@ import (
 func TestOpenLinkDirPeers(t *testing.T) {
 	for _, dir := range []string{"python-rsa", "python-ed25519", "golang"} {
 		t.Run(dir, func(t *testing.T) {
-			dir := filepath.Join(peers, dir)
-			key, err := attest.LoadPublicKey(filepath.Join(dir, "owner.pub"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			env, err := attest.ReadEnvelopeFile(filepath.Join(dir, "root.layout"), attest.DefaultMaxFileSize)
-			if err != nil {
-				t.Fatal(err)
-			}
-			links, err := verify.OpenLinkDir(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := verify.Verify(context.Background(), verify.Evidence{Source: "root.layout", Envelope: env}, links,
-				verify.Options{LayoutKeys: []*attest.Key{key}, Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+			r, err := verifyFiles(t, filepath.Join(peers, dir), "root.layout", "owner.pub", verify.OpenLinkDir, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 			if err != nil || !r.Verified || len(r.Steps) != 2 {
 				t.Fatalf("%v\n%s", err, reportText(r))
 			}

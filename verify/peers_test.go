@@ -17,6 +17,14 @@ const peers = "../integration/testdata/peers"
 
 func verifyPeerDir(t *testing.T, dir, layoutFile, ownerKey string) (*verify.Report, error) {
 	t.Helper()
+	return verifyFiles(t, dir, layoutFile, ownerKey, verify.LoadLinkDir, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// verifyFiles verifies dir's layoutFile under its ownerKey file with the
+// links load reads from dir, as `referee verify --layout … --link-dir …`
+// does, at now (zero: the present).
+func verifyFiles(t *testing.T, dir, layoutFile, ownerKey string, load func(string) ([]verify.Evidence, error), now time.Time) (*verify.Report, error) {
+	t.Helper()
 	key, err := attest.LoadPublicKey(filepath.Join(dir, ownerKey))
 	if err != nil {
 		t.Fatal(err)
@@ -25,12 +33,12 @@ func verifyPeerDir(t *testing.T, dir, layoutFile, ownerKey string) (*verify.Repo
 	if err != nil {
 		t.Fatal(err)
 	}
-	links, err := verify.LoadLinkDir(dir)
+	links, err := load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return verify.Verify(context.Background(), verify.Evidence{Source: layoutFile, Envelope: env}, links,
-		verify.Options{LayoutKeys: []*attest.Key{key}, Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+		verify.Options{LayoutKeys: []*attest.Key{key}, Now: now})
 }
 
 func TestPeerSupplyChains(t *testing.T) {

@@ -9,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/verify"
 )
 
@@ -202,21 +202,6 @@ func w1Dir(tb testing.TB, files int) string {
 	return dir
 }
 
-// peakRSS is the process's peak resident set (VmHWM), in MiB.
-func peakRSS() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
 // TestW1FailureExplained tampers with one file between two steps of W1
 // (2,000 files, read as examined) and checks that the report says where
 // and why, as for small links.
@@ -231,19 +216,7 @@ func TestW1FailureExplained(t *testing.T) {
 	steps[2].materials = test
 	dir := t.TempDir()
 	writeW1Steps(t, dir, steps)
-	key, err := attest.LoadPublicKey(filepath.Join(dir, "owner.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := attest.ReadEnvelopeFile(filepath.Join(dir, "root.layout"), attest.DefaultMaxFileSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	links, err := verify.OpenLinkDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := verify.Verify(context.Background(), verify.Evidence{Source: "root.layout", Envelope: env}, links, verify.Options{LayoutKeys: []*attest.Key{key}})
+	r, err := verifyFiles(t, dir, "root.layout", "owner.pub", verify.OpenLinkDir, time.Time{})
 	wantFail(t, r, err, `step "test"`, `rule "DISALLOW *"`, `material "`+tampered+`" is disallowed`,
 		`not consumed: "MATCH * WITH PRODUCTS FROM build": its hash sha256:`, `differs from sha256:`)
 	if len(r.Failures) != 1 {
@@ -288,7 +261,9 @@ func BenchmarkVerifyW1(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(files*9*b.N)/b.Elapsed().Seconds(), "entries/s")
-				b.ReportMetric(peakRSS(), "peak-RSS-MiB")
+				if n, err := testenv.PeakRSS(); err == nil {
+					b.ReportMetric(float64(n)/(1<<20), "peak-RSS-MiB")
+				}
 			})
 		}
 	}
