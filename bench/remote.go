@@ -29,24 +29,34 @@ func counting(c contender, p *latencyProxy) contender {
 	return c
 }
 
+// startRemote starts what goals 3 and 4 share: the registry rtt away,
+// the chains' keys, and their owner's public key file.
+func startRemote(e *env) (*slowRegistry, *chainKeys, string, error) {
+	reg, err := startRegistry(e.sizes.rtt, e.trace)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	keys, err := newChainKeys()
+	if err == nil {
+		var owner string
+		if owner, err = writeOwnerKey(e, keys); err == nil {
+			return reg, keys, owner, nil
+		}
+	}
+	reg.close()
+	return nil, nil, "", err
+}
+
 // benchRegistry is goal 3: `referee verify IMAGE` (by digest) against a
 // registry one round trip away, for chains of 5, 50 and 500 links.
 func benchRegistry(ctx context.Context, e *env) (section, error) {
 	rtt := e.sizes.rtt
 	sec := section{title: fmt.Sprintf("3. From the registry: `referee verify IMAGE`, %s away", rtt)}
-	reg, err := startRegistry(rtt, e.trace)
+	reg, keys, owner, err := startRemote(e)
 	if err != nil {
 		return sec, err
 	}
 	defer reg.close()
-	keys, err := newChainKeys()
-	if err != nil {
-		return sec, err
-	}
-	owner, err := writeOwnerKey(e, keys)
-	if err != nil {
-		return sec, err
-	}
 	cs := []contender{{name: "process start", cmd: func(ctx context.Context) *exec.Cmd {
 		return exec.CommandContext(ctx, e.referee, "version")
 	}}}
@@ -153,19 +163,11 @@ func oneLine(s string) string {
 func benchMany(ctx context.Context, e *env) (section, error) {
 	rtt, count := e.sizes.rtt, e.sizes.images
 	sec := section{title: fmt.Sprintf("4. Many images: `referee verify -` of %d images, %s away", count, rtt)}
-	reg, err := startRegistry(rtt, e.trace)
+	reg, keys, owner, err := startRemote(e)
 	if err != nil {
 		return sec, err
 	}
 	defer reg.close()
-	keys, err := newChainKeys()
-	if err != nil {
-		return sec, err
-	}
-	owner, err := writeOwnerKey(e, keys)
-	if err != nil {
-		return sec, err
-	}
 	digests, err := pushImages(ctx, reg.direct, "bench/many", count, keys)
 	if err != nil {
 		return sec, err
