@@ -1,7 +1,6 @@
 package promote_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log"
@@ -16,11 +15,8 @@ import (
 	"time"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2"
 
 	"github.com/referee-dev/referee/attest"
-	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/promote"
 	"github.com/referee-dev/referee/verify"
 )
@@ -88,7 +84,6 @@ func (c *slowFirstRead) Read(p []byte) (int, error) {
 // repository) from measuring itself.
 func batchImages(b testing.TB, n int, connect bool) ([]string, *attest.Key, *distantRegistry) {
 	b.Helper()
-	ctx := context.Background()
 	// go-containerregistry's registry, in memory: of the in-process
 	// registries the one that costs the least CPU, which this machine's
 	// two cores share with referee.
@@ -96,64 +91,12 @@ func batchImages(b testing.TB, n int, connect bool) ([]string, *attest.Key, *dis
 	direct := httptest.NewServer(h)
 	b.Cleanup(direct.Close)
 	far := newDistantRegistry(b, h, speedupRTT, connect)
-	host := strings.TrimPrefix(direct.URL, "http://")
-
-	owner, _ := attest.GenerateKey("")
-	f, _ := attest.GenerateKey("")
-	l := attest.Layout{Expires: time.Now().Add(time.Hour).UTC().Format(attest.TimeFormat), Keys: map[string]*attest.Key{f.Key().KeyID: f.Key()}}
-	rule := func(s string) []string { r, _ := attest.ParseRuleString(s); return r.Tokens() }
-	l.Steps = []attest.Step{
-		{Name: "build", Threshold: 1, PubKeys: []string{f.Key().KeyID}, ExpectedProducts: [][]string{rule("CREATE app.tar"), rule("DISALLOW *")}},
-		{Name: "scan", Threshold: 1, PubKeys: []string{f.Key().KeyID}, ExpectedMaterials: [][]string{rule("MATCH app.tar WITH PRODUCTS FROM build"), rule("DISALLOW *")}},
-		{Name: "push", Threshold: 1, PubKeys: []string{f.Key().KeyID}, ExpectedMaterials: [][]string{rule("MATCH app.tar WITH PRODUCTS FROM build"), rule("DISALLOW *")}, ExpectedProducts: [][]string{rule("CREATE " + attest.ImageArtifact), rule("DISALLOW *")}},
-	}
-	sign := func(payload []byte, err error, by *attest.Signer) []byte {
-		if err != nil {
-			b.Fatal(err)
-		}
-		env, err := attest.SignPayload(attest.FormDSSE, payload, by)
-		if err != nil {
-			b.Fatal(err)
-		}
-		data, _ := env.Marshal()
-		return data
-	}
-	layoutPayload, err := l.Marshal()
-	layout := sign(layoutPayload, err, owner)
-	tar := map[string]attest.HashObj{"app.tar": {"sha256": strings.Repeat("cd", 32)}}
-	p, err := (&attest.Link{Name: "build", Products: tar}).Marshal()
-	build := sign(p, err, f)
-	p, err = (&attest.Link{Name: "scan", Materials: tar}).Marshal()
-	scan := sign(p, err, f)
-
+	images, owner := pushBenchImages(b, strings.TrimPrefix(direct.URL, "http://"), n, func(i int) string { return fmt.Sprintf("app%03d", i) }, "v1")
 	var refs []string
-	for i := 0; i < n; i++ {
-		repo := fmt.Sprintf("app%03d", i)
-		ref, _ := oci.ParseReference(host + "/" + repo + ":x")
-		s, err := oci.Open(ctx, ref, oci.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		layer, _ := oras.PushBytes(ctx, s, ocispec.MediaTypeImageLayer, []byte(fmt.Sprintf("image %d", i)))
-		config, _ := oras.PushBytes(ctx, s, ocispec.MediaTypeImageConfig, []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","n":%d}`, i)))
-		img, err := oras.PackManifest(ctx, s, oras.PackManifestVersion1_1, "", oras.PackManifestOptions{ConfigDescriptor: &config, Layers: []ocispec.Descriptor{layer}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Tag(ctx, img, "v1"); err != nil {
-			b.Fatal(err)
-		}
-		hex := strings.TrimPrefix(img.Digest.String(), "sha256:")
-		p, err := (&attest.Link{Name: "push", Materials: tar, Products: map[string]attest.HashObj{attest.ImageArtifact: {"sha256": hex}}}).Marshal()
-		push := sign(p, err, f)
-		for _, doc := range [][]byte{layout, build, scan, push} {
-			if _, err := oci.Attach(ctx, s, img, doc, oci.AttachOptions{}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		refs = append(refs, far.host+"/"+repo+":v1")
+	for _, img := range images {
+		refs = append(refs, far.host+"/"+img.repo+":v1")
 	}
-	return refs, owner.Key(), far
+	return refs, owner, far
 }
 
 // BenchmarkCheckManySpeedup verifies 100 images by tag (as `referee
@@ -175,17 +118,7 @@ func BenchmarkCheckManySpeedup(b *testing.B) {
 				cpu0 := cpuTime()
 				defer func() { cpu += cpuTime() - cpu0 }()
 				start := time.Now()
-				verified := 0
-				err := promote.CheckMany(context.Background(), refs, o, parallel, func(out promote.Outcome) error {
-					if out.Err != nil {
-						return out.Err
-					}
-					verified++
-					return nil
-				})
-				if err != nil || verified != len(refs) {
-					b.Fatalf("%d verified: %v", verified, err)
-				}
+				checkAll(b, refs, o, parallel)
 				return time.Since(start), far.requests.Load() - r0, far.connects.Load() - c0
 			}
 			var one, many time.Duration
