@@ -7,11 +7,26 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
+
+// docScript is docs/name, its text, and the text of docs/pipelines.md,
+// which shows the script's layouts.
+func docScript(t *testing.T, name string) (script string, sh, md []byte) {
+	t.Helper()
+	script = filepath.Join(repoRoot(t), "docs", name)
+	sh, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err = os.ReadFile(filepath.Join(repoRoot(t), "docs", "pipelines.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return script, sh, md
+}
 
 // TestPipeline runs docs/pipeline.sh, the documented docker-build-style
 // pipeline (docs/pipelines.md), with the referee built by TestMain: two
@@ -23,18 +38,9 @@ func TestPipeline(t *testing.T) {
 	if err != nil {
 		t.Skip("bash not installed")
 	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(filepath.Dir(file)), "docs", "pipeline.sh")
+	script, sh, md := docScript(t, "pipeline.sh")
 
 	// docs/pipelines.md shows the script's layout: keep them the same.
-	sh, err := os.ReadFile(script)
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := os.ReadFile(filepath.Join(filepath.Dir(script), "pipelines.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	inScript := regexp.MustCompile(`(?s)<<'YAML'\n(.*?\n)YAML\n`).FindSubmatch(sh)
 	inDoc := regexp.MustCompile("(?s)```yaml\n(.*?\n)```").FindSubmatch(md)
 	if inScript == nil || inDoc == nil {

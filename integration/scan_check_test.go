@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -27,19 +26,10 @@ func TestScanCheck(t *testing.T) {
 	if err != nil {
 		t.Skip("bash not installed")
 	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(filepath.Dir(file)), "docs", "scan-check.sh")
+	script, sh, md := docScript(t, "scan-check.sh")
 
 	// The section of docs/pipelines.md shows the script's layouts: every
 	// yaml block there is one of the script's.
-	sh, err := os.ReadFile(script)
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := os.ReadFile(filepath.Join(filepath.Dir(script), "pipelines.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	section := regexp.MustCompile(`(?s)\n## Checking what the scan found\n(.*?)\n## `).FindSubmatch(md)
 	if section == nil {
 		t.Fatal(`docs/pipelines.md has no section "## Checking what the scan found"`)
