@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/referee-dev/referee/release"
@@ -122,7 +123,8 @@ func TestKubeReleaseImage(t *testing.T) {
 	}
 }
 
-// extractFile writes the file at path in the image ref's layers to out.
+// extractFile writes the file at path in the image ref's filesystem (its
+// layers flattened, mutate.Extract) to out.
 func extractFile(t *testing.T, ref, path, out string) {
 	t.Helper()
 	r, err := name.ParseReference(ref)
@@ -133,37 +135,26 @@ func extractFile(t *testing.T, ref, path, out string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
+	fs := mutate.Extract(img)
+	defer fs.Close()
+	tr := tar.NewReader(fs)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			t.Fatalf("%s has no %s", ref, path)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
+		if "/"+h.Name == path {
+			b, err := io.ReadAll(tr)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if "/"+h.Name == path {
-				b, err := io.ReadAll(tr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rc.Close()
-				if err := os.WriteFile(out, b, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				return
+			if err := os.WriteFile(out, b, 0o755); err != nil {
+				t.Fatal(err)
 			}
+			return
 		}
-		rc.Close()
 	}
-	t.Fatalf("%s has no %s", ref, path)
 }
