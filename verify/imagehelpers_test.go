@@ -257,6 +257,23 @@ func failureFor(r *verify.Report, step string) []verify.Failure {
 // short8 is how reports abbreviate a keyid.
 func short8(id string) string { return id[:8] }
 
+// setBody replaces resp's body (and its length) with body, for a proxy's
+// ModifyResponse.
+func setBody(resp *http.Response, body []byte) {
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+}
+
+// serveProxy serves rp on loopback until the test ends and returns its
+// host:port.
+func serveProxy(t testing.TB, rp *httputil.ReverseProxy) string {
+	t.Helper()
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
 // blobRewriter is a reverse proxy in front of a real registry that serves
 // other bytes, of the same length, for one blob or manifest: a registry
 // (or a path to it) that lies about content.
@@ -281,13 +298,9 @@ func newBlobRewriter(t testing.TB, backendHost string, target digest.Digest, rew
 		}
 		body = rewrite(body)
 		p.rewrites.Add(1)
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		resp.ContentLength = int64(len(body))
-		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		setBody(resp, body)
 		return nil
 	}
-	srv := httptest.NewServer(rp)
-	t.Cleanup(srv.Close)
-	p.host = strings.TrimPrefix(srv.URL, "http://")
+	p.host = serveProxy(t, rp)
 	return p
 }

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -62,14 +60,10 @@ func newListingProxy(t *testing.T, backend string) *listingProxy {
 		if body, err = json.Marshal(index); err != nil {
 			return err
 		}
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		resp.ContentLength = int64(len(body))
-		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		setBody(resp, body)
 		return nil
 	}
-	srv := httptest.NewServer(rp)
-	t.Cleanup(srv.Close)
-	p.host = strings.TrimPrefix(srv.URL, "http://")
+	p.host = serveProxy(t, rp)
 	return p
 }
 
