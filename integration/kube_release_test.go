@@ -55,8 +55,9 @@ func TestKubeReleaseImage(t *testing.T) {
 		t.Fatalf("release/pipeline.sh printed %q, want %s@sha256:…", ref, repo)
 	}
 	t.Logf("released %s", ref)
+	d := referee(t, "", "discover", ref)
 	for _, step := range []string{"step build", "step test", "step package", "(layout, keys"} {
-		if d := referee(t, "", "discover", ref); !strings.Contains(d.stdout, step) {
+		if !strings.Contains(d.stdout, step) {
 			t.Errorf("discover %s does not show %s:\n%s", ref, step, d)
 		}
 	}
