@@ -2,13 +2,17 @@ package attest_test
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/referee-dev/referee/attest"
 )
@@ -220,5 +224,88 @@ func TestCosignPublicKey(t *testing.T) {
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCosignKeyMatchesCosign: ParsePrivateKeyPassword decrypts a cosign
+// key without cosign's package; it must read every key, and refuse every
+// password and damage, exactly as cosign.LoadPrivateKey does. The keys are
+// the ones cosign wrote (testdata/cosign) and ones cosign import-key-pair
+// encrypted (Ed25519, ECDSA on each curve); each is also tried with wrong
+// passwords and with its encrypted document cut or altered.
+func TestCosignKeyMatchesCosign(t *testing.T) {
+	type keyCase struct {
+		name string
+		data []byte
+		pw   string
+	}
+	cases := []keyCase{
+		{"cosign.key", cosignTestFile(t, "cosign.key"), ""},
+		{"pw.key", cosignTestFile(t, "pw.key"), "s3cret"},
+	}
+	for _, kt := range []string{attest.KeyTypeEd25519, attest.KeyTypeECDSA} {
+		plain, err := testSigners(t)[kt].MarshalPrivatePEM()
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "key.pem")
+		if err := os.WriteFile(path, plain, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		kb, err := cosign.ImportKeyPair(path, func(bool) ([]byte, error) { return []byte("pw " + kt), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, keyCase{"imported " + kt, kb.PrivateBytes, "pw " + kt})
+	}
+	var tries []keyCase
+	for _, c := range cases {
+		tries = append(tries, c, keyCase{c.name + ", wrong password", c.data, c.pw + "x"})
+		block, _ := pem.Decode(c.data)
+		for i, cut := range []int{0, 1, len(block.Bytes) / 2, len(block.Bytes) - 1} {
+			b := *block
+			b.Bytes = block.Bytes[:cut]
+			tries = append(tries, keyCase{fmt.Sprintf("%s, cut %d", c.name, i), pem.EncodeToMemory(&b), c.pw})
+		}
+		for i := 0; i < len(block.Bytes); i += len(block.Bytes)/8 + 1 {
+			b := *block
+			b.Bytes = bytes.Clone(block.Bytes)
+			b.Bytes[i] ^= 0x01
+			tries = append(tries, keyCase{fmt.Sprintf("%s, byte %d altered", c.name, i), pem.EncodeToMemory(&b), c.pw})
+		}
+	}
+	for _, c := range tries {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // scrypt: about 0.1 s a key
+			compareWithCosign(t, c.data, c.pw)
+		})
+	}
+}
+
+// compareWithCosign reads data with password pw as cosign and as referee,
+// and fails unless both refuse it or both read the same key.
+func compareWithCosign(t *testing.T, data []byte, pw string) {
+	sv, cosignErr := cosign.LoadPrivateKey(data, []byte(pw), &[]signature.LoadOption{})
+	s, err := attest.ParsePrivateKeyPassword(data, password(pw))
+	if (cosignErr == nil) != (err == nil) {
+		t.Fatalf("cosign: %v; referee: %v", cosignErr, err)
+	}
+	if err != nil {
+		return
+	}
+	pub, err := sv.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := attest.ParsePublicKey(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Key().KeyID != want.KeyID {
+		t.Errorf("keyid %s, cosign's key's %s", s.Key().KeyID, want.KeyID)
 	}
 }

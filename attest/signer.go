@@ -40,7 +40,7 @@ func (s *Signer) Sign(data []byte) ([]byte, error) {
 	case *ecdsa.PrivateKey:
 		return ecdsa.SignASN1(rand.Reader, p, ecdsaDigest(p.Curve, data))
 	}
-	return signOpaque(s.priv, data)
+	return nil, fmt.Errorf("%w: %s", ErrUnknownKeyType, keyKind(s.priv))
 }
 
 // GenerateKey makes a new key pair of keyType: "ed25519" (the default when

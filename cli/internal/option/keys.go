@@ -2,9 +2,9 @@ package option
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
-	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
@@ -66,7 +66,14 @@ func cosignPassword() ([]byte, error) {
 	if !term.IsTerminal(int(os.Stdin.Fd())) {
 		return nil, errors.New("set COSIGN_PASSWORD (an empty value means an empty password); stdin is not a terminal to ask on")
 	}
-	return cosign.GetPassFromTerm(false)
+	// cosign's prompt (cosign.GetPassFromTerm), on stderr.
+	fmt.Fprint(os.Stderr, "Enter password for private key: ")
+	pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("reading the password from the terminal: %w", err)
+	}
+	return pw, nil
 }
 
 // One returns the only signer, or nil.
