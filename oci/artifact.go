@@ -63,10 +63,14 @@ func attachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r 
 	if sameTitle {
 		title = r.Title
 	}
-	if existing, ok, err := findAttached(ctx, s, subject, r.ArtifactType, layer.Digest, title); err != nil {
+	existing, ok, inlined, err := findAttached(ctx, s, subject, r.ArtifactType, layer.Digest, title)
+	if err != nil {
 		return Attached{}, err
 	} else if ok {
 		return Attached{Manifest: existing, Existed: true}, nil
+	}
+	if r.ArtifactType != ArtifactTypeArtifact && inlineable(r.Data, inlined) {
+		ann[AnnotationEnvelopeData] = string(r.Data)
 	}
 	config := content.NewDescriptorFromBytes(r.ArtifactType, emptyConfig)
 	if err := pushIfAbsent(ctx, s, config, emptyConfig); err != nil {

@@ -106,11 +106,17 @@ func Attach(ctx context.Context, s Store, subject ocispec.Descriptor, file []byt
 
 // findAttached looks among subject's referrers for one that already holds
 // the envelope layer (titled title, unless title is empty): by the
-// annotation in the listing, then confirmed from the manifest itself.
-func findAttached(ctx context.Context, s Store, subject ocispec.Descriptor, artifactType string, layer digest.Digest, title string) (ocispec.Descriptor, bool, error) {
+// annotation in the listing, then confirmed from the manifest itself. It
+// also returns the envelope bytes the listing carries already
+// (AnnotationEnvelopeData), for inlineable.
+func findAttached(ctx context.Context, s Store, subject ocispec.Descriptor, artifactType string, layer digest.Digest, title string) (ocispec.Descriptor, bool, int, error) {
 	list, err := ListReferrers(ctx, s, subject, "", 0)
 	if err != nil {
-		return ocispec.Descriptor{}, false, err
+		return ocispec.Descriptor{}, false, 0, err
+	}
+	inlined := 0
+	for _, d := range list {
+		inlined += len(d.Annotations[AnnotationEnvelopeData])
 	}
 	for _, d := range list {
 		if d.Annotations[AnnotationEnvelopeDigest] != layer.String() {
@@ -122,10 +128,10 @@ func findAttached(ctx context.Context, s Store, subject ocispec.Descriptor, arti
 		}
 		if m.Subject != nil && m.Subject.Digest == subject.Digest && m.ArtifactType == artifactType && len(m.Layers) == 1 && m.Layers[0].Digest == layer &&
 			(title == "" || m.Layers[0].Annotations[AnnotationTitle] == title) {
-			return d, true, nil
+			return d, true, inlined, nil
 		}
 	}
-	return ocispec.Descriptor{}, false, nil
+	return ocispec.Descriptor{}, false, inlined, nil
 }
 
 func firstKeyID(env *attest.Envelope) string {

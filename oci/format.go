@@ -50,12 +50,34 @@ const (
 	// (DiscoverOptions.ListedEnvelopes; docs/format.md, "Verification in
 	// two round trips").
 	AnnotationEnvelopeDigest = "dev.referee.in-toto.envelope"
+	// AnnotationEnvelopeData is the envelope itself, its bytes verbatim,
+	// on the manifest of a small envelope (InlineEnvelopeMax), so that a
+	// reader of the referrers listing, which carries the manifests'
+	// annotations, has it without fetching a blob (docs/format.md,
+	// "Verification in one round trip"). It is used only when its bytes
+	// have the digest AnnotationEnvelopeDigest names, and only as that
+	// blob would be: the layer it stands for, or the listing's envelope.
+	AnnotationEnvelopeData = "dev.referee.in-toto.envelope.data"
 	// AnnotationCreated is the OCI standard creation time (RFC 3339).
 	AnnotationCreated = "org.opencontainers.image.created"
 	// AnnotationTitle names the layer's file (STEP.KEYID8.link or
 	// root.layout), as oras pull uses it; on an artifact referrer, the
 	// artifact's path, on the layer and the manifest alike.
 	AnnotationTitle = "org.opencontainers.image.title"
+)
+
+// Limits of AnnotationEnvelopeData, so that a referrers listing stays well
+// within the 4 MiB a page of it may take (DefaultMaxManifestBytes, and most
+// registries' manifest limit, which a tag-schema index is subject to).
+const (
+	// InlineEnvelopeMax is the largest envelope carried in its manifest's
+	// annotations: a link of some dozens of artifacts, a layout of some
+	// dozens of steps.
+	InlineEnvelopeMax = 64 << 10
+	// InlineListingMax bounds the envelope bytes a subject's referrers
+	// carry so, together: once its listing holds that much, further
+	// envelopes are attached without AnnotationEnvelopeData.
+	InlineListingMax = 1 << 20
 )
 
 // Artifact referrers: a file that is not a signed document (a scan report,

@@ -151,16 +151,21 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 			mu.Lock()
 			early[n] = sp
 			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer close(sp.done)
-				if sp.err = envelopes.acquire(pctx); sp.err != nil {
-					return
-				}
-				defer envelopes.release()
-				sp.data, sp.hold, sp.err = r.fetchByDigest(pctx, bs, dg)
-			}()
+			if data, h, ok := r.inlineEnvelope(listed, dg); ok {
+				sp.data, sp.hold = data, h // carried by the listing itself
+				close(sp.done)
+			} else {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer close(sp.done)
+					if sp.err = envelopes.acquire(pctx); sp.err != nil {
+						return
+					}
+					defer envelopes.release()
+					sp.data, sp.hold, sp.err = r.fetchByDigest(pctx, bs, dg)
+				}()
+			}
 			if !o.ListedEnvelopes || o.ArtifactType != "" || !listedDocument(listed) || !listedByAPI(s) {
 				return false
 			}
