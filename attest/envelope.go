@@ -67,6 +67,8 @@ type Envelope struct {
 	kind   string
 	kindOf []byte
 	fields []fieldSpan
+	// memo, when set (RememberSignatures), holds the signatures verified.
+	memo *sigMemo
 }
 
 // fieldSpan is where the value of a payload's field is.
@@ -300,7 +302,7 @@ func (s *SignedContent) VerifyKey(key *Key) error {
 			continue
 		}
 		tried = true
-		if key.Verify(s.msg, sig.Sig) == nil {
+		if s.env.memo.verify(key, s.msg, sig.Sig) == nil {
 			return nil
 		}
 	}

@@ -144,10 +144,17 @@ func parseDocument(n *Node, l ocispec.Descriptor, raw []byte) (*Document, string
 	if err != nil || (kind != "layout" && kind != "link") {
 		return nil, "" // e.g. an in-toto Statement (cosign, BuildKit): not evidence for a layout
 	}
+	// Its signatures are checked here (the evidence screen) and again by
+	// the engine.
+	env.RememberSignatures()
 	d := &Document{Referrer: n, Kind: kind, Envelope: env, Raw: raw}
 	keyid := firstKeyID(env)
 	switch kind {
 	case "link":
+		if link, _, ok := attest.ScanLink(env); ok {
+			d.Step = link.Name // the one pass the engine reads links with
+			break
+		}
 		link, err := attest.ParseLink(env.Payload)
 		if err != nil {
 			return nil, fmt.Sprintf("layer %s: %v", l.Digest, err)

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -276,7 +277,8 @@ func serveProxy(t testing.TB, rp *httputil.ReverseProxy) string {
 
 // blobRewriter is a reverse proxy in front of a real registry that serves
 // other bytes, of the same length, for one blob or manifest: a registry
-// (or a path to it) that lies about content.
+// (or a path to it) that lies about content. It tells the same lie where
+// a referrers listing carries that blob (oci.AnnotationEnvelopeData).
 type blobRewriter struct {
 	host     string
 	target   digest.Digest
@@ -288,7 +290,8 @@ func newBlobRewriter(t testing.TB, backendHost string, target digest.Digest, rew
 	p := &blobRewriter{target: target}
 	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: backendHost})
 	rp.ModifyResponse = func(resp *http.Response) error {
-		if resp.Request.Method != http.MethodGet || resp.StatusCode != http.StatusOK || !strings.HasSuffix(resp.Request.URL.Path, "/"+target.String()) {
+		listing := strings.Contains(resp.Request.URL.Path, "/referrers/")
+		if resp.Request.Method != http.MethodGet || resp.StatusCode != http.StatusOK || (!listing && !strings.HasSuffix(resp.Request.URL.Path, "/"+target.String())) {
 			return nil
 		}
 		body, err := io.ReadAll(resp.Body)
@@ -296,11 +299,40 @@ func newBlobRewriter(t testing.TB, backendHost string, target digest.Digest, rew
 		if err != nil {
 			return err
 		}
-		body = rewrite(body)
-		p.rewrites.Add(1)
+		if listing {
+			body, err = rewriteListed(body, target, rewrite, &p.rewrites)
+			if err != nil {
+				return err
+			}
+		} else {
+			body = rewrite(body)
+			p.rewrites.Add(1)
+		}
 		setBody(resp, body)
 		return nil
 	}
 	p.host = serveProxy(t, rp)
 	return p
+}
+
+// rewriteListed rewrites, in a referrers listing, the envelopes carried
+// inline (oci.AnnotationEnvelopeData) that are the blob target, counting
+// each in n.
+func rewriteListed(body []byte, target digest.Digest, rewrite func([]byte) []byte, n *atomic.Int32) ([]byte, error) {
+	var index ocispec.Index
+	if err := json.Unmarshal(body, &index); err != nil {
+		return nil, err
+	}
+	changed := false
+	for _, d := range index.Manifests {
+		if data, ok := d.Annotations[oci.AnnotationEnvelopeData]; ok && digest.FromString(data) == target {
+			d.Annotations[oci.AnnotationEnvelopeData] = string(rewrite([]byte(data)))
+			n.Add(1)
+			changed = true
+		}
+	}
+	if !changed {
+		return body, nil
+	}
+	return json.Marshal(index)
 }

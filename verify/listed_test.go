@@ -67,6 +67,19 @@ func newListingProxy(t *testing.T, backend string) *listingProxy {
 	return p
 }
 
+// blobsRead returns how many blobs were fetched.
+func (p *listingProxy) blobsRead() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, path := range p.paths {
+		if strings.Contains(path, "/blobs/") {
+			n++
+		}
+	}
+	return n
+}
+
 // manifestsRead returns how many of digests' manifests were fetched.
 func (p *listingProxy) manifestsRead(digests ...ocispec.Descriptor) int {
 	p.mu.Lock()
@@ -105,14 +118,21 @@ func TestListedEnvelopesSkipManifests(t *testing.T) {
 			if got := p.manifestsRead(refs...); got != want {
 				t.Errorf("%d referrer manifests read, want %d", got, want)
 			}
+			// The envelopes ride in the listing (oci.AnnotationEnvelopeData),
+			// on the tag schema too, where the manifests then name them.
+			if got := p.blobsRead(); got != 0 {
+				t.Errorf("%d blobs read, want none", got)
+			}
 		})
 	}
 }
 
 // A registry whose listing names wrong envelopes (another referrer's, a
-// blob that is not there, one over the limit, bytes that are no envelope)
-// cannot make a good image fail, nor pass a bad one: what does not verify
-// from the listing is verified again from the manifests.
+// blob that is not there, one over the limit, bytes that are no envelope),
+// or carries them (oci.AnnotationEnvelopeData), or carries other bytes
+// than the envelope it names, cannot make a good image fail, nor pass a
+// bad one: what does not verify from the listing is verified again from
+// the manifests.
 func TestListedEnvelopeLies(t *testing.T) {
 	c := newTMChain(t)
 	backend := tmRegistry(t, true)
@@ -128,21 +148,32 @@ func TestListedEnvelopeLies(t *testing.T) {
 	junk := tmAttachRaw(t, s, image, "application/vnd.example.junk", "application/octet-stream", []byte("not an envelope"), nil)
 	hugeBlob, junkBlob := layerOf(t, s, huge), layerOf(t, s, junk)
 
+	// carried, when set, is what the listing then carries as the push
+	// link's envelope (oci.AnnotationEnvelopeData).
 	for _, tc := range []struct {
-		name string
-		blob digest.Digest
+		name    string
+		blob    digest.Digest
+		carried []byte
 	}{
-		{"another referrer's envelope", digest.FromBytes(build)},
-		{"the layout's envelope", digest.FromBytes(layout)},
-		{"a blob that is not there", digest.FromString("nothing")},
-		{"a blob over the limit", hugeBlob},
-		{"no envelope", junkBlob},
+		{"another referrer's envelope", digest.FromBytes(build), nil},
+		{"the layout's envelope", digest.FromBytes(layout), nil},
+		{"a blob that is not there", digest.FromString("nothing"), nil},
+		{"a blob over the limit", hugeBlob, nil},
+		{"no envelope", junkBlob, nil},
+		{"another referrer's envelope, carried", digest.FromBytes(build), build},
+		{"the layout's envelope, carried", digest.FromBytes(layout), layout},
+		{"no envelope, carried", digest.FromString("not an envelope"), []byte("not an envelope")},
+		{"carried bytes that are not the envelope's", digest.FromBytes(push), build},
+		{"carried over the limit", digest.FromBytes(bytes.Repeat([]byte("x"), 32<<10)), bytes.Repeat([]byte("x"), 32<<10)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newListingProxy(t, backend)
 			p.rewrite = func(d *ocispec.Descriptor) {
 				if d.Digest == pushRef.Digest {
 					d.Annotations[oci.AnnotationEnvelopeDigest] = tc.blob.String()
+					if tc.carried != nil {
+						d.Annotations[oci.AnnotationEnvelopeData] = string(tc.carried)
+					}
 				}
 			}
 			r, err := c.verify(tmOpen(t, p.host+"/app"), image, verify.ImageOptions{MaxBlobBytes: 16 << 10})
@@ -156,14 +187,19 @@ func TestListedEnvelopeLies(t *testing.T) {
 	tmAttach(t, s, other, layout, oci.AttachOptions{})
 	tmAttach(t, s, other, build, oci.AttachOptions{})
 	evil := tmAttach(t, s, other, c.pushLink("mallory", "tar", other), oci.AttachOptions{})
-	p := newListingProxy(t, backend)
-	p.rewrite = func(d *ocispec.Descriptor) {
-		if d.Digest == evil.Digest {
-			d.Annotations[oci.AnnotationEnvelopeDigest] = digest.FromBytes(push).String()
+	for _, carried := range []bool{false, true} {
+		p := newListingProxy(t, backend)
+		p.rewrite = func(d *ocispec.Descriptor) {
+			if d.Digest == evil.Digest {
+				d.Annotations[oci.AnnotationEnvelopeDigest] = digest.FromBytes(push).String()
+				if carried {
+					d.Annotations[oci.AnnotationEnvelopeData] = string(push)
+				}
+			}
 		}
+		r, err := c.verify(tmOpen(t, p.host+"/app"), other, verify.ImageOptions{})
+		wantImageFail(t, r, err, `step "push"`)
 	}
-	r, err := c.verify(tmOpen(t, p.host+"/app"), other, verify.ImageOptions{})
-	wantImageFail(t, r, err, `step "push"`)
 }
 
 // layerOf returns the one layer of the manifest desc.

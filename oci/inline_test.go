@@ -1,0 +1,90 @@
+package oci_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/oci"
+)
+
+// linkOfSize is a signed link envelope of about size bytes (its
+// byproducts pad it).
+func linkOfSize(t *testing.T, f *attest.Signer, name string, size int) []byte {
+	t.Helper()
+	link := &attest.Link{Name: name, Byproducts: map[string]any{"stdout": strings.Repeat("x", size*3/4)}}
+	return sign(t, attest.FormDSSE, must(link.Marshal()), f)
+}
+
+// A small envelope rides in its manifest's annotations
+// (oci.AnnotationEnvelopeData), byte for byte, and so in the referrers
+// listing; one over oci.InlineEnvelopeMax does not, nor an artifact
+// referrer's file, nor any envelope once the subject's listing carries
+// oci.InlineListingMax of them.
+func TestAttachCarriesSmallEnvelopes(t *testing.T) {
+	ctx := context.Background()
+	for _, kind := range storeKinds[:2] {
+		t.Run(kind, func(t *testing.T) {
+			s := open(t, newStore(t, kind))
+			image := pushImage(t, s, "app "+kind)
+			f, _ := attest.GenerateKey("")
+			carried := func(file []byte) bool {
+				t.Helper()
+				a, err := oci.Attach(ctx, s, image, file, oci.AttachOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				list, err := oci.ListReferrers(ctx, s, image, "", 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range list {
+					if d.Digest == a.Manifest.Digest {
+						data, ok := d.Annotations[oci.AnnotationEnvelopeData]
+						if ok && data != string(file) {
+							t.Fatalf("the listing carries other bytes than the envelope")
+						}
+						return ok
+					}
+				}
+				t.Fatalf("%s not listed", a.Manifest.Digest)
+				return false
+			}
+			if ok := carried(linkOfSize(t, f, "small", 1<<10)); !ok {
+				t.Error("a 1 KiB link is not carried in the listing")
+			}
+			if ok := carried(linkOfSize(t, f, "large", oci.InlineEnvelopeMax+1)); ok {
+				t.Error("a link over InlineEnvelopeMax is carried in the listing")
+			}
+			art, err := oci.AttachArtifact(ctx, s, image, "report.json", []byte(`{"ok":true}`), oci.ArtifactOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := fetch(t, s, art.Manifest)
+			if strings.Contains(string(data), oci.AnnotationEnvelopeData) {
+				t.Error("an artifact referrer carries its file in its annotations")
+			}
+			if kind != "referrers-api" {
+				return // the bound is the same; attaching takes 0.75 s each on the tag schema here
+			}
+			// Up to the listing's bound, then no more.
+			n, total := 0, 0
+			for ; total <= oci.InlineListingMax; n++ {
+				file := linkOfSize(t, f, fmt.Sprintf("step%d", n), oci.InlineEnvelopeMax-1<<10)
+				ok := carried(file)
+				if !ok {
+					break
+				}
+				total += len(file)
+			}
+			if total > oci.InlineListingMax || total < oci.InlineListingMax-oci.InlineEnvelopeMax-1<<10 {
+				t.Errorf("the listing carries %d bytes of envelopes after %d attaches, want close to %d and no more", total, n, oci.InlineListingMax)
+			}
+			if ok := carried(linkOfSize(t, f, "after", 1<<10)); ok && total+1<<10 > oci.InlineListingMax {
+				t.Error("a small link is carried past InlineListingMax")
+			}
+		})
+	}
+}
