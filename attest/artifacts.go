@@ -57,7 +57,13 @@ func (b *artifactsBuilder) add(path []byte, sha256Hex []byte, h HashObj) {
 			b.a.names = append(b.a.names, string(b.buf))
 			b.buf = b.buf[:0]
 		}
-		b.a.sums = append(b.a.sums, make([]byte, 0, 32*chunkSize))
+		// The first chunk grows as entries come: most links record a
+		// few artifacts, and a whole chunk is 32 KiB.
+		room := 32 * chunkSize
+		if i == 0 {
+			room = 32 * 8
+		}
+		b.a.sums = append(b.a.sums, make([]byte, 0, room))
 	}
 	b.buf = append(b.buf, path...)
 	b.a.ends = append(b.a.ends, uint32(len(b.buf)))

@@ -67,8 +67,8 @@ type Envelope struct {
 	kind   string
 	kindOf []byte
 	fields []fieldSpan
-	// memo, when set (RememberSignatures), holds the signatures verified.
-	memo *sigMemo
+	// memo, when set (Memoize), holds what checking e worked out.
+	memo *envelopeMemo
 }
 
 // fieldSpan is where the value of a payload's field is.
@@ -86,10 +86,16 @@ func (e *Envelope) setKind(kind string, fields []fieldSpan) {
 // knownKind is the kind found when e was read, if Payload is still the
 // slice it was found for.
 func (e *Envelope) knownKind() (string, bool) {
-	if e.kind == "" || len(e.Payload) != len(e.kindOf) || len(e.Payload) == 0 || &e.Payload[0] != &e.kindOf[0] {
+	if e.kind == "" || !sameSlice(e.Payload, e.kindOf) {
 		return "", false
 	}
 	return e.kind, true
+}
+
+// sameSlice reports whether a and b are one non-empty slice: the same
+// bytes in memory, of the same length.
+func sameSlice(a, b []byte) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
 // envelopeJSON is either form, each field as it arrived.

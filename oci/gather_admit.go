@@ -146,20 +146,20 @@ func parseDocument(n *Node, l ocispec.Descriptor, raw []byte) (*Document, string
 	}
 	// Its signatures are checked here (the evidence screen) and again by
 	// the engine.
-	env.RememberSignatures()
+	env.Memoize()
 	d := &Document{Referrer: n, Kind: kind, Envelope: env, Raw: raw}
 	keyid := firstKeyID(env)
 	switch kind {
 	case "link":
+		// The one pass the engine reads links with (memoized); the long
+		// way says what is wrong.
 		if link, _, ok := attest.ScanLink(env); ok {
-			d.Step = link.Name // the one pass the engine reads links with
-			break
-		}
-		link, err := attest.ParseLink(env.Payload)
-		if err != nil {
+			d.Step = link.Name
+		} else if full, err := attest.ParseLink(env.Payload); err != nil {
 			return nil, fmt.Sprintf("layer %s: %v", l.Digest, err)
+		} else {
+			d.Step = full.Name
 		}
-		d.Step = link.Name
 		d.FileName = attest.LinkFileName(d.Step, keyid)
 	case "layout":
 		d.Step = n.Annotations[AnnotationStep]

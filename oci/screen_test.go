@@ -3,11 +3,13 @@ package oci_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -330,7 +332,10 @@ func TestTrustFetchesAgainWhatCameBeforeItsLayout(t *testing.T) {
 }
 
 // slowBlobs is go-containerregistry's registry behind a proxy that delays
-// the fetches of one blob and counts the fetches of each.
+// the fetches of one blob and counts the fetches of each. Its referrers
+// listings carry no envelopes (oci.AnnotationEnvelopeData), as for
+// referrers attached before referee wrote them, so that every envelope is
+// a blob fetched.
 type slowBlobs struct {
 	host  string
 	mu    sync.Mutex
@@ -350,6 +355,10 @@ func newSlowBlobs(t testing.TB, slow string, delay time.Duration) *slowBlobs {
 			if dg == slow {
 				time.Sleep(delay)
 			}
+		}
+		if strings.Contains(r.URL.Path, "/referrers/") {
+			serveWithoutCarried(t, w, r, reg)
+			return
 		}
 		reg.ServeHTTP(w, r)
 	}))
@@ -377,4 +386,28 @@ func parseEnvelope(tb testing.TB, data []byte) *attest.Envelope {
 		tb.Fatal(err)
 	}
 	return env
+}
+
+// serveWithoutCarried serves r from h with the envelopes a referrers
+// listing carries (oci.AnnotationEnvelopeData) taken out.
+func serveWithoutCarried(t testing.TB, w http.ResponseWriter, r *http.Request, h http.Handler) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	var index ocispec.Index
+	if rec.Code == http.StatusOK && json.Unmarshal(body, &index) == nil {
+		for _, d := range index.Manifests {
+			delete(d.Annotations, oci.AnnotationEnvelopeData)
+		}
+		var err error
+		if body, err = json.Marshal(index); err != nil {
+			t.Error(err)
+		}
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
 }

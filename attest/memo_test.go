@@ -7,11 +7,11 @@ import (
 	"github.com/referee-dev/referee/attest"
 )
 
-// An envelope that remembers its signatures (RememberSignatures) answers
+// An envelope that remembers its signatures (Memoize) answers
 // as one that does not, whatever is done to it after a check: another
 // payload, another signature, another key of the same type, the same key
 // parsed again; in both forms, for every key type.
-func TestRememberSignaturesAnswersAsVerifying(t *testing.T) {
+func TestMemoizeAnswersAsVerifying(t *testing.T) {
 	signers := testSigners(t)
 	for _, form := range []attest.Form{attest.FormDSSE, attest.FormMetablock} {
 		for kt, s := range signers {
@@ -33,7 +33,7 @@ func TestRememberSignaturesAnswersAsVerifying(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				env.RememberSignatures()
+				env.Memoize()
 				pem, err := s.Key().MarshalPublicPEM()
 				if err != nil {
 					t.Fatal(err)
