@@ -14,12 +14,20 @@ import (
 // (Key.Verify looks at nothing but the public key, the message and the
 // signature), so it stays right whatever is later done to the envelope's
 // exported fields, and whichever *Key, parsed from whichever layout, asks
-// again. ScanLink's answer is kept for the payload it read (the same slice,
-// form and payload type, as Envelope.kind is).
+// again. ScanLink's and ParsedLayout's answers are kept for the payload
+// they read (the same slice, and for a link the same form and payload
+// type, as Envelope.kind is).
 type envelopeMemo struct {
-	mu   sync.Mutex
-	done []verifiedSig
-	link *scannedLink
+	mu     sync.Mutex
+	done   []verifiedSig
+	link   *scannedLink
+	layout *parsedLayout
+}
+
+type parsedLayout struct {
+	payload []byte
+	l       *Layout
+	err     error
 }
 
 type scannedLink struct {
@@ -42,8 +50,8 @@ type verifiedSig struct {
 // evidence screen as it arrives, then the engine): the signatures
 // VerifyKey finds valid, so that checking the same signature with the same
 // key over the same bytes again costs a SHA-256 of the bytes instead of
-// the signature scheme's arithmetic; and the link ScanLink reads. It must
-// be called before e is shared.
+// the signature scheme's arithmetic; the link ScanLink reads; and the
+// layout ParsedLayout reads. It must be called before e is shared.
 func (e *Envelope) Memoize() {
 	if e.memo == nil {
 		e.memo = &envelopeMemo{}
@@ -104,4 +112,22 @@ func (m *envelopeMemo) holds(k *Key, msg, sig []byte) bool {
 		}
 	}
 	return false
+}
+
+// ParsedLayout is ParseLayout(e.Payload); on an envelope that Memoize was
+// called on, the payload is parsed once and the same *Layout given to
+// every caller, who must not change it.
+func (e *Envelope) ParsedLayout() (*Layout, error) {
+	m := e.memo
+	if m == nil {
+		return ParseLayout(e.Payload)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c := m.layout; c != nil && sameSlice(c.payload, e.Payload) {
+		return c.l, c.err
+	}
+	l, err := ParseLayout(e.Payload)
+	m.layout = &parsedLayout{payload: e.Payload, l: l, err: err}
+	return l, err
 }

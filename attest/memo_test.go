@@ -86,3 +86,32 @@ func TestMemoizeAnswersAsVerifying(t *testing.T) {
 		}
 	}
 }
+
+// ParsedLayout on a memoized envelope parses its payload once, and again
+// when the payload is another.
+func TestParsedLayoutMemoized(t *testing.T) {
+	s := testSigners(t)[attest.KeyTypeEd25519]
+	layout := &attest.Layout{Expires: "2030-01-01T00:00:00Z", Keys: map[string]*attest.Key{s.Key().KeyID: s.Key()},
+		Steps: []attest.Step{{Name: "build", Threshold: 1, PubKeys: []string{s.Key().KeyID}}}}
+	payload, err := layout.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := attest.SignPayload(attest.FormDSSE, payload, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed.Memoize()
+	a, err := signed.ParsedLayout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := signed.ParsedLayout(); b != a {
+		t.Error("parsed twice")
+	}
+	signed.Payload = bytes.Replace(payload, []byte(`"build"`), []byte(`"other"`), 1)
+	c, err := signed.ParsedLayout()
+	if err != nil || c == a || c.Steps[0].Name != "other" {
+		t.Errorf("another payload gave the first layout: %v %+v", err, c)
+	}
+}

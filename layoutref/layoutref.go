@@ -60,7 +60,7 @@ func Select(cands []Candidate, keys []*attest.Key, minVersion int) (*Selection, 
 			sel.Rejected = append(sel.Rejected, rej)
 			continue
 		}
-		l, err := attest.ParseLayout(c.Envelope.Payload)
+		l, err := c.Envelope.ParsedLayout()
 		if err != nil {
 			sel.Rejected = append(sel.Rejected, Rejected{Source: c.Source, Reason: "invalid layout: " + err.Error()})
 			continue

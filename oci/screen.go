@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -124,7 +126,7 @@ func containsKey(ks []*attest.Key, k *attest.Key) bool {
 
 // addLayout trusts the keys of a kept layout.
 func (s *screen) addLayout(env *attest.Envelope) bool {
-	l, err := attest.ParseLayout(env.Payload)
+	l, err := env.ParsedLayout()
 	if err != nil {
 		return false
 	}
@@ -200,9 +202,10 @@ func (s *screen) recheckPool() {
 			docs = append(docs, d)
 		}
 		s.mu.Unlock()
+		trusted := s.trustsAll(docs)
 		var layouts []*Document
-		for _, d := range docs {
-			if s.trusts(d.Envelope) {
+		for i, d := range docs {
+			if trusted[i] {
 				s.mu.Lock()
 				if w, ok := s.pool[d]; ok {
 					delete(s.pool, d)
@@ -222,6 +225,23 @@ func (s *screen) recheckPool() {
 			return
 		}
 	}
+}
+
+// trustsAll is trusts for each of docs, on every core: a layout that
+// arrives after its links (hundreds of them) has them all checked at once.
+func (s *screen) trustsAll(docs []*Document) []bool {
+	trusted := make([]bool, len(docs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(docs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(docs); i = int(next.Add(1) - 1) {
+				trusted[i] = s.trusts(docs[i].Envelope)
+			}
+		})
+	}
+	wg.Wait()
+	return trusted
 }
 
 // pooled adds an untrusted document to the pool if there is room.

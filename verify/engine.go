@@ -137,7 +137,7 @@ func verifyLayout(ctx context.Context, layoutEv Evidence, links []Evidence, o Op
 	}
 	// Only now, with the owner's signature checked, is the content trusted
 	// enough to parse in full.
-	layout, err := attest.ParseLayout(layoutEv.Envelope.Payload)
+	layout, err := layoutEv.Envelope.ParsedLayout()
 	if err != nil {
 		return fail(Failure{Source: layoutEv.Source, Reason: "invalid layout: " + err.Error()})
 	}

@@ -300,7 +300,7 @@ func (c *candidate) verifySublayout(ctx context.Context, layout *attest.Layout, 
 		c.reject = fmt.Sprintf("sublayout does not verify: %s", sub.Failures[0].Error())
 		return
 	}
-	subLayout, _ := attest.ParseLayout(c.ev.Envelope.Payload)
+	subLayout, _ := c.ev.Envelope.ParsedLayout()
 	c.link = &attest.CompactLink{Name: step.Name, Materials: attest.NewArtifacts(nil), Products: attest.NewArtifacts(nil)}
 	if n := len(subLayout.Steps); n > 0 {
 		first, last := chosen[subLayout.Steps[0].Name], chosen[subLayout.Steps[n-1].Name]

@@ -174,7 +174,7 @@ func walk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOpt
 	// for each.
 	var parsed *attest.Layout
 	if mayNameAttestations(layout.Envelope.Payload) {
-		parsed, _ = attest.ParseLayout(layout.Envelope.Payload)
+		parsed, _ = layout.Envelope.ParsedLayout()
 	}
 	if keys, need := attestationKeys(parsed); eo.Attestations == nil && need {
 		// Only statements signed by a key a check names are read: junk
@@ -207,7 +207,7 @@ func walk(ctx context.Context, s oci.Store, image ocispec.Descriptor, o ImageOpt
 		return w, verr
 	}
 	if parsed == nil {
-		parsed, _ = attest.ParseLayout(layout.Envelope.Payload)
+		parsed, _ = layout.Envelope.ParsedLayout()
 	}
 	w.Layout = parsed
 	w.Used = map[string]bool{}
