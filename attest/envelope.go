@@ -67,8 +67,10 @@ type Envelope struct {
 	kind   string
 	kindOf []byte
 	fields []fieldSpan
-	// memo, when set (Memoize), holds what checking e worked out.
-	memo *envelopeMemo
+	// memo, when set (Memoize), holds what checking e worked out;
+	// scanned is ScanLink's answer, guarded by memo's lock.
+	memo    *Memo
+	scanned *scannedLink
 }
 
 // fieldSpan is where the value of a payload's field is.

@@ -1,35 +1,52 @@
 package attest
 
 import (
-	"bytes"
 	"crypto"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/x509"
 	"sync"
 )
 
-// envelopeMemo is what checking one envelope worked out (Memoize).
+// Memo holds what checking envelopes works out, for envelopes checked
+// more than once (referee checks evidence from a registry as it arrives,
+// the evidence screen, then in the engine) and for envelopes that a batch
+// of images shares (one layout attached to each): the signatures that
+// verified, the layouts parsed. See Envelope.Memoize.
 //
-// The signatures that verified are kept with their public key and the
-// SHA-256 of the bytes they cover: keyed by what decides the answer
-// (Key.Verify looks at nothing but the public key, the message and the
-// signature), so it stays right whatever is later done to the envelope's
-// exported fields, and whichever *Key, parsed from whichever layout, asks
-// again. ScanLink's and ParsedLayout's answers are kept for the payload
-// they read (the same slice, and for a link the same form and payload
-// type, as Envelope.kind is).
-type envelopeMemo struct {
-	mu     sync.Mutex
-	done   []verifiedSig
-	link   *scannedLink
-	layout *parsedLayout
+// A signature is remembered with its public key and the SHA-256 of the
+// bytes it covers: keyed by all that decides the answer (Key.Verify looks
+// at nothing but the public key, the message and the signature), so the
+// memo stays right whatever is later done to an envelope's exported
+// fields, and whichever *Key, parsed from whichever layout, asks again. A
+// layout is remembered by the SHA-256 of its payload. A Memo is bounded
+// (memoMaxSignatures, memoMaxLayouts): when full, it forgets everything
+// and starts again. It is safe for concurrent use; the zero Memo is ready.
+type Memo struct {
+	mu      sync.Mutex
+	sigs    map[memoSig]struct{}
+	layouts map[[sha256.Size]byte]*parsedLayout
+}
+
+// Bounds of a Memo: a batch of a thousand images of four links each, and
+// the layouts of some projects.
+const (
+	memoMaxSignatures = 1 << 14
+	memoMaxLayouts    = 16
+)
+
+type memoSig struct {
+	pub, sig string
+	msg      [sha256.Size]byte
 }
 
 type parsedLayout struct {
-	payload []byte
-	l       *Layout
-	err     error
+	l   *Layout
+	err error
 }
 
+// scannedLink is ScanLink's answer for the payload it read (the same
+// slice, form and payload type, as Envelope.kind is).
 type scannedLink struct {
 	form        Form
 	payloadType string
@@ -39,95 +56,97 @@ type scannedLink struct {
 	ok          bool
 }
 
-type verifiedSig struct {
-	pub crypto.PublicKey
-	sig []byte
-	msg [sha256.Size]byte
-}
+// NewMemo returns an empty Memo.
+func NewMemo() *Memo { return &Memo{} }
 
-// Memoize makes e remember what checking it works out, for an envelope
-// checked twice, as referee does with evidence from a registry (the
-// evidence screen as it arrives, then the engine): the signatures
-// VerifyKey finds valid, so that checking the same signature with the same
-// key over the same bytes again costs a SHA-256 of the bytes instead of
-// the signature scheme's arithmetic; the link ScanLink reads; and the
-// layout ParsedLayout reads. It must be called before e is shared.
-func (e *Envelope) Memoize() {
-	if e.memo == nil {
-		e.memo = &envelopeMemo{}
+// Memoize makes e use m (a new Memo when m is nil) for what checking it
+// works out: VerifyKey answers a signature already verified with the same
+// key over the same bytes with a SHA-256 of the bytes instead of the
+// signature scheme's arithmetic; ParsedLayout parses a payload once; and
+// ScanLink reads e's link once. It must be called before e is shared.
+func (e *Envelope) Memoize(m *Memo) {
+	if m == nil {
+		m = NewMemo()
 	}
-}
-
-// scanLink is ScanLink(e), read once for e's payload.
-func (m *envelopeMemo) scanLink(e *Envelope) (*CompactLink, *SignedContent, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c := m.link; c != nil && c.form == e.Form && c.payloadType == e.PayloadType && sameSlice(c.payload, e.Payload) {
-		return c.l, c.signed, c.ok
-	}
-	l, signed, ok := scanLink(e)
-	m.link = &scannedLink{form: e.Form, payloadType: e.PayloadType, payload: e.Payload, l: l, signed: signed, ok: ok}
-	return l, signed, ok
+	e.memo = m
 }
 
 // verify is k.Verify(msg, sig), answered from the memo when it holds that
 // very check.
-func (m *envelopeMemo) verify(k *Key, msg, sig []byte) error {
+func (m *Memo) verify(k *Key, msg, sig []byte) error {
 	if m == nil {
 		return k.Verify(msg, sig)
 	}
-	if m.holds(k, msg, sig) {
+	pub, ok := publicIdentity(k.pub)
+	if !ok {
+		return k.Verify(msg, sig)
+	}
+	entry := memoSig{pub: pub, sig: string(sig), msg: sha256.Sum256(msg)}
+	m.mu.Lock()
+	_, ok = m.sigs[entry]
+	m.mu.Unlock()
+	if ok {
 		return nil
 	}
 	if err := k.Verify(msg, sig); err != nil {
 		return err
 	}
-	v := verifiedSig{pub: k.pub, sig: bytes.Clone(sig), msg: sha256.Sum256(msg)}
 	m.mu.Lock()
-	m.done = append(m.done, v)
+	if m.sigs == nil || len(m.sigs) >= memoMaxSignatures {
+		m.sigs = map[memoSig]struct{}{}
+	}
+	m.sigs[entry] = struct{}{}
 	m.mu.Unlock()
 	return nil
 }
 
-func (m *envelopeMemo) holds(k *Key, msg, sig []byte) bool {
-	pub, ok := k.pub.(interface{ Equal(crypto.PublicKey) bool })
-	if !ok {
-		return false
+// publicIdentity names a public key by its type and its bytes, cheaply
+// (an Ed25519 key's 32 bytes; x509's DER encoding, which costs a
+// microsecond or more, for the others).
+func publicIdentity(pub crypto.PublicKey) (string, bool) {
+	if k, ok := pub.(ed25519.PublicKey); ok {
+		return "ed25519:" + string(k), true
 	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	return string(der), err == nil
+}
+
+// scanLink is ScanLink(e), read once for e's payload.
+func (m *Memo) scanLink(e *Envelope) (*CompactLink, *SignedContent, bool) {
 	m.mu.Lock()
-	var want []verifiedSig
-	for _, v := range m.done {
-		if bytes.Equal(v.sig, sig) && pub.Equal(v.pub) {
-			want = append(want, v)
-		}
-	}
+	c := e.scanned
 	m.mu.Unlock()
-	if len(want) == 0 {
-		return false
+	if c != nil && c.form == e.Form && c.payloadType == e.PayloadType && sameSlice(c.payload, e.Payload) {
+		return c.l, c.signed, c.ok
 	}
-	sum := sha256.Sum256(msg)
-	for _, v := range want {
-		if v.msg == sum {
-			return true
-		}
-	}
-	return false
+	l, signed, ok := scanLink(e)
+	m.mu.Lock()
+	e.scanned = &scannedLink{form: e.Form, payloadType: e.PayloadType, payload: e.Payload, l: l, signed: signed, ok: ok}
+	m.mu.Unlock()
+	return l, signed, ok
 }
 
 // ParsedLayout is ParseLayout(e.Payload); on an envelope that Memoize was
-// called on, the payload is parsed once and the same *Layout given to
-// every caller, who must not change it.
+// called on, a payload is parsed once, and the same *Layout given to every
+// caller, who must not change it.
 func (e *Envelope) ParsedLayout() (*Layout, error) {
 	m := e.memo
 	if m == nil {
 		return ParseLayout(e.Payload)
 	}
+	sum := sha256.Sum256(e.Payload)
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c := m.layout; c != nil && sameSlice(c.payload, e.Payload) {
+	c, ok := m.layouts[sum]
+	m.mu.Unlock()
+	if ok {
 		return c.l, c.err
 	}
 	l, err := ParseLayout(e.Payload)
-	m.layout = &parsedLayout{payload: e.Payload, l: l, err: err}
+	m.mu.Lock()
+	if m.layouts == nil || len(m.layouts) >= memoMaxLayouts {
+		m.layouts = map[[sha256.Size]byte]*parsedLayout{}
+	}
+	m.layouts[sum] = &parsedLayout{l: l, err: err}
+	m.mu.Unlock()
 	return l, err
 }

@@ -33,7 +33,7 @@ func TestMemoizeAnswersAsVerifying(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				env.Memoize()
+				env.Memoize(nil)
 				pem, err := s.Key().MarshalPublicPEM()
 				if err != nil {
 					t.Fatal(err)
@@ -101,7 +101,7 @@ func TestParsedLayoutMemoized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed.Memoize()
+	signed.Memoize(nil)
 	a, err := signed.ParsedLayout()
 	if err != nil {
 		t.Fatal(err)

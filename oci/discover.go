@@ -92,6 +92,11 @@ type DiscoverOptions struct {
 	// holds at once, shared with every other gather using it (the images
 	// of a batch); see Budget and Bundle.Release.
 	Budget *Budget
+	// Memo, when set, is shared by the envelopes DiscoverAndGather reads
+	// (attest.Envelope.Memoize), with every other gather using it (the
+	// images of a batch, which often share a layout); nil gives each
+	// gather its own.
+	Memo *attest.Memo
 	// ListedEnvelopes lets DiscoverAndGather read a referee layout or
 	// link straight from a registry's referrers API listing, whose
 	// entries carry the manifest's annotations: the envelope the

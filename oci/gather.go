@@ -77,7 +77,7 @@ func (b *Bundle) Release() {
 // Envelope blobs are checked against digest and size and refused above
 // maxBlob. Nothing here verifies signatures: that is verify's job.
 func Gather(ctx context.Context, s content.ReadOnlyGraphStorage, graph *Node, maxBlob int64, parallel int) (*Bundle, error) {
-	return gather(ctx, newReader(s, maxBlob, nil, nil), graph, parallel, nil)
+	return gather(ctx, newReader(s, maxBlob, nil, nil, nil), graph, parallel, nil)
 }
 
 // fetched is what readDocuments found for one referrer.
@@ -121,7 +121,7 @@ func DiscoverAndGather(ctx context.Context, s content.ReadOnlyGraphStorage, subj
 	if o.Parallel <= 0 {
 		o.Parallel = DefaultParallel
 	}
-	r := newReader(s, maxBlob, o.Trust, o.Budget)
+	r := newReader(s, maxBlob, o.Trust, o.Budget, o.Memo)
 	stop := func() bool { return false }
 	if r.lease != nil {
 		stop = context.AfterFunc(ctx, r.lease.close)

@@ -127,12 +127,12 @@ func (r *reader) parse(ctx context.Context, n *Node, l ocispec.Descriptor, raw [
 		return nil, "", err
 	}
 	defer r.decode.Release(w)
-	d, problem := parseDocument(n, l, raw)
+	d, problem := parseDocument(n, l, raw, r.memo)
 	return d, problem, nil
 }
 
 // parseDocument reads one envelope as referee reads evidence.
-func parseDocument(n *Node, l ocispec.Descriptor, raw []byte) (*Document, string) {
+func parseDocument(n *Node, l ocispec.Descriptor, raw []byte, memo *attest.Memo) (*Document, string) {
 	env, err := attest.ParseEnvelope(raw)
 	if err != nil {
 		if IsRefereeType(n.ArtifactType) {
@@ -146,7 +146,7 @@ func parseDocument(n *Node, l ocispec.Descriptor, raw []byte) (*Document, string
 	}
 	// Its signatures are checked here (the evidence screen) and again by
 	// the engine.
-	env.Memoize()
+	env.Memoize(memo)
 	d := &Document{Referrer: n, Kind: kind, Envelope: env, Raw: raw}
 	keyid := firstKeyID(env)
 	switch kind {

@@ -14,6 +14,8 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
+
+	"github.com/referee-dev/referee/attest"
 )
 
 // maxLayersPerReferrer bounds the layers of one referrer that are read
@@ -45,17 +47,22 @@ type reader struct {
 	// one waits for room in big or lease while holding it, so that those
 	// holding them can always go on.
 	gate chan struct{}
+	// memo is what the envelopes read share (attest.Envelope.Memoize).
+	memo *attest.Memo
 }
 
 // hold is what a fetched blob holds until it is kept or dropped: bytes of
 // the lease and of reader.big.
 type hold struct{ lease, big int64 }
 
-func newReader(s content.Fetcher, maxBlob int64, t *Trust, shared *Budget) *reader {
+func newReader(s content.Fetcher, maxBlob int64, t *Trust, shared *Budget, memo *attest.Memo) *reader {
 	if maxBlob <= 0 {
 		maxBlob = DefaultMaxBlobBytes
 	}
-	r := &reader{s: s, maxBlob: maxBlob, bud: newBudget(), lease: shared.open(), screen: newScreen(t), big: semaphore.NewWeighted(2 * DefaultMaxBlobBytes)}
+	if memo == nil {
+		memo = attest.NewMemo()
+	}
+	r := &reader{s: s, maxBlob: maxBlob, bud: newBudget(), lease: shared.open(), screen: newScreen(t), big: semaphore.NewWeighted(2 * DefaultMaxBlobBytes), memo: memo}
 	if shared != nil {
 		r.decode = shared.decode
 	} else {
@@ -73,7 +80,7 @@ func newReader(s content.Fetcher, maxBlob int64, t *Trust, shared *Budget) *read
 // choose the evidence (drop the current layout so that an older one is
 // used).
 func readDocuments(ctx context.Context, s content.Fetcher, n *Node, maxBlob int64, sp *speculated, bud *budget) ([]*Document, string, error) {
-	r := newReader(s, maxBlob, nil, nil)
+	r := newReader(s, maxBlob, nil, nil, nil)
 	r.bud = bud
 	return r.readDocuments(ctx, n, sp)
 }

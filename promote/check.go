@@ -141,6 +141,11 @@ func CheckMany(ctx context.Context, refs []string, o CheckOptions, parallel int,
 	if o.Full.Discover.Budget == nil {
 		o.Full.Discover.Budget = oci.NewBudget(0)
 	}
+	if o.Full.Discover.Memo == nil {
+		// The images of a batch often share their layout: its signature
+		// is checked and its payload parsed once.
+		o.Full.Discover.Memo = attest.NewMemo()
+	}
 	if len(refs) > 1 {
 		// A transport that cannot be built (a --ca-file that does not
 		// read) is left to fail each image as it would alone.
