@@ -100,7 +100,8 @@ type DiscoverOptions struct {
 	// ListedEnvelopes lets DiscoverAndGather read a referee layout or
 	// link straight from a registry's referrers API listing, whose
 	// entries carry the manifest's annotations: the envelope the
-	// AnnotationEnvelopeDigest annotation names is fetched, and the
+	// AnnotationEnvelopeDigest annotation names is fetched (or taken
+	// from AnnotationEnvelopeData when the entry carries it), and the
 	// referrer's manifest is not read (see DiscoverAndGather). Nothing
 	// else, nor a listing of the referrers tag schema, is read so.
 	ListedEnvelopes bool

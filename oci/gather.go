@@ -93,7 +93,9 @@ type fetched struct {
 // the whole graph is known. On a registry, an envelope whose digest the
 // referrers listing announces (AnnotationEnvelopeDigest, which the registry
 // copies from the manifest) is fetched by that digest at the same time as
-// the manifest, saving a round trip. The listing stays a hint: such a blob
+// the manifest, saving a round trip, or taken from the listing itself when
+// the entry carries it (AnnotationEnvelopeData) with that very digest,
+// saving the request. The listing stays a hint: such a blob
 // is used only for a layer of the manifest, read and checked as before,
 // with that very digest and size; otherwise the layer is fetched as
 // Gather does. o.Parallel bounds the requests for listings and manifests
