@@ -316,34 +316,51 @@ func isHex(d string) bool {
 }
 
 // soleSHA256 matches {"sha256":"<64 lowercase hex>"}, with any JSON
-// whitespace between the tokens, and returns the digest.
+// whitespace between the tokens, and returns the digest. It is most of a
+// large link's entries: written without closures, with a table for the
+// digits.
 func soleSHA256(raw []byte) ([]byte, bool) {
-	p := 0
-	ws := func() {
-		for p < len(raw) && (raw[p] == ' ' || raw[p] == '\n' || raw[p] == '\t' || raw[p] == '\r') {
-			p++
-		}
+	p, ok := jsonToken(raw, 0, "{")
+	if ok {
+		p, ok = jsonToken(raw, p, `"sha256"`)
 	}
-	lit := func(l string) bool {
-		ws()
-		if !bytes.HasPrefix(raw[p:], []byte(l)) {
-			return false
-		}
-		p += len(l)
-		return true
+	if ok {
+		p, ok = jsonToken(raw, p, ":")
 	}
-	if !lit("{") || !lit(`"sha256"`) || !lit(":") || !lit(`"`) || p+65 > len(raw) || raw[p+64] != '"' {
+	if ok {
+		p, ok = jsonToken(raw, p, `"`)
+	}
+	if !ok || p+65 > len(raw) || raw[p+64] != '"' {
 		return nil, false
 	}
 	d := raw[p : p+64]
 	for _, c := range d {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+		if !lowerHex[c] {
 			return nil, false
 		}
 	}
-	p += 65
-	if !lit("}") || p != len(raw) {
+	if p, ok = jsonToken(raw, p+65, "}"); !ok || p != len(raw) {
 		return nil, false
 	}
 	return d, true
+}
+
+// lowerHex tells the lowercase hexadecimal digits.
+var lowerHex = func() (t [256]bool) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = true
+	}
+	return t
+}()
+
+// jsonToken skips JSON whitespace in raw from p, then tok, and returns
+// where tok ends, or false if tok is not there.
+func jsonToken(raw []byte, p int, tok string) (int, bool) {
+	for p < len(raw) && (raw[p] == ' ' || raw[p] == '\n' || raw[p] == '\t' || raw[p] == '\r') {
+		p++
+	}
+	if len(raw)-p < len(tok) || string(raw[p:p+len(tok)]) != tok {
+		return p, false
+	}
+	return p + len(tok), true
 }
