@@ -146,6 +146,14 @@ func CheckMany(ctx context.Context, refs []string, o CheckOptions, parallel int,
 		// is checked and its payload parsed once.
 		o.Full.Discover.Memo = attest.NewMemo()
 	}
+	if l := o.Full.Layout; l != nil && l.Envelope != nil {
+		// The layout given, the same for every image: a copy that
+		// shares the batch's memo, so that the caller's is unchanged.
+		env, cand := *l.Envelope, *l
+		env.Memoize(o.Full.Discover.Memo)
+		cand.Envelope = &env
+		o.Full.Layout = &cand
+	}
 	if len(refs) > 1 {
 		// A transport that cannot be built (a --ca-file that does not
 		// read) is left to fail each image as it would alone.
