@@ -69,6 +69,9 @@ type walker struct {
 	needles []string
 
 	stopped atomic.Bool // an error was set: workers stop at the next file
+	// ctx is run's: a worker sees its cancellation at the next file, not
+	// only once context.AfterFunc's goroutine has run.
+	ctx context.Context
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -97,6 +100,7 @@ func (w *walker) run(ctx context.Context, tasks []task) ([][]result, error) {
 	}
 	w.cond = sync.NewCond(&w.mu)
 	w.stack = tasks
+	w.ctx = ctx
 	stop := context.AfterFunc(ctx, func() { w.fail(ctx.Err()) })
 	var wg sync.WaitGroup
 	for range workers {
@@ -266,6 +270,9 @@ func (w *walker) hashBatch(wk *worker, t task) error {
 	for _, f := range t.files {
 		if w.stopped.Load() {
 			return nil
+		}
+		if err := w.ctx.Err(); err != nil {
+			return err
 		}
 		wk.d.Reset()
 		n, err := t.dir.d.hashAt(f.name, wk)
