@@ -67,10 +67,8 @@ type Envelope struct {
 	kind   string
 	kindOf []byte
 	fields []fieldSpan
-	// memo, when set (Memoize), holds what checking e worked out;
-	// scanned is ScanLink's answer, guarded by memo's lock.
-	memo    *Memo
-	scanned *scannedLink
+	// memo, when set (Memoize), holds what checking e worked out.
+	memo *Memo
 }
 
 // fieldSpan is where the value of a payload's field is.

@@ -222,12 +222,10 @@ func (l *Layout) Marshal() ([]byte, error) {
 	if c.Keys == nil {
 		c.Keys = map[string]*Key{}
 	}
-	if c.Steps == nil {
-		c.Steps = []Step{}
-	}
-	if c.Inspect == nil {
-		c.Inspect = []Inspection{}
-	}
+	// Copies of the steps and inspections, which are filled in below: l
+	// is not changed (a layout from Envelope.ParsedLayout is shared).
+	c.Steps = append([]Step{}, c.Steps...)
+	c.Inspect = append([]Inspection{}, c.Inspect...)
 	for i := range c.Steps {
 		s := &c.Steps[i]
 		s.Type = "step"

@@ -31,17 +31,7 @@ func (l *Link) Compact() *CompactLink {
 // only: for any other payload (a layout, a Statement, a document it does
 // not vouch for, one with an error) ok is false, and PayloadKind and
 // ParseLink say what it is or what is wrong.
-//
-// On an envelope that Memoize was called on, the pass is made once and its
-// answer given again.
 func ScanLink(e *Envelope) (l *CompactLink, signed *SignedContent, ok bool) {
-	if e.memo != nil {
-		return e.memo.scanLink(e)
-	}
-	return scanLink(e)
-}
-
-func scanLink(e *Envelope) (l *CompactLink, signed *SignedContent, ok bool) {
 	if e.Form != FormMetablock && e.Form != FormDSSE {
 		return nil, nil, false
 	}

@@ -19,9 +19,9 @@ import (
 // at nothing but the public key, the message and the signature), so the
 // memo stays right whatever is later done to an envelope's exported
 // fields, and whichever *Key, parsed from whichever layout, asks again. A
-// layout is remembered by the SHA-256 of its payload. A Memo is bounded
-// (memoMaxSignatures, memoMaxLayouts): when full, it forgets everything
-// and starts again. It is safe for concurrent use; the zero Memo is ready.
+// layout is remembered by the SHA-256 of its payload, if that is at most
+// memoMaxLayoutBytes. A Memo is bounded (memoMaxSignatures,
+// memoMaxLayouts): when full, it forgets everything and starts again. It is safe for concurrent use; the zero Memo is ready.
 type Memo struct {
 	mu      sync.Mutex
 	sigs    map[memoSig]struct{}
@@ -31,8 +31,9 @@ type Memo struct {
 // Bounds of a Memo: a batch of a thousand images of four links each, and
 // the layouts of some projects.
 const (
-	memoMaxSignatures = 1 << 14
-	memoMaxLayouts    = 16
+	memoMaxSignatures  = 1 << 14
+	memoMaxLayouts     = 16
+	memoMaxLayoutBytes = 1 << 20
 )
 
 type memoSig struct {
@@ -45,25 +46,14 @@ type parsedLayout struct {
 	err error
 }
 
-// scannedLink is ScanLink's answer for the payload it read (the same
-// slice, form and payload type, as Envelope.kind is).
-type scannedLink struct {
-	form        Form
-	payloadType string
-	payload     []byte
-	l           *CompactLink
-	signed      *SignedContent
-	ok          bool
-}
-
 // NewMemo returns an empty Memo.
 func NewMemo() *Memo { return &Memo{} }
 
 // Memoize makes e use m (a new Memo when m is nil) for what checking it
 // works out: VerifyKey answers a signature already verified with the same
 // key over the same bytes with a SHA-256 of the bytes instead of the
-// signature scheme's arithmetic; ParsedLayout parses a payload once; and
-// ScanLink reads e's link once. It must be called before e is shared.
+// signature scheme's arithmetic, and ParsedLayout parses a payload once.
+// It must be called before e is shared.
 func (e *Envelope) Memoize(m *Memo) {
 	if m == nil {
 		m = NewMemo()
@@ -111,27 +101,12 @@ func publicIdentity(pub crypto.PublicKey) (string, bool) {
 	return string(der), err == nil
 }
 
-// scanLink is ScanLink(e), read once for e's payload.
-func (m *Memo) scanLink(e *Envelope) (*CompactLink, *SignedContent, bool) {
-	m.mu.Lock()
-	c := e.scanned
-	m.mu.Unlock()
-	if c != nil && c.form == e.Form && c.payloadType == e.PayloadType && sameSlice(c.payload, e.Payload) {
-		return c.l, c.signed, c.ok
-	}
-	l, signed, ok := scanLink(e)
-	m.mu.Lock()
-	e.scanned = &scannedLink{form: e.Form, payloadType: e.PayloadType, payload: e.Payload, l: l, signed: signed, ok: ok}
-	m.mu.Unlock()
-	return l, signed, ok
-}
-
 // ParsedLayout is ParseLayout(e.Payload); on an envelope that Memoize was
 // called on, a payload is parsed once, and the same *Layout given to every
 // caller, who must not change it.
 func (e *Envelope) ParsedLayout() (*Layout, error) {
 	m := e.memo
-	if m == nil {
+	if m == nil || len(e.Payload) > memoMaxLayoutBytes {
 		return ParseLayout(e.Payload)
 	}
 	sum := sha256.Sum256(e.Payload)

@@ -151,8 +151,9 @@ func parseDocument(n *Node, l ocispec.Descriptor, raw []byte, memo *attest.Memo)
 	keyid := firstKeyID(env)
 	switch kind {
 	case "link":
-		// The one pass the engine reads links with (memoized); the long
-		// way says what is wrong.
+		// A link read in one pass, as the engine reads it, which checks
+		// it whole (its table is not kept: the engine reads it again,
+		// bounded by its own budget); the long way says what is wrong.
 		if link, _, ok := attest.ScanLink(env); ok {
 			d.Step = link.Name
 		} else if full, err := attest.ParseLink(env.Payload); err != nil {
