@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -95,7 +96,20 @@ func attachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r 
 	}
 	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, data)
 	desc.ArtifactType, desc.Annotations = r.ArtifactType, ann
-	if err := pushIfAbsent(ctx, s, desc, data); err != nil {
+	err = pushIfAbsent(ctx, s, desc, data)
+	if _, carried := ann[AnnotationEnvelopeData]; carried && refusedManifest(err) {
+		// A registry that takes no manifest this large, or no annotation
+		// this long: the envelope goes as a blob only, as to any reader
+		// it may.
+		delete(ann, AnnotationEnvelopeData)
+		if data, err = marshalJSON(manifest); err != nil {
+			return Attached{}, err
+		}
+		desc = content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, data)
+		desc.ArtifactType, desc.Annotations = r.ArtifactType, ann
+		err = pushIfAbsent(ctx, s, desc, data)
+	}
+	if err != nil {
 		if !blobUnknown(err) {
 			return Attached{}, err
 		}
@@ -124,6 +138,17 @@ func attachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r 
 // not know one of its blobs (MANIFEST_BLOB_UNKNOWN).
 func blobUnknown(err error) bool {
 	return hasErrorCode(err, errcode.ErrorCodeManifestBlobUnknown)
+}
+
+// refusedManifest reports whether a registry refused a manifest as such:
+// MANIFEST_INVALID, or 400 or 413 without a code that names something else.
+func refusedManifest(err error) bool {
+	var er *errcode.ErrorResponse
+	if !errors.As(err, &er) || blobUnknown(err) {
+		return false
+	}
+	return hasErrorCode(err, errcode.ErrorCodeManifestInvalid) || er.StatusCode == http.StatusRequestEntityTooLarge ||
+		(er.StatusCode == http.StatusBadRequest && !hasErrorCode(err, errcode.ErrorCodeNameInvalid, errcode.ErrorCodeDigestInvalid, errcode.ErrorCodeSizeInvalid))
 }
 
 // hasErrorCode reports whether err is a registry's error response with

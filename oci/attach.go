@@ -107,8 +107,8 @@ func Attach(ctx context.Context, s Store, subject ocispec.Descriptor, file []byt
 // findAttached looks among subject's referrers for one that already holds
 // the envelope layer (titled title, unless title is empty): by the
 // annotation in the listing, then confirmed from the manifest itself. It
-// also returns the envelope bytes the listing carries already
-// (AnnotationEnvelopeData), for inlineable.
+// also returns the bytes the envelopes the listing carries already
+// (AnnotationEnvelopeData) take in it, encoded, for inlineable.
 func findAttached(ctx context.Context, s Store, subject ocispec.Descriptor, artifactType string, layer digest.Digest, title string) (ocispec.Descriptor, bool, int, error) {
 	list, err := ListReferrers(ctx, s, subject, "", 0)
 	if err != nil {
@@ -116,7 +116,9 @@ func findAttached(ctx context.Context, s Store, subject ocispec.Descriptor, arti
 	}
 	inlined := 0
 	for _, d := range list {
-		inlined += len(d.Annotations[AnnotationEnvelopeData])
+		if data, ok := d.Annotations[AnnotationEnvelopeData]; ok {
+			inlined += encodedLen(data)
+		}
 	}
 	for _, d := range list {
 		if d.Annotations[AnnotationEnvelopeDigest] != layer.String() {

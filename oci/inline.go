@@ -8,12 +8,37 @@ import (
 )
 
 // inlineable reports whether an envelope of data is carried in its
-// manifest's annotations (AnnotationEnvelopeData), given the envelope
-// bytes the subject's listing carries so already: it is small
-// (InlineEnvelopeMax), the listing keeps within InlineListingMax, and it
-// is UTF-8, as an annotation (a JSON string) must be to keep its bytes.
+// manifest's annotations (AnnotationEnvelopeData), given the bytes the
+// carried envelopes of the subject's listing take in it already
+// (encodedLen): it is UTF-8, as an annotation (a JSON string) must be to
+// keep its bytes, and small (InlineEnvelopeMax), and the listing keeps
+// within InlineListingMax, counted as encoded: a registry's JSON may
+// write each '<', '>' and '&' in six bytes.
 func inlineable(data []byte, listed int) bool {
-	return len(data) <= InlineEnvelopeMax && listed+len(data) <= InlineListingMax && utf8.Valid(data)
+	if len(data) > InlineEnvelopeMax || !utf8.Valid(data) {
+		return false
+	}
+	n := encodedLen(string(data))
+	return n <= 2*len(data) && listed+n <= InlineListingMax
+}
+
+// encodedLen is the most bytes s takes as a JSON string, quotes and all,
+// as encoding/json writes it with HTML escaping (the most any registry's
+// encoder writes): six for '<', '>', '&', U+2028, U+2029 and control
+// characters other than \n, \r, \t; two for '"', '\\' and those three.
+func encodedLen(s string) int {
+	n := 2
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
+			n += 2
+		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
+			n += 6
+		default:
+			n += utf8.RuneLen(r)
+		}
+	}
+	return n
 }
 
 // inlineEnvelope returns the envelope a listing entry carries in its

@@ -1,9 +1,16 @@
 package oci_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/referee-dev/referee/attest"
@@ -84,6 +91,63 @@ func TestAttachCarriesSmallEnvelopes(t *testing.T) {
 			}
 			if ok := carried(linkOfSize(t, f, "after", 1<<10)); ok && total+1<<10 > oci.InlineListingMax {
 				t.Error("a small link is carried past InlineListingMax")
+			}
+		})
+	}
+}
+
+// A registry that refuses manifests with long annotations (400
+// MANIFEST_INVALID) still takes the envelope: attached again without
+// carrying it, as a blob only; one that refuses for another reason
+// (unauthorized) is not asked twice.
+func TestAttachWhereLongAnnotationsAreRefused(t *testing.T) {
+	ctx := context.Background()
+	backend := newRegistry(t, true)
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		ok     bool
+	}{
+		{"manifest invalid", http.StatusBadRequest, `{"errors":[{"code":"MANIFEST_INVALID","message":"annotation too long"}]}`, true},
+		{"too large", http.StatusRequestEntityTooLarge, `{"errors":[]}`, true},
+		{"denied", http.StatusForbidden, `{"errors":[{"code":"DENIED","message":"no"}]}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var refused atomic.Int32
+			rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: backend})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+					body, _ := io.ReadAll(r.Body)
+					if strings.Contains(string(body), oci.AnnotationEnvelopeData) {
+						refused.Add(1)
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(tc.status)
+						_, _ = io.WriteString(w, tc.body)
+						return
+					}
+					r.Body = io.NopCloser(bytes.NewReader(body))
+				}
+				rp.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			s := open(t, strings.TrimPrefix(srv.URL, "http://")+"/refuse-"+strings.ReplaceAll(tc.name, " ", "-"))
+			image := pushImage(t, s, "app "+tc.name)
+			f, _ := attest.GenerateKey("")
+			file := linkOfSize(t, f, "build", 1<<10)
+			a, err := oci.Attach(ctx, s, image, file, oci.AttachOptions{})
+			if !tc.ok {
+				if err == nil || refused.Load() != 1 {
+					t.Fatalf("attached (%v) after %d refusals", err, refused.Load())
+				}
+				return
+			}
+			if err != nil || refused.Load() != 1 {
+				t.Fatalf("attach: %v (%d refusals)", err, refused.Load())
+			}
+			m := fetch(t, s, a.Manifest)
+			if strings.Contains(string(m), oci.AnnotationEnvelopeData) || !strings.Contains(string(m), oci.AnnotationEnvelopeDigest) {
+				t.Errorf("manifest %s", m)
 			}
 		})
 	}
