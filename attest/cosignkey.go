@@ -3,6 +3,8 @@ package attest
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -74,8 +76,14 @@ func ParsePrivateKeyPassword(data []byte, password func() ([]byte, error)) (*Sig
 	if !ok {
 		return nil, fmt.Errorf("%w: the cosign private key cannot sign here", ErrUnknownKeyType)
 	}
-	if _, isRSA := priv.Public().(*rsa.PublicKey); isRSA {
+	switch pub := priv.Public().(type) {
+	case *rsa.PublicKey:
 		return nil, errors.New("cosign RSA keys are not supported: cosign signs RSA with PKCS#1 v1.5, and in-toto's RSA scheme verifies RSASSA-PSS; use an ECDSA key (cosign generate-key-pair)")
+	case *ecdsa.PublicKey:
+		// The curves cosign (sigstore's signature package) takes.
+		if c := pub.Curve; c != elliptic.P256() && c != elliptic.P384() && c != elliptic.P521() {
+			return nil, fmt.Errorf("the cosign private key is an ECDSA key on %s, which cosign does not take (P-256, P-384 or P-521)", c.Params().Name)
+		}
 	}
 	s, err := signerFromCrypto(priv)
 	if err != nil {

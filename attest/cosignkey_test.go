@@ -2,6 +2,9 @@ package attest_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -11,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/signature"
 
@@ -230,9 +234,10 @@ func TestCosignPublicKey(t *testing.T) {
 // TestCosignKeyMatchesCosign: ParsePrivateKeyPassword decrypts a cosign
 // key without cosign's package; it must read every key, and refuse every
 // password and damage, exactly as cosign.LoadPrivateKey does. The keys are
-// the ones cosign wrote (testdata/cosign) and ones cosign import-key-pair
-// encrypted (Ed25519, ECDSA on each curve); each is also tried with wrong
-// passwords and with its encrypted document cut or altered.
+// the ones cosign wrote (testdata/cosign), ones cosign import-key-pair
+// encrypted (Ed25519, ECDSA P-256) and ECDSA keys on P-224, P-384 and
+// P-521 encrypted as cosign does; each is also tried with a wrong password
+// and with its encrypted document cut or altered.
 func TestCosignKeyMatchesCosign(t *testing.T) {
 	type keyCase struct {
 		name string
@@ -257,6 +262,23 @@ func TestCosignKeyMatchesCosign(t *testing.T) {
 			t.Fatal(err)
 		}
 		cases = append(cases, keyCase{"imported " + kt, kb.PrivateBytes, "pw " + kt})
+	}
+	// ECDSA keys on other curves, encrypted as cosign encrypts (cosign
+	// takes P-384 and P-521, not P-224).
+	for _, curve := range []elliptic.Curve{elliptic.P224(), elliptic.P384(), elliptic.P521()} {
+		priv, err := ecdsa.GenerateKey(curve, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := encrypted.Encrypt(der, []byte("pw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, keyCase{"ecdsa " + curve.Params().Name, pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED SIGSTORE PRIVATE KEY", Bytes: enc}), "pw"})
 	}
 	var tries []keyCase
 	for _, c := range cases {
