@@ -20,11 +20,13 @@ import (
 // Node is one manifest of a referrer graph, described from the manifest
 // itself (never from the registry's listing, which may be wrong).
 type Node struct {
-	Digest       string            `json:"digest"`
-	MediaType    string            `json:"mediaType"`
-	Size         int64             `json:"size"`
-	ArtifactType string            `json:"artifactType,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
+	Digest       string `json:"digest"`
+	MediaType    string `json:"mediaType"`
+	Size         int64  `json:"size"`
+	ArtifactType string `json:"artifactType,omitempty"`
+	// Annotations are the referrer's, without the envelope they may carry
+	// (AnnotationEnvelopeData).
+	Annotations map[string]string `json:"annotations,omitempty"`
 	// Problem says why a listed referrer was not followed (its manifest
 	// names another subject, cannot be fetched, …).
 	Problem string `json:"problem,omitempty"`
@@ -341,7 +343,7 @@ func (n *Node) read(ctx context.Context, s content.Fetcher, parent ocispec.Descr
 	if n.ArtifactType == "" && m.Config != nil {
 		n.ArtifactType = m.Config.MediaType
 	}
-	n.Annotations = m.Annotations
+	n.Annotations = withoutCarried(m.Annotations)
 	n.desc.MediaType, n.desc.ArtifactType, n.desc.Annotations = m.MediaType, n.ArtifactType, m.Annotations
 	n.layers = m.Layers
 	if m.Manifests != nil {

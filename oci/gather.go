@@ -354,7 +354,7 @@ func listedDocument(listed ocispec.Descriptor) bool {
 // the annotation names, of the size fetched.
 func (n *Node) fromListing(listed ocispec.Descriptor, envelope digest.Digest, size int64) {
 	n.ArtifactType = listed.ArtifactType
-	n.Annotations = listed.Annotations
+	n.Annotations = withoutCarried(listed.Annotations)
 	media := MediaTypeDSSE
 	if listed.ArtifactType == ArtifactTypeLayoutMetablock || listed.ArtifactType == ArtifactTypeLinkMetablock {
 		media = MediaTypeMetablock

@@ -67,3 +67,20 @@ func (r *reader) inlineEnvelope(listed ocispec.Descriptor, dg digest.Digest) ([]
 	}
 	return data, h, true
 }
+
+// withoutCarried returns annotations without the envelope they may carry
+// (AnnotationEnvelopeData): a Node's annotations say what a referrer is
+// (discover prints them); the envelope is read as a blob or from the
+// listing, never from there.
+func withoutCarried(annotations map[string]string) map[string]string {
+	if _, ok := annotations[AnnotationEnvelopeData]; !ok {
+		return annotations
+	}
+	out := make(map[string]string, len(annotations)-1)
+	for k, v := range annotations {
+		if k != AnnotationEnvelopeData {
+			out[k] = v
+		}
+	}
+	return out
+}

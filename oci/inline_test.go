@@ -62,6 +62,18 @@ func TestAttachCarriesSmallEnvelopes(t *testing.T) {
 			if ok := carried(linkOfSize(t, f, "small", 1<<10)); !ok {
 				t.Error("a 1 KiB link is not carried in the listing")
 			}
+			// The graph says what each referrer is, without the envelope.
+			for _, listed := range []bool{false, true} {
+				graph, _, err := oci.DiscoverAndGather(ctx, s, image, oci.DiscoverOptions{ListedEnvelopes: listed}, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range graph.Referrers {
+					if _, ok := n.Annotations[oci.AnnotationEnvelopeData]; ok || n.Annotations[oci.AnnotationKind] != "link" {
+						t.Errorf("listed %v: referrer %s has annotations %v", listed, n.Digest, n.Annotations)
+					}
+				}
+			}
 			if ok := carried(linkOfSize(t, f, "large", oci.InlineEnvelopeMax+1)); ok {
 				t.Error("a link over InlineEnvelopeMax is carried in the listing")
 			}
