@@ -2,12 +2,14 @@ package attest
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
@@ -278,6 +280,15 @@ func (e *Envelope) SignedBytes() ([]byte, error) {
 type SignedContent struct {
 	env *Envelope
 	msg []byte
+	// sum is the SHA-256 of msg, for the memo, computed once.
+	sumOnce sync.Once
+	sum     [sha256.Size]byte
+}
+
+// msgSum returns the SHA-256 of the signed bytes.
+func (s *SignedContent) msgSum() *[sha256.Size]byte {
+	s.sumOnce.Do(func() { s.sum = sha256.Sum256(s.msg) })
+	return &s.sum
 }
 
 // Signed computes the bytes e's signatures cover, for VerifyKey.
@@ -308,7 +319,7 @@ func (s *SignedContent) VerifyKey(key *Key) error {
 			continue
 		}
 		tried = true
-		if s.env.memo.verify(key, s.msg, sig.Sig) == nil {
+		if s.env.memo.verify(key, s, sig.Sig) == nil {
 			return nil
 		}
 	}

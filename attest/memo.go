@@ -61,24 +61,24 @@ func (e *Envelope) Memoize(m *Memo) {
 	e.memo = m
 }
 
-// verify is k.Verify(msg, sig), answered from the memo when it holds that
-// very check.
-func (m *Memo) verify(k *Key, msg, sig []byte) error {
+// verify is k.Verify(s's signed bytes, sig), answered from the memo when
+// it holds that very check.
+func (m *Memo) verify(k *Key, s *SignedContent, sig []byte) error {
 	if m == nil {
-		return k.Verify(msg, sig)
+		return k.Verify(s.msg, sig)
 	}
 	pub, ok := publicIdentity(k.pub)
 	if !ok {
-		return k.Verify(msg, sig)
+		return k.Verify(s.msg, sig)
 	}
-	entry := memoSig{pub: pub, sig: string(sig), msg: sha256.Sum256(msg)}
+	entry := memoSig{pub: pub, sig: string(sig), msg: *s.msgSum()}
 	m.mu.Lock()
 	_, ok = m.sigs[entry]
 	m.mu.Unlock()
 	if ok {
 		return nil
 	}
-	if err := k.Verify(msg, sig); err != nil {
+	if err := k.Verify(s.msg, sig); err != nil {
 		return err
 	}
 	m.mu.Lock()
