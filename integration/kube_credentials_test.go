@@ -53,15 +53,7 @@ func TestKubeCredentials(t *testing.T) {
 	none := filepath.Join(dir, "none", "config.json")
 	writeFile(t, none, "{}")
 	repo := host + "/shop/app"
-	r := referee(t, "", "demo", "--registry", repo, "--keep", filepath.Join(dir, "shop"), "--registry-config", alice)
-	if r.code != 0 {
-		t.Fatalf("referee demo:\n%s", r)
-	}
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	good, tag, evil := lines[len(lines)-1], repo+":demo", repo+":evil"
-	if !strings.HasPrefix(good, repo+"@sha256:") {
-		t.Fatalf("referee demo printed %q, not a digest reference in %s", good, repo)
-	}
+	good, tag, evil := demo(t, filepath.Join(dir, "shop"), repo, "--registry-config", alice), repo+":demo", repo+":evil"
 	if r := referee(t, "", "verify", good, "--layout-key", filepath.Join(dir, "shop", "owner.pub"), "--registry-config", none); r.code == 0 {
 		t.Fatalf("the registry lets referee verify %s without credentials:\n%s", good, r)
 	}
@@ -105,21 +97,7 @@ unmatched: deny
 	k.waitDenied(t, podYAML("shop", "probe", host+"/elsewhere/app:1"))
 	t.Logf("webhook serving after %s", time.Since(start).Round(time.Millisecond))
 
-	const denied = `admission webhook "verify.referee.dev" denied the request: referee: `
 	unauthorized := "registry " + host + " answered 401 Unauthorized: none of the workload's imagePullSecrets, its service account's or the webhook's own docker config has credentials it accepts"
-	refuse := func(what string, r result, want ...string) {
-		t.Helper()
-		if r.code == 0 {
-			t.Errorf("%s: admitted, want refused\n%s", what, r)
-			return
-		}
-		for _, w := range append([]string{denied}, want...) {
-			if !strings.Contains(r.stderr, w) {
-				t.Errorf("%s: refused without %q\n%s", what, w, r)
-			}
-		}
-		t.Logf("%s: %s", what, strings.TrimSpace(r.stderr))
-	}
 	admit := func(what string, r result) {
 		t.Helper()
 		if r.code != 0 {
@@ -128,17 +106,17 @@ unmatched: deny
 	}
 	create := func(manifest string) result { return k.kubectl(t, manifest, "create", "-f", "-") }
 
-	refuse("Pod without pull secrets", create(podYAML("shop", "bare", good)), "image "+good, `policy "shop"`, unauthorized)
+	wantRefused(t, "Pod without pull secrets", create(podYAML("shop", "bare", good)), "image "+good, `policy "shop"`, unauthorized)
 	admit("Pod with imagePullSecrets", create(withPullSecret(podYAML("shop", "pulling", good), "  ", "regcred")))
 	admit("the verified digest, without pull secrets", create(podYAML("shop", "bare", good)))
-	refuse("the tag, without pull secrets", create(podYAML("shop", "bare-tag", tag)), "image "+tag, unauthorized)
+	wantRefused(t, "the tag, without pull secrets", create(podYAML("shop", "bare-tag", tag)), "image "+tag, unauthorized)
 	admit("Pod by tag of the ServiceAccount with the Secret", create(withServiceAccount(podYAML("shop", "sa-tag", tag), "  ", "puller")))
 	admit("Deployment by tag of the ServiceAccount with the Secret",
 		k.kubectl(t, withServiceAccount(deploymentYAML("shop", "sa", tag), "      ", "puller"), "apply", "-f", "-"))
-	refuse("Deployment by tag without", k.kubectl(t, deploymentYAML("shop", "bare", tag), "apply", "-f", "-"),
+	wantRefused(t, "Deployment by tag without", k.kubectl(t, deploymentYAML("shop", "bare", tag), "apply", "-f", "-"),
 		"spec.template.spec.containers[0].image", unauthorized)
-	refuse("Pod naming a Secret that does not exist", create(withPullSecret(podYAML("shop", "missing", tag), "  ", "nosuch")), unauthorized)
-	refuse("replayed evidence, with the Secret", create(withPullSecret(podYAML("shop", "evil", evil), "  ", "regcred")),
+	wantRefused(t, "Pod naming a Secret that does not exist", create(withPullSecret(podYAML("shop", "missing", tag), "  ", "nosuch")), unauthorized)
+	wantRefused(t, "replayed evidence, with the Secret", create(withPullSecret(podYAML("shop", "evil", evil), "  ", "regcred")),
 		"image "+evil, `step "push"`)
 
 	// The webhook loses its right to read ServiceAccounts and Secrets:

@@ -304,6 +304,26 @@ func (k *kube) waitWebhook(t *testing.T, ns string, seen func() bool) {
 	}
 }
 
+// webhookDenied begins kubectl's message for a workload referee's webhook
+// refused.
+const webhookDenied = `admission webhook "verify.referee.dev" denied the request: referee: `
+
+// wantRefused fails unless kubectl's r was refused by referee's webhook
+// with a message holding each of want, and logs it.
+func wantRefused(t *testing.T, what string, r result, want ...string) {
+	t.Helper()
+	if r.code == 0 {
+		t.Errorf("%s: admitted, want refused\n%s", what, r)
+		return
+	}
+	for _, w := range append([]string{webhookDenied}, want...) {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("%s: refused without %q\n%s", what, w, r)
+		}
+	}
+	t.Logf("%s: %s", what, strings.TrimSpace(r.stderr))
+}
+
 // podYAML is a one-container Pod.
 func podYAML(ns, name, image string) string {
 	return fmt.Sprintf(`apiVersion: v1

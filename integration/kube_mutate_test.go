@@ -128,7 +128,7 @@ spec:
 	// A tag of a registry that does not answer: /mutate lets it through
 	// unpinned, /verify refuses it.
 	r := k.kubectl(t, podYAML("shop", "unreachable", unreachable), "create", "-f", "-")
-	if want := `admission webhook "verify.referee.dev" denied the request: referee: image ` + unreachable; r.code == 0 || !strings.Contains(r.stderr, want) {
+	if want := webhookDenied + "image " + unreachable; r.code == 0 || !strings.Contains(r.stderr, want) {
 		t.Errorf("pod of an unreachable registry: want refused with %q\n%s", want, r)
 	}
 	t.Logf("pod of an unreachable registry: %s", strings.TrimSpace(r.stderr))

@@ -106,7 +106,6 @@ func TestKubeReleaseImage(t *testing.T) {
 	k.namespace(t, "tools")
 	k.waitDenied(t, podYAML("tools", "probe", unrecorded))
 
-	const denied = `admission webhook "verify.referee.dev" denied the request: referee: `
 	if c := k.kubectl(t, deploymentYAML("tools", "referee", ref), "create", "-f", "-"); c.code != 0 {
 		t.Fatalf("a Deployment of referee's released image: refused\n%s", c)
 	}
@@ -117,7 +116,7 @@ func TestKubeReleaseImage(t *testing.T) {
 		"an image of the repository with no supply chain": k.kubectl(t, deploymentYAML("tools", "unrecorded", unrecorded), "create", "-f", "-"),
 		"the released image by tag":                       k.kubectl(t, podYAML("tools", "tagged", repo+":v0.0.0-e2e"), "create", "-f", "-"),
 	} {
-		if c.code == 0 || !strings.Contains(c.stderr, denied) || !strings.Contains(c.stderr, `policy "referee"`) {
+		if c.code == 0 || !strings.Contains(c.stderr, webhookDenied) || !strings.Contains(c.stderr, `policy "referee"`) {
 			t.Errorf("%s: want refused under policy \"referee\"\n%s", what, c)
 		}
 		t.Logf("%s: %s", what, strings.TrimSpace(c.stderr))

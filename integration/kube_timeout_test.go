@@ -35,8 +35,7 @@ func TestKubeTimeout(t *testing.T) {
 	start := time.Now()
 	r := k.kubectl(t, podYAML("shop", "stalled", image), "create", "-f", "-")
 	took := time.Since(start)
-	const denied = `admission webhook "verify.referee.dev" denied the request: referee: `
-	if r.code == 0 || !strings.Contains(r.stderr, denied) || !strings.Contains(r.stderr, "registry "+stalled+": timed out after 2.7s verifying "+image) {
+	if r.code == 0 || !strings.Contains(r.stderr, webhookDenied) || !strings.Contains(r.stderr, "registry "+stalled+": timed out after 2.7s verifying "+image) {
 		t.Fatalf("a Pod of a stalled registry's image: want the webhook's denial naming the image and the time\n%s", r)
 	}
 	if took > 5*time.Second {

@@ -90,20 +90,6 @@ exclude: {namespaces: [referee-system]}
 	k.waitDenied(t, podYAML("shop", "probe", unmatched))
 	t.Logf("webhook serving after %s", time.Since(start).Round(time.Millisecond))
 
-	const denied = `admission webhook "verify.referee.dev" denied the request: referee: `
-	refuse := func(what string, r result, want ...string) {
-		t.Helper()
-		if r.code == 0 {
-			t.Errorf("%s: admitted, want refused\n%s", what, r)
-			return
-		}
-		for _, w := range append([]string{denied}, want...) {
-			if !strings.Contains(r.stderr, w) {
-				t.Errorf("%s: refused without %q\n%s", what, w, r)
-			}
-		}
-		t.Logf("%s: %s", what, strings.TrimSpace(r.stderr))
-	}
 	admit := func(what string, r result) {
 		t.Helper()
 		if r.code != 0 {
@@ -112,7 +98,7 @@ exclude: {namespaces: [referee-system]}
 	}
 
 	// A tag, under requireDigest.
-	refuse("Pod by tag", k.kubectl(t, podYAML("shop", "tagged", shopRepo+":demo"), "create", "-f", "-"),
+	wantRefused(t, "Pod by tag", k.kubectl(t, podYAML("shop", "tagged", shopRepo+":demo"), "create", "-f", "-"),
 		"image "+shopRepo+":demo", `policy "shop": requires an image by digest (requireDigest), not a tag`)
 
 	// 1. The verified image by digest.
@@ -123,8 +109,8 @@ exclude: {namespaces: [referee-system]}
 
 	// 2. The replayed evidence, as a Pod and as a Deployment.
 	replayed := []string{"image " + bad, `policy "shop"`, `step "push"`}
-	refuse("Pod of the replayed evidence", k.kubectl(t, podYAML("shop", "bad", bad), "create", "-f", "-"), replayed...)
-	refuse("Deployment of the replayed evidence", k.kubectl(t, deploymentYAML("shop", "bad", bad), "apply", "-f", "-"),
+	wantRefused(t, "Pod of the replayed evidence", k.kubectl(t, podYAML("shop", "bad", bad), "create", "-f", "-"), replayed...)
+	wantRefused(t, "Deployment of the replayed evidence", k.kubectl(t, deploymentYAML("shop", "bad", bad), "apply", "-f", "-"),
 		append(replayed, "spec.template.spec.containers[0].image")...)
 	for _, kind := range []string{"pod", "deployment"} {
 		if r := k.kubectl(t, "", "get", kind, "bad", "-n", "shop"); r.code == 0 {
@@ -134,18 +120,18 @@ exclude: {namespaces: [referee-system]}
 	// Every other kind of the rules: the bad image as an init container
 	// next to the good one is refused, the good one alone admitted.
 	for _, w := range workloads {
-		refuse(w.kind+" with the bad init container", k.kubectl(t, workloadYAML(w, "shop", "bad", good, bad), "create", "-f", "-"),
+		wantRefused(t, w.kind+" with the bad init container", k.kubectl(t, workloadYAML(w, "shop", "bad", good, bad), "create", "-f", "-"),
 			"image "+bad, "container setup", w.spec+".initContainers[0].image", `step "push"`)
 		admit(w.kind+" of the verified image", k.kubectl(t, workloadYAML(w, "shop", "good", good, good), "create", "-f", "-"))
 	}
 
 	// 3. No policy covers it; the excluded namespace is not checked.
-	refuse("Pod no policy covers", k.kubectl(t, podYAML("shop", "unmatched", unmatched), "create", "-f", "-"),
+	wantRefused(t, "Pod no policy covers", k.kubectl(t, podYAML("shop", "unmatched", unmatched), "create", "-f", "-"),
 		"image "+unmatched, "no policy covers "+host+"/elsewhere/app in namespace shop (unmatched: deny)")
 	admit("Pod in the excluded namespace", k.kubectl(t, podYAML("referee-system", "unmatched", unmatched), "create", "-f", "-"))
 
 	// 4. kubectl debug adds an ephemeral container of the bad image.
-	refuse("kubectl debug with the bad image", k.kubectl(t, "", "debug", "-n", "shop", "good", "--image="+bad, "--container=debugger", "--profile=general"),
+	wantRefused(t, "kubectl debug with the bad image", k.kubectl(t, "", "debug", "-n", "shop", "good", "--image="+bad, "--container=debugger", "--profile=general"),
 		"image "+bad, "container debugger", `step "push"`)
 	if got := k.mustKubectl(t, "", "get", "pod", "good", "-n", "shop", "-o", "jsonpath={.spec.ephemeralContainers}").stdout; got != "" {
 		t.Errorf("pod shop/good has ephemeral containers %s after a refused kubectl debug", got)
@@ -198,7 +184,7 @@ exclude: {namespaces: [referee-system]}
 	// 7. A digest not in the cache (its dry run kept nothing), registry
 	// down: refused, after a verification that could not reach it.
 	before = wh.metrics(t)
-	refuse("Pod of an uncached digest, registry down", k.kubectl(t, podYAML("shop", "other", otherGood), "create", "-f", "-"),
+	wantRefused(t, "Pod of an uncached digest, registry down", k.kubectl(t, podYAML("shop", "other", otherGood), "create", "-f", "-"),
 		"image "+otherGood, `policy "other"`, "connection refused")
 	after = wh.metrics(t)
 	if after[misses] != before[misses]+1 || after[verifications] != before[verifications]+1 {
@@ -228,9 +214,9 @@ func digestOf(ref string) string { return ref[strings.LastIndexByte(ref, '@')+1:
 
 // demo runs `referee demo` against repo keeping its keys in dir and returns
 // the verified image's digest reference (its last line on stdout).
-func demo(t *testing.T, dir, repo string) string {
+func demo(t *testing.T, dir, repo string, flags ...string) string {
 	t.Helper()
-	r := referee(t, "", "demo", "--registry", repo, "--keep", dir)
+	r := referee(t, "", append([]string{"demo", "--registry", repo, "--keep", dir}, flags...)...)
 	if r.code != 0 {
 		t.Fatalf("referee demo:\n%s", r)
 	}
