@@ -143,6 +143,19 @@ func (c *tmChain) pushLink(who, tar string, image ocispec.Descriptor, cmd ...str
 	return c.link("push", who, map[string]attest.HashObj{"app.tar": sha(tar)}, map[string]attest.HashObj{attest.ImageArtifact: imageHash(image)}, cmd...)
 }
 
+// paddedPushLink is alice's push link of image, its stdout padded with
+// pad bytes: a link larger than a blob limit.
+func (c *tmChain) paddedPushLink(t testing.TB, image ocispec.Descriptor, pad int) []byte {
+	t.Helper()
+	l := &attest.Link{Name: "push", Command: []string{"push"}, Materials: map[string]attest.HashObj{"app.tar": sha("tar")},
+		Products: map[string]attest.HashObj{attest.ImageArtifact: imageHash(image)}, Byproducts: map[string]any{"stdout": strings.Repeat("x", pad)}}
+	payload, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.envelope(payload, c.keys["alice"])
+}
+
 func sha(s string) attest.HashObj {
 	sum := sha256.Sum256([]byte(s))
 	return attest.HashObj{"sha256": hex.EncodeToString(sum[:])}

@@ -15,7 +15,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/verify"
 )
@@ -225,13 +224,7 @@ func TestLargeLinkNamesTheLimit(t *testing.T) {
 	image := tmPushImage(t, s, "tar")
 	tmAttach(t, s, image, c.signLayout(c.layout(), 1), oci.AttachOptions{})
 	tmAttach(t, s, image, c.buildLink("bob", "tar"), oci.AttachOptions{})
-	l := &attest.Link{Name: "push", Command: []string{"push"}, Materials: map[string]attest.HashObj{"app.tar": sha("tar")},
-		Products: map[string]attest.HashObj{attest.ImageArtifact: imageHash(image)}, Byproducts: map[string]any{"stdout": strings.Repeat("x", 16<<10)}}
-	payload, err := l.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	big := c.envelope(payload, c.keys["alice"])
+	big := c.paddedPushLink(t, image, 16<<10)
 	limit := int64(len(big)) - 1
 	tmAttach(t, s, image, big, oci.AttachOptions{})
 

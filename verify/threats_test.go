@@ -438,13 +438,7 @@ func TestThreatHugeEnvelopeBlob(t *testing.T) {
 	image := tmPushImage(t, s, "tar")
 	tmAttach(t, s, image, c.signLayout(c.layout(), 1), oci.AttachOptions{})
 	tmAttach(t, s, image, c.buildLink("bob", "tar"), oci.AttachOptions{})
-	l := &attest.Link{Name: "push", Command: []string{"push"}, Materials: map[string]attest.HashObj{"app.tar": sha("tar")},
-		Products: map[string]attest.HashObj{attest.ImageArtifact: imageHash(image)}, Byproducts: map[string]any{"stdout": strings.Repeat("x", 64<<10)}}
-	payload, err := l.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	big := c.envelope(payload, c.keys["alice"])
+	big := c.paddedPushLink(t, image, 64<<10)
 	push := tmAttach(t, s, image, big, oci.AttachOptions{})
 
 	r, err := c.verify(s, image, verify.ImageOptions{MaxBlobBytes: 16 << 10})
