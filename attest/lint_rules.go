@@ -1,8 +1,6 @@
 package attest
 
 import (
-	"crypto/sha256"
-	"crypto/x509"
 	"fmt"
 	"strconv"
 	"strings"
@@ -189,18 +187,13 @@ func lintThresholds(l *Layout) []Finding {
 	return out
 }
 
-// keyMaterial identifies a key by its public key's DER encoding, so that
+// keyMaterial identifies a key by its material (Key.Fingerprint), so that
 // one key listed under two keyids counts once; id when it has none.
 func keyMaterial(k *Key, id string) string {
-	if k == nil || k.Public() == nil {
-		return id
+	if fp := k.Fingerprint(); fp != "" {
+		return fp
 	}
-	der, err := x509.MarshalPKIXPublicKey(k.Public())
-	if err != nil {
-		return id
-	}
-	sum := sha256.Sum256(der)
-	return string(sum[:])
+	return id
 }
 
 // lintKeys reports keys that no step lists and no native check names.

@@ -1,10 +1,7 @@
 package attest
 
 import (
-	"crypto"
-	"crypto/ed25519"
 	"crypto/sha256"
-	"crypto/x509"
 	"sync"
 )
 
@@ -14,7 +11,7 @@ import (
 // of images shares (one layout attached to each): the signatures that
 // verified, the layouts parsed. See Envelope.Memoize.
 //
-// A signature is remembered with its public key and the SHA-256 of the
+// A signature is remembered with its key's fingerprint and the SHA-256 of the
 // bytes it covers: keyed by all that decides the answer (Key.Verify looks
 // at nothing but the public key, the message and the signature), so the
 // memo stays right whatever is later done to an envelope's exported
@@ -37,7 +34,7 @@ const (
 )
 
 type memoSig struct {
-	pub, sig string
+	key, sig string // Key.Fingerprint, the signature
 	msg      [sha256.Size]byte
 }
 
@@ -67,13 +64,13 @@ func (m *Memo) verify(k *Key, s *SignedContent, sig []byte) error {
 	if m == nil {
 		return k.Verify(s.msg, sig)
 	}
-	pub, ok := publicIdentity(k.pub)
-	if !ok {
+	fp := k.Fingerprint()
+	if fp == "" {
 		return k.Verify(s.msg, sig)
 	}
-	entry := memoSig{pub: pub, sig: string(sig), msg: *s.msgSum()}
+	entry := memoSig{key: fp, sig: string(sig), msg: *s.msgSum()}
 	m.mu.Lock()
-	_, ok = m.sigs[entry]
+	_, ok := m.sigs[entry]
 	m.mu.Unlock()
 	if ok {
 		return nil
@@ -88,17 +85,6 @@ func (m *Memo) verify(k *Key, s *SignedContent, sig []byte) error {
 	m.sigs[entry] = struct{}{}
 	m.mu.Unlock()
 	return nil
-}
-
-// publicIdentity names a public key by its type and its bytes, cheaply
-// (an Ed25519 key's 32 bytes; x509's DER encoding, which costs a
-// microsecond or more, for the others).
-func publicIdentity(pub crypto.PublicKey) (string, bool) {
-	if k, ok := pub.(ed25519.PublicKey); ok {
-		return "ed25519:" + string(k), true
-	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	return string(der), err == nil
 }
 
 // ParsedLayout is ParseLayout(e.Payload); on an envelope that Memoize was

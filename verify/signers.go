@@ -1,9 +1,6 @@
 package verify
 
 import (
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -57,15 +54,13 @@ func signers(env *attest.Envelope, v keyVerifier, layout *attest.Layout, step *a
 	return nil, nil, fmt.Sprintf("not signed by a functionary of step %q (signatures claim keys %s; authorised: %s)", step.Name, strings.Join(claimed, ", "), shortList(step.PubKeys))
 }
 
-// keyFingerprint identifies a key by its DER encoding, whatever PEM text or
-// keyid the layout gave it.
+// keyFingerprint identifies a key by its material (attest.Key.Fingerprint),
+// whatever PEM text or keyid the layout gave it.
 func keyFingerprint(k *attest.Key) string {
-	der, err := x509.MarshalPKIXPublicKey(k.Public())
-	if err != nil {
-		return k.KeyID
+	if fp := k.Fingerprint(); fp != "" {
+		return fp
 	}
-	sum := sha256.Sum256(der)
-	return hex.EncodeToString(sum[:])
+	return k.KeyID
 }
 
 // triedBy reports whether env has a signature that Envelope.VerifyKey
