@@ -90,24 +90,23 @@ func attachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r 
 		Subject:      &subj,
 		Annotations:  ann,
 	}
-	data, err := marshalJSON(manifest)
-	if err != nil {
-		return Attached{}, err
+	var desc ocispec.Descriptor
+	var data []byte
+	push := func() error {
+		if data, err = marshalJSON(manifest); err != nil {
+			return err
+		}
+		desc = content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, data)
+		desc.ArtifactType, desc.Annotations = r.ArtifactType, ann
+		return pushIfAbsent(ctx, s, desc, data)
 	}
-	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, data)
-	desc.ArtifactType, desc.Annotations = r.ArtifactType, ann
-	err = pushIfAbsent(ctx, s, desc, data)
+	err = push()
 	if _, carried := ann[AnnotationEnvelopeData]; carried && refusedManifest(err) {
 		// A registry that takes no manifest this large, or no annotation
 		// this long: the envelope goes as a blob only, as to any reader
 		// it may.
 		delete(ann, AnnotationEnvelopeData)
-		if data, err = marshalJSON(manifest); err != nil {
-			return Attached{}, err
-		}
-		desc = content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, data)
-		desc.ArtifactType, desc.Annotations = r.ArtifactType, ann
-		err = pushIfAbsent(ctx, s, desc, data)
+		err = push()
 	}
 	if err != nil {
 		if !blobUnknown(err) {
