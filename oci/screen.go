@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/referee-dev/referee/attest"
 )
@@ -231,16 +231,15 @@ func (s *screen) recheckPool() {
 // arrives after its links (hundreds of them) has them all checked at once.
 func (s *screen) trustsAll(docs []*Document) []bool {
 	trusted := make([]bool, len(docs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(docs)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(docs); i = int(next.Add(1) - 1) {
-				trusted[i] = s.trusts(docs[i].Envelope)
-			}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, d := range docs {
+		g.Go(func() error {
+			trusted[i] = s.trusts(d.Envelope)
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // nothing fails
 	return trusted
 }
 
