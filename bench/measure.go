@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/referee-dev/referee/internal/testenv"
 )
 
 // contender is one program timed beside the others: cmd makes a fresh
@@ -21,7 +23,7 @@ type contender struct {
 	setup func() error
 	// proxy, if set, is the latency proxy the program goes through: its
 	// requests and the most in flight at once are counted for each run.
-	proxy *latencyProxy
+	proxy *testenv.DelayHandler
 }
 
 // sample is one run of a contender: its wall time, CPU time and the peak
@@ -115,8 +117,8 @@ func runOnce(ctx context.Context, spawn string, c contender) (sample, error) {
 	cmd.ExtraFiles = []*os.File{pw}
 	var before int64
 	if c.proxy != nil {
-		before = c.proxy.requests.Load()
-		c.proxy.peak.Store(0)
+		before = c.proxy.Requests.Load()
+		c.proxy.Peak.Store(0)
 	}
 	err = cmd.Start()
 	pw.Close()
@@ -133,7 +135,7 @@ func runOnce(ctx context.Context, spawn string, c contender) (sample, error) {
 	}
 	s.wall, s.cpu = time.Duration(wallNS), time.Duration(cpuNS)
 	if c.proxy != nil {
-		s.requests, s.inflight = c.proxy.requests.Load()-before, c.proxy.peak.Load()
+		s.requests, s.inflight = c.proxy.Requests.Load()-before, c.proxy.Peak.Load()
 	}
 	return s, nil
 }

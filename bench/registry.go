@@ -7,56 +7,18 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/registry"
 )
 
-// latencyProxy stands in front of a registry handler: it waits delay
-// before passing each request on, as if the registry were one round trip
-// away, and counts the requests. (Connections are not delayed: on a real
-// network a new connection costs a round trip more.)
-type latencyProxy struct {
-	next     http.Handler
-	delay    time.Duration
-	requests atomic.Int64
-	// inflight is the requests being served now, peak the most at once
-	// since it was last reset.
-	inflight, peak atomic.Int64
-	// trace, if set, hears of each request as it arrives.
-	trace func(string)
-}
-
-func (p *latencyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := p.requests.Add(1)
-	cur := p.inflight.Add(1)
-	defer p.inflight.Add(-1)
-	for {
-		old := p.peak.Load()
-		if cur <= old || p.peak.CompareAndSwap(old, cur) {
-			break
-		}
-	}
-	if p.trace != nil {
-		p.trace(fmt.Sprintf("request %d: %s %s", n, r.Method, r.URL.Path))
-	}
-	t := time.NewTimer(p.delay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-r.Context().Done():
-		return
-	}
-	p.next.ServeHTTP(w, r)
-}
-
 // slowRegistry is referee's embedded registry (in memory) served twice
 // from one store: directly, for setting up the chains, and behind a
-// latencyProxy, for what is measured.
+// testenv.DelayHandler, for what is measured.
 type slowRegistry struct {
 	direct, slow string // host:port
-	proxy        *latencyProxy
+	proxy        *testenv.DelayHandler
 	close        func()
 }
 
@@ -65,7 +27,7 @@ func startRegistry(rtt time.Duration, trace func(string)) (*slowRegistry, error)
 	if err != nil {
 		return nil, fmt.Errorf("starting the registry: %w", err)
 	}
-	p := &latencyProxy{next: reg, delay: rtt, trace: trace}
+	p := &testenv.DelayHandler{Next: reg, Delay: rtt, Trace: trace}
 	var servers []*http.Server
 	serve := func(h http.Handler) (string, error) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

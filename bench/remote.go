@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/testenv"
 )
 
 // writeOwnerKey writes the chains' owner public key (PEM) to e.tmp.
@@ -24,7 +25,7 @@ func writeOwnerKey(e *env, k *chainKeys) (string, error) {
 }
 
 // counting has a contender's runs count the requests the proxy saw.
-func counting(c contender, p *latencyProxy) contender {
+func counting(c contender, p *testenv.DelayHandler) contender {
 	c.proxy = p
 	return c
 }
@@ -110,11 +111,11 @@ func largeLinks(ctx context.Context, e *env, reg *slowRegistry, keys *chainKeys,
 	if err != nil {
 		return goal{}, "", err
 	}
-	before := reg.proxy.requests.Load()
+	before := reg.proxy.Requests.Load()
 	start := time.Now()
 	out, err := exec.CommandContext(ctx, e.referee, "verify", "--layout-key", owner, reg.slow+"/bench/large@"+digest).CombinedOutput()
 	wall := time.Since(start)
-	requests := reg.proxy.requests.Load() - before
+	requests := reg.proxy.Requests.Load() - before
 	g := goal{name: "3 registry, links of " + commas(int64(n)) + " artifacts", target: "verified with the default limits, or the refusal names the flag"}
 	var quote string
 	switch {

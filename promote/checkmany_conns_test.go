@@ -32,7 +32,7 @@ func TestCheckManySharesConnections(t *testing.T) {
 					batch = append(batch, strings.Split(r, ":v1")[0]+"@"+out.Image)
 				}
 			}
-			r0, c0 := far.requests.Load(), far.connects.Load()
+			r0, c0 := far.proxy.Requests.Load(), far.connects.Load()
 			verified := 0
 			err := promote.CheckMany(context.Background(), batch, o, 1, func(out promote.Outcome) error {
 				if out.Err != nil {
@@ -50,7 +50,7 @@ func TestCheckManySharesConnections(t *testing.T) {
 			if conns := far.connects.Load() - c0; conns > 2 {
 				t.Errorf("%d connections for %d images, want at most 2", conns, len(batch))
 			}
-			if reqs := far.requests.Load() - r0; reqs != int64(2*len(batch)) {
+			if reqs := far.proxy.Requests.Load() - r0; reqs != int64(2*len(batch)) {
 				t.Errorf("%d requests for %d images, want %d", reqs, len(batch), 2*len(batch))
 			}
 		})

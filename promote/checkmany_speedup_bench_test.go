@@ -17,6 +17,7 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/promote"
 	"github.com/referee-dev/referee/verify"
 )
@@ -30,18 +31,15 @@ const speedupRTT = 20 * time.Millisecond
 // more before its first request is read (TCP's handshake; TLS would add
 // another). It counts requests and connections.
 type distantRegistry struct {
-	host               string
-	requests, connects atomic.Int64
+	host     string
+	proxy    *testenv.DelayHandler // counts the requests
+	connects atomic.Int64
 }
 
 func newDistantRegistry(tb testing.TB, h http.Handler, rtt time.Duration, connect bool) *distantRegistry {
 	tb.Helper()
-	d := &distantRegistry{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.requests.Add(1)
-		time.Sleep(rtt)
-		h.ServeHTTP(w, r)
-	}))
+	d := &distantRegistry{proxy: &testenv.DelayHandler{Next: h, Delay: rtt}}
+	srv := httptest.NewUnstartedServer(d.proxy)
 	srv.Listener = &slowAccept{Listener: srv.Listener, d: d, delay: map[bool]time.Duration{true: rtt}[connect]}
 	srv.Start()
 	tb.Cleanup(srv.Close)
@@ -114,12 +112,12 @@ func BenchmarkCheckManySpeedup(b *testing.B) {
 			o := promote.CheckOptions{Full: verify.ImageOptions{Options: verify.Options{LayoutKeys: []*attest.Key{owner}}}}
 			var cpu time.Duration
 			run := func(parallel int) (time.Duration, int64, int64) {
-				r0, c0 := far.requests.Load(), far.connects.Load()
+				r0, c0 := far.proxy.Requests.Load(), far.connects.Load()
 				cpu0 := cpuTime()
 				defer func() { cpu += cpuTime() - cpu0 }()
 				start := time.Now()
 				checkAll(b, refs, o, parallel)
-				return time.Since(start), far.requests.Load() - r0, far.connects.Load() - c0
+				return time.Since(start), far.proxy.Requests.Load() - r0, far.connects.Load() - c0
 			}
 			var one, many time.Duration
 			var reqs, conns int64

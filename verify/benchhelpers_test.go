@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,36 +18,22 @@ import (
 	"oras.land/oras-go/v2"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 )
 
-// latencyProxy stands in front of a registry handler: it sleeps delay
-// before forwarding each request, as if the registry were one round trip
-// away, and counts the requests.
-type latencyProxy struct {
-	next     http.Handler
-	delay    time.Duration
-	requests atomic.Int64
-}
-
-func (p *latencyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.requests.Add(1)
-	time.Sleep(p.delay)
-	p.next.ServeHTTP(w, r)
-}
-
 // benchRegistry is go-containerregistry's registry (with the OCI 1.1
 // referrers API) served twice from one in-memory store: directly, for
-// setup, and behind a latencyProxy, for what is measured.
+// setup, and behind a testenv.DelayHandler, for what is measured.
 type benchRegistry struct {
 	direct, slow string // host:port
-	proxy        *latencyProxy
+	proxy        *testenv.DelayHandler
 }
 
 func newBenchRegistry(tb testing.TB, delay time.Duration) *benchRegistry {
 	tb.Helper()
 	h := ggcr.New(ggcr.WithReferrersSupport(true), ggcr.Logger(log.New(io.Discard, "", 0)))
-	p := &latencyProxy{next: h, delay: delay}
+	p := &testenv.DelayHandler{Next: h, Delay: delay}
 	direct, slow := httptest.NewServer(h), httptest.NewServer(p)
 	tb.Cleanup(direct.Close)
 	tb.Cleanup(slow.Close)

@@ -32,14 +32,14 @@ func BenchmarkVerifyImage(b *testing.B) {
 				c = newBenchChain(b, reg.direct, fmt.Sprintf("bench/links%d", n), n)
 			}
 			ref := reg.slow + "/" + c.repo + ":" + c.tag
-			start := reg.proxy.requests.Load()
+			start := reg.proxy.Requests.Load()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				verifyImageOnce(b, ref, c)
 			}
 			b.StopTimer()
 			perOp := b.Elapsed() / time.Duration(b.N)
-			b.ReportMetric(float64(reg.proxy.requests.Load()-start)/float64(b.N), "requests/op")
+			b.ReportMetric(float64(reg.proxy.Requests.Load()-start)/float64(b.N), "requests/op")
 			b.ReportMetric(float64(perOp)/float64(benchRTT), "round-trips/op")
 			b.ReportMetric(float64(perOp)/float64(time.Millisecond), "ms/op")
 		})

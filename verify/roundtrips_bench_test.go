@@ -39,24 +39,24 @@ func BenchmarkVerifyRoundTrips(b *testing.B) {
 					ref = reg.slow + "/" + c.repo + ":" + c.tag
 				}
 				var fast, full time.Duration
-				start := reg.proxy.requests.Load()
+				start := reg.proxy.Requests.Load()
 				var fullRequests int64
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					t := time.Now()
 					checkOnce(b, ref, c)
 					fast += time.Since(t)
-					r0 := reg.proxy.requests.Load()
+					r0 := reg.proxy.Requests.Load()
 					t = time.Now()
 					verifyEveryManifest(b, ref, c)
 					full += time.Since(t)
-					fullRequests += reg.proxy.requests.Load() - r0
+					fullRequests += reg.proxy.Requests.Load() - r0
 				}
 				b.StopTimer()
 				n := float64(b.N)
 				rt := func(d time.Duration) float64 { return float64(d) / n / float64(benchRTT) }
 				b.ReportMetric(rt(fast), "round-trips")
-				b.ReportMetric(float64(reg.proxy.requests.Load()-start-fullRequests)/n, "requests")
+				b.ReportMetric(float64(reg.proxy.Requests.Load()-start-fullRequests)/n, "requests")
 				b.ReportMetric(rt(full), "round-trips-reading-manifests")
 				b.ReportMetric(float64(fullRequests)/n, "requests-reading-manifests")
 			})
