@@ -2,6 +2,7 @@ package attest_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -94,6 +95,29 @@ func generatedJSON(n int) [][]byte {
 		}
 		return "{" + strings.Join(items, ",") + ws() + "}"
 	}
+	// signatures is a list of signatures as the forms write it, or not
+	// quite: other fields, repeated ones, other types, other cases.
+	signatures := func() string {
+		var items []string
+		for range r.IntN(4) {
+			switch r.IntN(6) {
+			case 0:
+				items = append(items, []string{`null`, `1`, `"ab"`, `[]`}[r.IntN(4)])
+				continue
+			case 1:
+				items = append(items, `{"keyid":"ab","sig":"00"}`)
+				continue
+			}
+			var fields []string
+			for range r.IntN(4) {
+				k := []string{`"keyid"`, `"sig"`, `"cert"`, `"KeyID"`, `"Sig"`, `"other"`, `"k\u0065yid"`}[r.IntN(7)]
+				v := []string{`"ab"`, `"00"`, `"AAEC"`, str(), value(2), `null`}[r.IntN(6)]
+				fields = append(fields, ws()+k+":"+ws()+v)
+			}
+			items = append(items, "{"+strings.Join(fields, ",")+"}")
+		}
+		return "[" + ws() + strings.Join(items, ","+ws()) + "]"
+	}
 	var out [][]byte
 	for i := range n {
 		switch i % 4 {
@@ -109,7 +133,16 @@ func generatedJSON(n int) [][]byte {
 		case 2:
 			out = append(out, []byte(strings.Repeat("[", 60+r.IntN(8))+strings.Repeat("]", 60+r.IntN(8))))
 		default:
-			out = append(out, []byte(fmt.Sprintf(`{"signed":%s,"signatures":[{"keyid":"ab","sig":"00"}]}`, value(0))))
+			if i%8 == 3 {
+				out = append(out, []byte(fmt.Sprintf(`{"signed":%s,"signatures":%s}`, value(0), signatures())))
+				break
+			}
+			// DSSE, the payload a link, written in the ways JSON allows.
+			link := base64.StdEncoding.EncodeToString([]byte(`{"_type":"link","name":"a","materials":{},"products":{}}`))
+			payload := []string{`"` + link + `"`, `"` + strings.Replace(link, "/", `\/`, 1) + `"`, `"\u0065` + link[1:] + `"`,
+				`"` + link[:len(link)-1] + `"`, `"` + link + "\n" + `"`, `null`, `7`, `""`, "\"\xff" + link + `"`}[r.IntN(9)]
+			typ := []string{`"application/vnd.in-toto+json"`, `"application/vnd.in-toto\u002bjson"`, `"x"`, `null`}[r.IntN(4)]
+			out = append(out, []byte(fmt.Sprintf(`{"payloadType":%s,%s"payload":%s,"signatures":%s}`, typ, ws(), payload, signatures())))
 		}
 	}
 	return out

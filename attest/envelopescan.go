@@ -3,7 +3,6 @@ package attest
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 )
 
 // scanEnvelope is ParseEnvelope in one pass over data (canonScan), for
@@ -104,28 +103,48 @@ func scanEnvelope(data []byte) (e *Envelope, ok bool) {
 // the forms exactly ("keyid", "sig", in-toto-golang's "cert"), at most
 // maxSignatures of them.
 func scanSignatures(raw []byte) ([]signatureJSON, bool) {
-	if !bytes.HasPrefix(raw, []byte("[")) {
+	s := &canonScan{data: raw}
+	if s.peek() != '[' {
 		return nil, false
 	}
-	var fields []map[string]json.RawMessage
-	if json.Unmarshal(raw, &fields) != nil || len(fields) > maxSignatures {
-		return nil, false
-	}
-	for _, f := range fields {
-		for k := range f {
-			if k != "keyid" && k != "sig" && k != "cert" {
-				return nil, false
-			}
+	var list []signatureJSON
+	var cur *signatureJSON
+	hook := func(key []byte) memberReader {
+		switch string(key) {
+		case "keyid":
+			return s.decoded(&cur.KeyID)
+		case "sig":
+			return s.decoded(&cur.Sig)
+		case "cert":
+			return nil // any value, not read
 		}
-		if f == nil {
+		return decline
+	}
+	s.pos++
+	if s.ws(); s.peek() == ']' {
+		s.pos++
+		return list, s.pos == len(raw)
+	}
+	for {
+		if s.ws(); s.peek() != '{' || len(list) == maxSignatures {
+			return nil, false
+		}
+		list = append(list, signatureJSON{})
+		cur = &list[len(list)-1]
+		if s.object(1, hook) != nil {
+			return nil, false
+		}
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return list, s.pos == len(raw)
+		default:
 			return nil, false
 		}
 	}
-	var list []signatureJSON
-	if json.Unmarshal(raw, &list) != nil {
-		return nil, false
-	}
-	return list, true
 }
 
 // kind reads an object and returns its "_type" as PayloadKind would (""
