@@ -70,7 +70,7 @@ func attachReferrer(ctx context.Context, s Store, subject ocispec.Descriptor, r 
 	} else if ok {
 		return Attached{Manifest: existing, Existed: true}, nil
 	}
-	if r.ArtifactType != ArtifactTypeArtifact && inlineable(r.Data, inlined) {
+	if inlineable(r.ArtifactType, r.Data, inlined) {
 		ann[AnnotationEnvelopeData] = string(r.Data)
 	}
 	config := content.NewDescriptorFromBytes(r.ArtifactType, emptyConfig)

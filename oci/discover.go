@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -233,8 +234,7 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 		var mu sync.Mutex
 		var next []*Node
 		listed := map[string]bool{}
-		g, gctx = errgroup.WithContext(ctx)
-		g.SetLimit(o.Parallel)
+		var children []listedChild
 		for i, parent := range level {
 			list := lists[i]
 			sort.Slice(list, func(i, j int) bool { return list[i].Digest < list[j].Digest })
@@ -249,36 +249,48 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 				}
 				child := &Node{Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size, desc: d}
 				parent.Referrers = append(parent.Referrers, child)
-				g.Go(func() error {
-					ok := o.onListed != nil && o.onListed(child, d)
-					if !ok {
+				children = append(children, listedChild{parent, child, d})
+			}
+		}
+		// Layouts first: every other document waits for the keys a layout
+		// names, so a layout's fetch must not queue behind hundreds of
+		// links. The graph keeps digest order.
+		slices.SortStableFunc(children, func(a, b listedChild) int {
+			return cmp.Compare(layoutRank(a.desc), layoutRank(b.desc))
+		})
+		g, gctx = errgroup.WithContext(ctx)
+		g.SetLimit(o.Parallel)
+		for _, lc := range children {
+			parent, child, d := lc.parent, lc.child, lc.desc
+			g.Go(func() error {
+				ok := o.onListed != nil && o.onListed(child, d)
+				if !ok {
+					if err := o.acquire(gctx); err != nil {
+						return err
+					}
+					ok = child.read(gctx, s, parent.desc, o)
+					o.release()
+					if child.err != nil {
+						return child.err
+					}
+				}
+				if ok {
+					if o.onRead != nil && (o.ArtifactType == "" || child.ArtifactType == o.ArtifactType) {
+						o.onRead(child)
+					}
+					if describe && (o.ArtifactType == "" || child.ArtifactType == o.ArtifactType) {
 						if err := o.acquire(gctx); err != nil {
 							return err
 						}
-						ok = child.read(gctx, s, parent.desc, o)
+						child.readContent(gctx, s, o.MaxBlobBytes, bud)
 						o.release()
-						if child.err != nil {
-							return child.err
-						}
 					}
-					if ok {
-						if o.onRead != nil && (o.ArtifactType == "" || child.ArtifactType == o.ArtifactType) {
-							o.onRead(child)
-						}
-						if describe && (o.ArtifactType == "" || child.ArtifactType == o.ArtifactType) {
-							if err := o.acquire(gctx); err != nil {
-								return err
-							}
-							child.readContent(gctx, s, o.MaxBlobBytes, bud)
-							o.release()
-						}
-						mu.Lock()
-						next = append(next, child)
-						mu.Unlock()
-					}
-					return nil
-				})
-			}
+					mu.Lock()
+					next = append(next, child)
+					mu.Unlock()
+				}
+				return nil
+			})
 		}
 		if err := g.Wait(); err != nil {
 			return nil, err
@@ -296,6 +308,20 @@ func Discover(ctx context.Context, s content.ReadOnlyGraphStorage, subject ocisp
 		level = next
 	}
 	return root, nil
+}
+
+// listedChild is a referrer as a level of Discover lists it.
+type listedChild struct {
+	parent, child *Node
+	desc          ocispec.Descriptor
+}
+
+// layoutRank is 0 for a listed referee layout, 1 for anything else.
+func layoutRank(d ocispec.Descriptor) int {
+	if d.ArtifactType == ArtifactTypeLayoutDSSE || d.ArtifactType == ArtifactTypeLayoutMetablock {
+		return 0
+	}
+	return 1
 }
 
 // acquire takes a place at the gate, if there is one.

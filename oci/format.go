@@ -70,10 +70,14 @@ const (
 // within the 4 MiB a page of it may take (DefaultMaxManifestBytes, and most
 // registries' manifest limit, which a tag-schema index is subject to).
 const (
-	// InlineEnvelopeMax is the largest envelope carried in its manifest's
-	// annotations: a link of some dozens of artifacts, a layout of some
-	// dozens of steps.
+	// InlineEnvelopeMax is the largest link carried in its manifest's
+	// annotations: a link of some dozens of artifacts.
 	InlineEnvelopeMax = 64 << 10
+	// InlineLayoutMax is the largest layout carried so: a layout of some
+	// hundreds of steps. A layout is the one document the others wait
+	// for (its keys say which signatures count), so not carrying it
+	// costs a round trip that nothing else overlaps.
+	InlineLayoutMax = 256 << 10
 	// InlineListingMax bounds the envelope bytes a subject's referrers
 	// carry so, together: once its listing holds that much, further
 	// envelopes are attached without AnnotationEnvelopeData.

@@ -7,15 +7,24 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// inlineable reports whether an envelope of data is carried in its
-// manifest's annotations (AnnotationEnvelopeData), given the bytes the
-// carried envelopes of the subject's listing take in it already
-// (encodedLen): it is UTF-8, as an annotation (a JSON string) must be to
-// keep its bytes, and small (InlineEnvelopeMax), and the listing keeps
-// within InlineListingMax, counted as encoded: a registry's JSON may
-// write each '<', '>' and '&' in six bytes.
-func inlineable(data []byte, listed int) bool {
-	if len(data) > InlineEnvelopeMax || !utf8.Valid(data) {
+// inlineable reports whether an envelope of data, attached as
+// artifactType, is carried in its manifest's annotations
+// (AnnotationEnvelopeData), given the bytes the carried envelopes of the
+// subject's listing take in it already (encodedLen): it is an envelope,
+// not an artifact referrer's file; UTF-8, as an annotation (a JSON
+// string) must be to keep its bytes; small (InlineLayoutMax for a layout,
+// InlineEnvelopeMax for any other envelope); and the listing
+// keeps within InlineListingMax, counted as encoded: a registry's JSON
+// may write each '<', '>' and '&' in six bytes.
+func inlineable(artifactType string, data []byte, listed int) bool {
+	limit := InlineEnvelopeMax
+	switch artifactType {
+	case ArtifactTypeLayoutDSSE, ArtifactTypeLayoutMetablock:
+		limit = InlineLayoutMax
+	case ArtifactTypeArtifact:
+		return false // a file, never an envelope
+	}
+	if len(data) > limit || !utf8.Valid(data) {
 		return false
 	}
 	n := encodedLen(string(data))

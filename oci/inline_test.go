@@ -25,9 +25,18 @@ func linkOfSize(t *testing.T, f *attest.Signer, name string, size int) []byte {
 	return sign(t, attest.FormDSSE, must(link.Marshal()), f)
 }
 
+// layoutOfSize is a signed layout envelope of about size bytes (its
+// readme pads it).
+func layoutOfSize(t *testing.T, f *attest.Signer, size int) []byte {
+	t.Helper()
+	l := &attest.Layout{Expires: "2036-01-01T00:00:00Z", Readme: strings.Repeat("x", size*3/4), Keys: map[string]*attest.Key{}}
+	return sign(t, attest.FormDSSE, must(l.Marshal()), f)
+}
+
 // A small envelope rides in its manifest's annotations
 // (oci.AnnotationEnvelopeData), byte for byte, and so in the referrers
-// listing; one over oci.InlineEnvelopeMax does not, nor an artifact
+// listing; a link over oci.InlineEnvelopeMax does not, nor a layout over
+// oci.InlineLayoutMax (a layout under it does), nor an artifact
 // referrer's file, nor any envelope once the subject's listing carries
 // oci.InlineListingMax of them.
 func TestAttachCarriesSmallEnvelopes(t *testing.T) {
@@ -37,6 +46,7 @@ func TestAttachCarriesSmallEnvelopes(t *testing.T) {
 			s := open(t, newStore(t, kind))
 			image := pushImage(t, s, "app "+kind)
 			f, _ := attest.GenerateKey("")
+			total := 0 // bytes of the envelopes the listing carries
 			carried := func(file []byte) bool {
 				t.Helper()
 				a, err := oci.Attach(ctx, s, image, file, oci.AttachOptions{})
@@ -52,6 +62,9 @@ func TestAttachCarriesSmallEnvelopes(t *testing.T) {
 						data, ok := d.Annotations[oci.AnnotationEnvelopeData]
 						if ok && data != string(file) {
 							t.Fatalf("the listing carries other bytes than the envelope")
+						}
+						if ok {
+							total += len(file)
 						}
 						return ok
 					}
@@ -77,6 +90,12 @@ func TestAttachCarriesSmallEnvelopes(t *testing.T) {
 			if ok := carried(linkOfSize(t, f, "large", oci.InlineEnvelopeMax+1)); ok {
 				t.Error("a link over InlineEnvelopeMax is carried in the listing")
 			}
+			if ok := carried(layoutOfSize(t, f, oci.InlineEnvelopeMax+1)); !ok {
+				t.Error("a layout over InlineEnvelopeMax, under InlineLayoutMax, is not carried in the listing")
+			}
+			if ok := carried(layoutOfSize(t, f, oci.InlineLayoutMax+1)); ok {
+				t.Error("a layout over InlineLayoutMax is carried in the listing")
+			}
 			art, err := oci.AttachArtifact(ctx, s, image, "report.json", []byte(`{"ok":true}`), oci.ArtifactOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -89,19 +108,16 @@ func TestAttachCarriesSmallEnvelopes(t *testing.T) {
 				return // the bound is the same; attaching takes 0.75 s each on the tag schema here
 			}
 			// Up to the listing's bound, then no more.
-			n, total := 0, 0
+			n := 0
 			for ; total <= oci.InlineListingMax; n++ {
-				file := linkOfSize(t, f, fmt.Sprintf("step%d", n), oci.InlineEnvelopeMax-1<<10)
-				ok := carried(file)
-				if !ok {
+				if !carried(linkOfSize(t, f, fmt.Sprintf("step%d", n), oci.InlineEnvelopeMax-1<<10)) {
 					break
 				}
-				total += len(file)
 			}
 			if total > oci.InlineListingMax || total < oci.InlineListingMax-oci.InlineEnvelopeMax-1<<10 {
 				t.Errorf("the listing carries %d bytes of envelopes after %d attaches, want close to %d and no more", total, n, oci.InlineListingMax)
 			}
-			if ok := carried(linkOfSize(t, f, "after", 1<<10)); ok && total+1<<10 > oci.InlineListingMax {
+			if ok := carried(linkOfSize(t, f, "after", 1<<10)); ok && total > oci.InlineListingMax {
 				t.Error("a small link is carried past InlineListingMax")
 			}
 		})
