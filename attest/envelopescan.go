@@ -147,6 +147,26 @@ func scanSignatures(raw []byte) ([]signatureJSON, bool) {
 	}
 }
 
+// hashes reads a value as value does, quickly where it is what a link's
+// materials and products nearly always are: an object of paths to
+// {"sha256":"<64 lowercase hex>"} (soleSHA256), each of which is valid
+// JSON, the same value whatever reads it.
+func (s *canonScan) hashes(depth int) error {
+	if s.emit || s.peek() != '{' {
+		return s.value(depth)
+	}
+	return s.object(depth, func([]byte) memberReader { return s.hashObject })
+}
+
+// hashObject reads one value of hashes.
+func (s *canonScan) hashObject(depth int) error {
+	if end, ok := skipSoleSHA256(s.data, s.pos); ok {
+		s.pos = end
+		return nil
+	}
+	return s.value(depth)
+}
+
 // kind reads an object and returns its "_type" as PayloadKind would (""
 // when it would say more: no "_type", or a field that differs from it in
 // case only), and where the values of its fields are (offsets from
@@ -159,10 +179,13 @@ func (s *canonScan) kind(depth, payloadStart int) (string, []fieldSpan, error) {
 	variant := false
 	err := s.object(depth, func(key []byte) memberReader {
 		read := s.value
-		if string(key) == "_type" {
+		switch {
+		case string(key) == "_type":
 			read = s.decoded(&typ)
-		} else if bytes.EqualFold(key, []byte("_type")) {
+		case bytes.EqualFold(key, []byte("_type")):
 			variant = true
+		case string(key) == "materials" || string(key) == "products":
+			read = s.hashes
 		}
 		return func(depth int) error {
 			start := s.pos

@@ -96,7 +96,9 @@ func finishLink(e *Envelope, l *CompactLink, typ string, materials, products *ar
 	if e.Form == FormDSSE {
 		msg = dsse.PAE(e.PayloadType, e.Payload)
 	}
-	return l, &SignedContent{env: e, msg: msg}, true
+	// The signatures are all VerifyKey reads of e: the signed content
+	// does not keep the payload (a large link's file) alive.
+	return l, &SignedContent{env: &Envelope{Form: e.Form, Signatures: e.Signatures, memo: e.memo}, msg: msg}, true
 }
 
 // minSplit is how large a link's materials and products must each be
@@ -345,6 +347,30 @@ func soleSHA256(raw []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return d, true
+}
+
+// skipSoleSHA256 matches, at data[p:], what soleSHA256 matches as a whole
+// value, and returns where it ends.
+func skipSoleSHA256(data []byte, p int) (int, bool) {
+	p, ok := jsonToken(data, p, "{")
+	if ok {
+		p, ok = jsonToken(data, p, `"sha256"`)
+	}
+	if ok {
+		p, ok = jsonToken(data, p, ":")
+	}
+	if ok {
+		p, ok = jsonToken(data, p, `"`)
+	}
+	if !ok || p+65 > len(data) || data[p+64] != '"' {
+		return 0, false
+	}
+	for _, c := range data[p : p+64] {
+		if !lowerHex[c] {
+			return 0, false
+		}
+	}
+	return jsonToken(data, p+65, "}")
 }
 
 // lowerHex tells the lowercase hexadecimal digits.
