@@ -52,8 +52,15 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 		}
 		wg.Add(1)
 		go func() {
-			defer func() { sem.Release(w); wg.Done() }()
-			results[i] = examine(layout, ev)
+			held := w
+			defer func() { sem.Release(held); wg.Done() }()
+			results[i] = examine(layout, ev, func() {
+				// Read: what it holds now is its signed bytes, about
+				// half, while the next link is read beside it.
+				part := held / 2
+				sem.Release(part)
+				held -= part
+			})
 			if c := results[i].c; c != nil && c.link != nil {
 				paths.share(c.link.Materials, c.link.Products)
 			}
@@ -90,10 +97,12 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 
 // maxExamineBytes bounds the size of the evidence examined at once: a
 // link costs about twice its size while it is read (its bytes and their
-// canonical form), more than the artifact table it leaves, so a
-// monorepo's links of 20 MB each are read one after another rather than
-// raise the peak memory by half.
-const maxExamineBytes = 32 << 20
+// canonical form), more than the artifact table it leaves, and about its
+// size while its signature is checked (the canonical form), when half its
+// weight is given back. So a monorepo's links of 20 MB each are read one
+// after another, each while the one before has its signature checked,
+// rather than two at once, which would raise the peak memory by half.
+const maxExamineBytes = 40 << 20
 
 // size is how many bytes examining ev reads: its payload, or its file.
 func (ev Evidence) size() int64 {
@@ -213,7 +222,7 @@ func ignoredWarnings(ignored []examined) []string {
 // are not even checked), unless its file name says a step of the layout:
 // then it is a rejected candidate of that step, so that the report says,
 // where the reader looks for it, why it did not count.
-func examine(layout *attest.Layout, ev Evidence) examined {
+func examine(layout *attest.Layout, ev Evidence, read func()) examined {
 	c := &candidate{ev: ev}
 	env := ev.Envelope
 	if env == nil && ev.open != nil {
@@ -235,6 +244,10 @@ func examine(layout *attest.Layout, ev Evidence) examined {
 	var verifier keyVerifier = env
 	if l, signed, ok := attest.ScanLink(env); ok {
 		c.link, name, verifier = l, l.Name, signed
+		// What is left to check needs only the signatures and the
+		// signed bytes: the file's bytes may go.
+		env = &attest.Envelope{Form: env.Form, Signatures: env.Signatures}
+		read()
 	} else {
 		kind, err := env.PayloadKind()
 		if err != nil {
