@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 
@@ -61,10 +62,14 @@ func benchRegistry(ctx context.Context, e *env) (section, error) {
 	cs := []contender{{name: "process start", cmd: func(ctx context.Context) *exec.Cmd {
 		return exec.CommandContext(ctx, e.referee, "version")
 	}}}
+	floors := map[string]floor{}
 	for _, n := range e.sizes.links {
 		repo := fmt.Sprintf("bench/links%d", n)
 		digest, _, err := pushChain(ctx, reg.direct, repo, n, 3, keys)
 		if err != nil {
+			return sec, err
+		}
+		if floors[fmt.Sprint(n)], err = measureFloor(ctx, reg, repo, digest, n+1, max(e.runs, 5)); err != nil {
 			return sec, err
 		}
 		image := reg.slow + "/" + repo + "@" + digest
@@ -82,15 +87,22 @@ func benchRegistry(ctx context.Context, e *env) (section, error) {
 		fmt.Sprintf("referee's embedded registry (in memory) behind a proxy in the bench that delays every request by %s (new connections are not delayed); the image named by digest, a fresh process each run, the layout and links attached by the library (`oci.Attach`). Round trips = wall / %s. `referee version` (process start, no registry) takes %s = %.2f round trips of that. Median of %d runs, round-robin.",
 			rtt, rtt, fmtDur(start), float64(start)/float64(rtt), e.runs),
 	}
-	sec.head = []string{"links", "wall (min–max)", "requests", "most at once", "round trips", "round trips less process start"}
+	sec.notes = append(sec.notes, "", fmt.Sprintf("The floor is what no verifier of the same evidence can skip here: process start, one round trip and the registry's answer to the listing (a GET of it without the delay), and one Ed25519 check per document (the layout and a link per step) on %d cores; it leaves out decoding and parsing the listing, envelopes and links, and the rules.", runtime.GOMAXPROCS(0)))
+	sec.head = []string{"links", "wall (min–max)", "requests", "most at once", "round trips", "round trips less process start", "floor: listing + signatures", "floor (round trips)"}
 	for _, r := range res[1:] {
 		lo, hi := r.wallRange()
 		rt := float64(r.medianWall()) / float64(rtt)
+		f := floors[r.name]
+		low := float64(f.total(start, rtt)) / float64(rtt)
 		sec.rows = append(sec.rows, []string{r.name,
 			fmt.Sprintf("%s (%s–%s)", fmtDur(r.medianWall()), fmtDur(lo), fmtDur(hi)),
-			fmt.Sprint(r.medianRequests()), fmt.Sprint(r.medianInflight()), fmt.Sprintf("%.2f", rt), fmt.Sprintf("%.2f", float64(r.medianWall()-start)/float64(rtt))})
-		sec.goals = append(sec.goals, goal{name: "3 registry, " + r.name + " links", target: "≤ 2.5 round trips",
-			measured: fmt.Sprintf("%.2f", rt), met: rt <= 2.5})
+			fmt.Sprint(r.medianRequests()), fmt.Sprint(r.medianInflight()), fmt.Sprintf("%.2f", rt), fmt.Sprintf("%.2f", float64(r.medianWall()-start)/float64(rtt)),
+			fmt.Sprintf("%s + %s", fmtDur(f.listing), fmtDur(f.sigs)), fmt.Sprintf("%.2f", low)})
+		g := goal{name: "3 registry, " + r.name + " links", target: "≤ 2.5 round trips", measured: fmt.Sprintf("%.2f", rt), met: rt <= 2.5}
+		if !g.met {
+			g.measured += fmt.Sprintf(" (floor %.2f)", low)
+		}
+		sec.goals = append(sec.goals, g)
 	}
 	g, note, err := largeLinks(ctx, e, reg, keys, owner)
 	if err != nil {

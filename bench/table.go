@@ -87,8 +87,10 @@ func fmtDur(d time.Duration) string {
 		return fmt.Sprintf("%.1f s", s)
 	case s >= 1:
 		return fmt.Sprintf("%.2f s", s)
-	default:
+	case s >= 0.01:
 		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 	}
 }
 

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+)
+
+// floor is a lower bound on `referee verify IMAGE` for one chain, of parts
+// that no verifier of the same evidence can skip on this machine: the
+// process starting (measured apart, as `referee version`), one round trip
+// for the referrers listing plus the time the registry takes to produce and
+// send it, and one Ed25519 signature check per document (the layout and a
+// link per step, each step's threshold being 1) on every core. It leaves
+// out everything else: decoding the listing, the envelopes and the links,
+// and evaluating the rules.
+type floor struct {
+	listing time.Duration // the registry's answer to a GET of the listing, without the delay (median)
+	sigs    time.Duration // docs Ed25519 checks spread over GOMAXPROCS goroutines (median)
+}
+
+// measureFloor measures floor's parts for the chain whose image is digest
+// in repo, with docs signed documents, runs times each.
+func measureFloor(ctx context.Context, reg *slowRegistry, repo, digest string, docs, runs int) (floor, error) {
+	url := "http://" + reg.direct + "/v2/" + repo + "/referrers/" + digest
+	var listing []time.Duration
+	for range runs {
+		start := time.Now()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return floor{}, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return floor{}, fmt.Errorf("listing %s: %w", url, err)
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return floor{}, fmt.Errorf("listing %s: %s %v", url, resp.Status, err)
+		}
+		listing = append(listing, time.Since(start))
+	}
+	seed := sha256.Sum256([]byte("referee bench floor"))
+	key := ed25519.NewKeyFromSeed(seed[:])
+	pub := key.Public().(ed25519.PublicKey)
+	msg := make([]byte, 1<<10) // a link's payload, about
+	sig := ed25519.Sign(key, msg)
+	var sigs []time.Duration
+	for range runs {
+		start := time.Now()
+		var wg sync.WaitGroup
+		procs := runtime.GOMAXPROCS(0)
+		for w := range procs {
+			wg.Go(func() {
+				for i := w; i < docs; i += procs {
+					if !ed25519.Verify(pub, msg, sig) {
+						panic("bench: the floor's signature does not verify")
+					}
+				}
+			})
+		}
+		wg.Wait()
+		sigs = append(sigs, time.Since(start))
+	}
+	return floor{listing: middle(listing), sigs: middle(sigs)}, nil
+}
+
+// total is the floor with the process start and one round trip.
+func (f floor) total(start, rtt time.Duration) time.Duration {
+	return start + rtt + f.listing + f.sigs
+}
+
+func middle(v []time.Duration) time.Duration {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
+}
