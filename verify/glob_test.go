@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/referee-dev/referee/internal/fnmatch"
@@ -12,7 +13,8 @@ import (
 // expression, on every pair of some patterns and paths.
 func TestGlobMatchesFnmatch(t *testing.T) {
 	patterns := []string{"*", "", "**", "src/*", "*.o", "src/*.go", "a*a", "*a*", "a*b*c", "src/*/x*", "*/", "é*", "*é", "a**b",
-		"foo", "src/[ab]*", "?", "src/?.go", "[!a]*", "*[", "a*a*a"}
+		"foo", "src/[ab]*", "?", "src/?.go", "[!a]*", "*[", "a*a*a",
+		strings.Repeat("a*", 2100), strings.Repeat("a*", 1000)} // beyond maxStarsOnly, and within it
 	paths := []string{"", "a", "aa", "aaa", "ab", "abc", "acbc", "src/a.go", "src/b/c.go", "src/x/xy", "build/a.o", "a.o", "src/", "é", "éa", "aé",
 		"foo", "foo/", "a\nb", "src/a\n.go", "[", "x["}
 	for _, p := range patterns {
