@@ -131,12 +131,12 @@ func (l *Layout) Validate() error {
 		}
 	}
 	for _, s := range l.Steps {
-		if err := l.checkRules("step", s.Name, s.ExpectedMaterials, s.ExpectedProducts); err != nil {
+		if err := l.checkRules(names, "step", s.Name, s.ExpectedMaterials, s.ExpectedProducts); err != nil {
 			return err
 		}
 	}
 	for _, in := range l.Inspect {
-		if err := l.checkRules("inspection", in.Name, in.ExpectedMaterials, in.ExpectedProducts); err != nil {
+		if err := l.checkRules(names, "inspection", in.Name, in.ExpectedMaterials, in.ExpectedProducts); err != nil {
 			return err
 		}
 	}
@@ -154,7 +154,10 @@ func checkName(seen map[string]string, kind, name string) error {
 	return nil
 }
 
-func (l *Layout) checkRules(kind, name string, materials, products [][]string) error {
+// checkRules checks the rules of the step or inspection name; names holds
+// every step and inspection of the layout, which MATCH may refer to, as in
+// the Python reference.
+func (l *Layout) checkRules(names map[string]string, kind, name string, materials, products [][]string) error {
 	for _, set := range []struct {
 		what  string
 		rules [][]string
@@ -170,28 +173,12 @@ func (l *Layout) checkRules(kind, name string, materials, products [][]string) e
 			if set.what == "expected_products" && r.Verb == RuleDelete {
 				return fmt.Errorf("%s %q %s: DELETE applies to materials only", kind, name, set.what)
 			}
-			if r.Verb == RuleMatch && !l.hasStep(r.DstStep) {
+			if _, ok := names[r.DstStep]; r.Verb == RuleMatch && !ok {
 				return fmt.Errorf("%s %q %s: rule %q names step %q, which the layout does not have", kind, name, set.what, r.String(), r.DstStep)
 			}
 		}
 	}
 	return nil
-}
-
-// hasStep reports whether name is a step or an inspection: MATCH may refer
-// to either, as in the Python reference.
-func (l *Layout) hasStep(name string) bool {
-	for _, s := range l.Steps {
-		if s.Name == name {
-			return true
-		}
-	}
-	for _, in := range l.Inspect {
-		if in.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // Step returns the step called name, or nil.
