@@ -39,27 +39,29 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 	// over the cores, then assemble in input order.
 	results := make([]examined, len(links))
 	procs := int64(runtime.GOMAXPROCS(0))
-	sem := semaphore.NewWeighted(maxExamineBytes)
+	reading, checking := semaphore.NewWeighted(maxExamineBytes), semaphore.NewWeighted(maxExamineBytes)
 	var wg sync.WaitGroup
 	var paths pathTables
 	for i, ev := range links {
 		// One link per core, and links of more than maxExamineBytes
 		// together one after another.
 		w := min(max(ev.size(), maxExamineBytes/procs), maxExamineBytes)
-		if err := sem.Acquire(ctx, w); err != nil {
+		if err := reading.Acquire(ctx, w); err != nil {
 			results[i] = examined{err: err}
 			continue
 		}
 		wg.Add(1)
 		go func() {
-			held := w
-			defer func() { sem.Release(held); wg.Done() }()
+			held := reading
+			defer func() { held.Release(w); wg.Done() }()
 			results[i] = examine(layout, ev, func() {
-				// Read: what it holds now is its signed bytes, about
-				// half, while the next link is read beside it.
-				part := held / 2
-				sem.Release(part)
-				held -= part
+				// Read: what it holds now is its signed bytes. It takes
+				// a place among the links being checked before it gives
+				// up its place among those being read, to the next.
+				if checking.Acquire(ctx, w) == nil {
+					reading.Release(w)
+					held = checking
+				}
 			})
 			if c := results[i].c; c != nil && c.link != nil {
 				paths.share(c.link.Materials, c.link.Products)
@@ -95,14 +97,17 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 	return out
 }
 
-// maxExamineBytes bounds the size of the evidence examined at once: a
-// link costs about twice its size while it is read (its bytes and their
-// canonical form), more than the artifact table it leaves, and about its
-// size while its signature is checked (the canonical form), when half its
-// weight is given back. So a monorepo's links of 20 MB each are read one
-// after another, each while the one before has its signature checked,
-// rather than two at once, which would raise the peak memory by half.
-const maxExamineBytes = 40 << 20
+// maxExamineBytes bounds the size of the evidence read at once: a link
+// costs about twice its size while it is read (its bytes and their
+// canonical form), more than the artifact table it leaves, so a
+// monorepo's links of 20 MB each are read one after another rather than
+// raise the peak memory by half. A link read (attest.ScanLink) holds only
+// its signed bytes while its signatures are checked, at most its size; it
+// then leaves its place to the next link, and takes one among the links
+// being checked, bounded the same way. So one large link is checked while
+// the next is read: at most 2 x maxExamineBytes of links being read and
+// maxExamineBytes of signed bytes being checked.
+const maxExamineBytes = 32 << 20
 
 // size is how many bytes examining ev reads: its payload, or its file.
 func (ev Evidence) size() int64 {
@@ -245,7 +250,8 @@ func examine(layout *attest.Layout, ev Evidence, read func()) examined {
 	if l, signed, ok := attest.ScanLink(env); ok {
 		c.link, name, verifier = l, l.Name, signed
 		// What is left to check needs only the signatures and the
-		// signed bytes: the file's bytes may go.
+		// signed bytes: a file read here (OpenLinkDir) may go; evidence
+		// given in memory stays its caller's.
 		env = &attest.Envelope{Form: env.Form, Signatures: env.Signatures}
 		read()
 	} else {
