@@ -14,13 +14,15 @@ import (
 )
 
 // floor is a lower bound on `referee verify IMAGE` for one chain, of parts
-// that no verifier of the same evidence can skip on this machine: the
-// process starting (measured apart, as `referee version`), one round trip
-// for the referrers listing plus the time the registry takes to produce and
-// send it, and one Ed25519 signature check per document (the layout and a
-// link per step, each step's threshold being 1) on every core. It leaves
-// out everything else: decoding the listing, the envelopes and the links,
-// and evaluating the rules.
+// that no verifier of the same evidence can skip on this machine: a Go
+// process starting (measured apart, as bench/gostart, which does nothing),
+// one round trip for the referrers listing plus the time the registry
+// takes to produce and send it, and one Ed25519 signature check per
+// document (the layout and a link per step, each step's threshold being 1)
+// with crypto/ed25519 on every core (batch verification could go lower,
+// and would accept what single verification refuses). It leaves out
+// everything else: decoding the listing, the envelopes and the links, and
+// evaluating the rules.
 type floor struct {
 	listing time.Duration // the registry's answer to a GET of the listing, without the delay (median)
 	sigs    time.Duration // docs Ed25519 checks spread over GOMAXPROCS goroutines (median)
@@ -73,7 +75,7 @@ func measureFloor(ctx context.Context, reg *slowRegistry, repo, digest string, d
 	return floor{listing: middle(listing), sigs: middle(sigs)}, nil
 }
 
-// total is the floor with the process start and one round trip.
+// total is the floor with a process start and one round trip.
 func (f floor) total(start, rtt time.Duration) time.Duration {
 	return start + rtt + f.listing + f.sigs
 }

@@ -61,7 +61,7 @@ type env struct {
 	quick, prepare                                 bool
 	sizes                                          sizes
 	work, tmp                                      string
-	referee, spawn                                 string
+	referee, spawn, gostart                        string
 	inTotoGolang, inTotoVerify, openssl, sha256sum string
 	log                                            func(string)
 	trace                                          func(string) // nil unless --trace
@@ -173,7 +173,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// setup builds referee (unless --referee names one) and bench/spawn into
+// setup builds referee (unless --referee names one), bench/spawn and bench/gostart into
 // tmp and finds the peers. commit describes the referee built.
 func setup(ctx context.Context, o options, tmp string, stderr io.Writer) (e *env, commit string, err error) {
 	e = &env{runs: o.runs, quick: o.quick, prepare: o.prepare, sizes: fullSizes, work: o.work, tmp: tmp,
@@ -199,9 +199,11 @@ func setup(ctx context.Context, o options, tmp string, stderr io.Writer) (e *env
 		}
 		commit = gitDescribe(root)
 	}
-	e.spawn = filepath.Join(tmp, "spawn")
-	if err := goBuild(ctx, root, "./bench/spawn", e.spawn); err != nil {
-		return nil, "", err
+	e.spawn, e.gostart = filepath.Join(tmp, "spawn"), filepath.Join(tmp, "gostart")
+	for pkg, out := range map[string]string{"./bench/spawn": e.spawn, "./bench/gostart": e.gostart} {
+		if err := goBuild(ctx, root, pkg, out); err != nil {
+			return nil, "", err
+		}
 	}
 	e.inTotoGolang, e.inTotoVerify = lookTool("in-toto-golang"), lookTool("in-toto-verify")
 	e.openssl, e.sha256sum = lookTool("openssl"), lookTool("sha256sum")
