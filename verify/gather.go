@@ -52,17 +52,9 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 		}
 		wg.Add(1)
 		go func() {
-			held := reading
-			defer func() { held.Release(w); wg.Done() }()
-			results[i] = examine(layout, ev, func() {
-				// Read: what it holds now is its signed bytes. It takes
-				// a place among the links being checked before it gives
-				// up its place among those being read, to the next.
-				if checking.Acquire(ctx, w) == nil {
-					reading.Release(w)
-					held = checking
-				}
-			})
+			p := &place{ctx: ctx, reading: reading, checking: checking, held: reading, w: w, size: ev.size()}
+			defer func() { p.release(); wg.Done() }()
+			results[i] = examine(layout, ev, p)
 			if c := results[i].c; c != nil && c.link != nil {
 				paths.share(c.link.Materials, c.link.Products)
 			}
@@ -95,6 +87,52 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 	}
 	r.Warnings = append(r.Warnings, ignoredWarnings(ignored)...)
 	return out
+}
+
+// place is a link's place within the bounds of gatherCandidates: among
+// the links being read (its weight w), then among those being checked.
+type place struct {
+	ctx               context.Context
+	reading, checking *semaphore.Weighted
+	held              *semaphore.Weighted // nil: nothing held
+	w                 int64
+	size              int64 // the link's (Evidence.size)
+}
+
+// read is called once the link is read (attest.ScanLink): what it holds
+// now is its signed bytes. It takes a place among the links being checked
+// before it gives up its place among those being read, to the next.
+func (p *place) read() {
+	if p.held == p.reading && p.checking.Acquire(p.ctx, p.w) == nil {
+		p.reading.Release(p.w)
+		p.held = p.checking
+	}
+}
+
+// alone is called before a link is read the long way (the library's
+// decoding, where the one-pass reader declined): one that costs more than
+// its place (libraryCost times its size) waits until it is the only link
+// being read.
+func (p *place) alone() {
+	if p.held != p.reading || p.w == maxExamineBytes || libraryCost*p.size <= p.w {
+		return
+	}
+	p.reading.Release(p.w)
+	p.held, p.w = nil, maxExamineBytes
+	if p.reading.Acquire(p.ctx, p.w) == nil {
+		p.held = p.reading
+	}
+}
+
+// libraryCost is about what reading a link with encoding/json costs, in
+// multiples of its size: a 10 MB link whose keys are not sorted (which the
+// one-pass reader declines) keeps 46 MB live while it is decoded.
+const libraryCost = 5
+
+func (p *place) release() {
+	if p.held != nil {
+		p.held.Release(p.w)
+	}
 }
 
 // maxExamineBytes bounds the size of the evidence read at once: a link
@@ -227,7 +265,7 @@ func ignoredWarnings(ignored []examined) []string {
 // are not even checked), unless its file name says a step of the layout:
 // then it is a rejected candidate of that step, so that the report says,
 // where the reader looks for it, why it did not count.
-func examine(layout *attest.Layout, ev Evidence, read func()) examined {
+func examine(layout *attest.Layout, ev Evidence, p *place) examined {
 	c := &candidate{ev: ev}
 	env := ev.Envelope
 	if env == nil && ev.open != nil {
@@ -253,8 +291,9 @@ func examine(layout *attest.Layout, ev Evidence, read func()) examined {
 		// signed bytes: a file read here (OpenLinkDir) may go; evidence
 		// given in memory stays its caller's.
 		env = &attest.Envelope{Form: env.Form, Signatures: env.Signatures}
-		read()
+		p.read()
 	} else {
+		p.alone()
 		kind, err := env.PayloadKind()
 		if err != nil {
 			return examined{failure: &Failure{Source: ev.Source, Reason: err.Error()}}

@@ -36,3 +36,47 @@ func TestLargeLinksReadOneAtATime(t *testing.T) {
 		})
 	}
 }
+
+// Links the one-pass reader declines (a float among the byproducts), which
+// are read alone when large, mixed with links it reads: every one is
+// examined, none waits forever.
+func TestDeclinedLinksReadAlone(t *testing.T) {
+	s := mustKey(t)
+	envelope := func(i int, declined bool) *attest.Envelope {
+		link := &attest.Link{Name: fmt.Sprintf("step%d", i), Products: map[string]attest.HashObj{"a": {"sha256": fmt.Sprintf("%064x", i)}}}
+		if declined {
+			link.Byproducts = map[string]any{"ratio": 1.5}
+		}
+		payload, err := link.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := attest.SignPayload(attest.FormDSSE, payload, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	var opened atomic.Int64
+	var links []verify.Evidence
+	for i := range 12 {
+		env := envelope(i, i%3 == 0)
+		links = append(links, verify.LazyEvidence(fmt.Sprintf("step%d.link", i), int64(i%4+1)<<22, func() (*attest.Envelope, error) {
+			opened.Add(1)
+			return env, nil
+		}))
+	}
+	done := make(chan struct{})
+	go func() {
+		verify.ExamineAll(context.Background(), links)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("examining links did not end")
+	}
+	if n := opened.Load(); n != 12 {
+		t.Errorf("%d links read, want 12", n)
+	}
+}
