@@ -51,7 +51,8 @@ const (
 	// two round trips").
 	AnnotationEnvelopeDigest = "dev.referee.in-toto.envelope"
 	// AnnotationEnvelopeData is the envelope itself, its bytes verbatim,
-	// on the manifest of a small envelope (InlineEnvelopeMax), so that a
+	// on the manifest of a small envelope (InlineEnvelopeMax,
+	// InlineLayoutMax for a layout), so that a
 	// reader of the referrers listing, which carries the manifests'
 	// annotations, has it without fetching a blob (docs/format.md,
 	// "Verification in one round trip"). It is used only when its bytes
