@@ -161,6 +161,10 @@ func TestTooManyReferrers(t *testing.T) {
 	if _, err := oci.Discover(ctx, s, image, oci.DiscoverOptions{MaxNodes: 4}); err == nil || !strings.Contains(err.Error(), "more than 4 manifests") {
 		t.Fatalf("Discover over MaxNodes: %v", err)
 	}
+	// Gathering stops there too, before any referrer of the level is read.
+	if _, _, err := oci.DiscoverAndGather(ctx, s, image, oci.DiscoverOptions{MaxNodes: 4, ListedEnvelopes: true}, 0); err == nil || !strings.Contains(err.Error(), "more than 4 manifests") {
+		t.Fatalf("DiscoverAndGather over MaxNodes: %v", err)
+	}
 }
 
 // TestReferrerListedUnderTwoParents: a sublayout's link is also listed
