@@ -324,34 +324,20 @@ func isHex(d string) bool {
 // large link's entries: written without closures, with a table for the
 // digits.
 func soleSHA256(raw []byte) ([]byte, bool) {
-	p, ok := jsonToken(raw, 0, "{")
-	if ok {
-		p, ok = jsonToken(raw, p, `"sha256"`)
-	}
-	if ok {
-		p, ok = jsonToken(raw, p, ":")
-	}
-	if ok {
-		p, ok = jsonToken(raw, p, `"`)
-	}
-	if !ok || p+65 > len(raw) || raw[p+64] != '"' {
-		return nil, false
-	}
-	d := raw[p : p+64]
-	for _, c := range d {
-		if !lowerHex[c] {
-			return nil, false
-		}
-	}
-	if p, ok = jsonToken(raw, p+65, "}"); !ok || p != len(raw) {
-		return nil, false
-	}
-	return d, true
+	d, end, ok := sha256At(raw, 0)
+	return d, ok && end == len(raw)
 }
 
 // skipSoleSHA256 matches, at data[p:], what soleSHA256 matches as a whole
 // value, and returns where it ends.
 func skipSoleSHA256(data []byte, p int) (int, bool) {
+	_, end, ok := sha256At(data, p)
+	return end, ok
+}
+
+// sha256At matches {"sha256":"<64 lowercase hex>"} at data[p:] and
+// returns the digest and where the match ends.
+func sha256At(data []byte, p int) ([]byte, int, bool) {
 	p, ok := jsonToken(data, p, "{")
 	if ok {
 		p, ok = jsonToken(data, p, `"sha256"`)
@@ -363,14 +349,16 @@ func skipSoleSHA256(data []byte, p int) (int, bool) {
 		p, ok = jsonToken(data, p, `"`)
 	}
 	if !ok || p+65 > len(data) || data[p+64] != '"' {
-		return 0, false
+		return nil, 0, false
 	}
-	for _, c := range data[p : p+64] {
+	d := data[p : p+64]
+	for _, c := range d {
 		if !lowerHex[c] {
-			return 0, false
+			return nil, 0, false
 		}
 	}
-	return jsonToken(data, p+65, "}")
+	end, ok := jsonToken(data, p+65, "}")
+	return d, end, ok
 }
 
 // lowerHex tells the lowercase hexadecimal digits.
