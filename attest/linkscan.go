@@ -221,6 +221,16 @@ func (s *canonScan) decoded(v any) memberReader {
 			*p = string(str)
 			return nil
 		}
+		if p, ok := v.(*[]string); ok && s.peek() == '[' {
+			// A list of strings (a command), as array reads it; anything
+			// else in it is read again the general way.
+			start, out := s.pos, len(s.out)
+			if list, ok := s.stringList(depth); ok {
+				*p = list
+				return nil
+			}
+			s.pos, s.out = start, s.out[:out]
+		}
 		start := s.pos
 		if err := s.value(depth); err != nil {
 			return err
@@ -229,6 +239,57 @@ func (s *canonScan) decoded(v any) memberReader {
 			return errDecline
 		}
 		return nil
+	}
+}
+
+// stringList reads an array of strings as array and value read it, and
+// returns them as encoding/json decodes them into a []string (an empty
+// array is an empty, non-nil list); false, with the reader's position to
+// be restored, at anything else.
+func (s *canonScan) stringList(depth int) ([]string, bool) {
+	if depth >= maxJSONDepth {
+		return nil, false
+	}
+	list := []string{}
+	s.pos++
+	if s.emit {
+		s.out = append(s.out, '[')
+	}
+	s.ws()
+	if s.peek() == ']' {
+		s.pos++
+		if s.emit {
+			s.out = append(s.out, ']')
+		}
+		return list, true
+	}
+	for {
+		s.ws()
+		if s.peek() != '"' {
+			return nil, false
+		}
+		str, plain, err := s.str()
+		if err != nil {
+			return nil, false
+		}
+		s.writeString(str, plain)
+		list = append(list, string(str))
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.pos++
+			if s.emit {
+				s.out = append(s.out, ',')
+			}
+		case ']':
+			s.pos++
+			if s.emit {
+				s.out = append(s.out, ']')
+			}
+			return list, true
+		default:
+			return nil, false
+		}
 	}
 }
 
