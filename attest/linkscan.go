@@ -38,7 +38,12 @@ func ScanLink(e *Envelope) (l *CompactLink, signed *SignedContent, ok bool) {
 	if l, signed, ok, tried := scanLinkSplit(e); tried {
 		return l, signed, ok
 	}
-	s := &canonScan{data: e.Payload, emit: true, out: make([]byte, 0, len(e.Payload))}
+	// A Metablock's signatures cover the canonical form, written on the
+	// way; a DSSE envelope's cover its payload as it is (dsse.PAE).
+	s := &canonScan{data: e.Payload}
+	if e.Form == FormMetablock {
+		s.emit, s.out = true, make([]byte, 0, len(e.Payload))
+	}
 	l = &CompactLink{}
 	var typ string
 	materials, products := newArtifactsBuilder(), newArtifactsBuilder()
