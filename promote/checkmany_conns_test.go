@@ -33,17 +33,7 @@ func TestCheckManySharesConnections(t *testing.T) {
 				}
 			}
 			r0, c0 := far.proxy.Requests.Load(), far.connects.Load()
-			verified := 0
-			err := promote.CheckMany(context.Background(), batch, o, 1, func(out promote.Outcome) error {
-				if out.Err != nil {
-					return out.Err
-				}
-				verified++
-				return nil
-			})
-			if err != nil || verified != len(batch) {
-				t.Fatalf("%d verified: %v", verified, err)
-			}
+			checkAll(t, batch, o, 1)
 			// As many connections as one image has requests at once
 			// (the listing beside the resolution), not that many per
 			// image.
