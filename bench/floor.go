@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
 )
@@ -32,7 +31,7 @@ type floor struct {
 // in repo, with docs signed documents, runs times each.
 func measureFloor(ctx context.Context, reg *slowRegistry, repo, digest string, docs, runs int) (floor, error) {
 	url := "http://" + reg.direct + "/v2/" + repo + "/referrers/" + digest
-	var listing []time.Duration
+	var listing, sigs []sample // wall: the time taken
 	for range runs {
 		start := time.Now()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -48,14 +47,13 @@ func measureFloor(ctx context.Context, reg *slowRegistry, repo, digest string, d
 		if err != nil || resp.StatusCode != http.StatusOK {
 			return floor{}, fmt.Errorf("listing %s: %s %v", url, resp.Status, err)
 		}
-		listing = append(listing, time.Since(start))
+		listing = append(listing, sample{wall: time.Since(start)})
 	}
 	seed := sha256.Sum256([]byte("referee bench floor"))
 	key := ed25519.NewKeyFromSeed(seed[:])
 	pub := key.Public().(ed25519.PublicKey)
 	msg := make([]byte, 1<<10) // a link's payload, about
 	sig := ed25519.Sign(key, msg)
-	var sigs []time.Duration
 	for range runs {
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -70,18 +68,13 @@ func measureFloor(ctx context.Context, reg *slowRegistry, repo, digest string, d
 			})
 		}
 		wg.Wait()
-		sigs = append(sigs, time.Since(start))
+		sigs = append(sigs, sample{wall: time.Since(start)})
 	}
-	return floor{listing: middle(listing), sigs: middle(sigs)}, nil
+	wall := func(s sample) time.Duration { return s.wall }
+	return floor{listing: median(listing, wall), sigs: median(sigs, wall)}, nil
 }
 
 // total is the floor with a process start and one round trip.
 func (f floor) total(start, rtt time.Duration) time.Duration {
 	return start + rtt + f.listing + f.sigs
-}
-
-func middle(v []time.Duration) time.Duration {
-	v = slices.Clone(v)
-	slices.Sort(v)
-	return v[len(v)/2]
 }
