@@ -284,13 +284,14 @@ func examine(layout *attest.Layout, ev Evidence, p *place) examined {
 	// A plain link is read in one pass (attest.ScanLink), its signatures
 	// checked over the bytes that pass wrote; anything else the long way,
 	// which also says what is wrong.
+	sigs := env.Signatures
 	var verifier keyVerifier = env
 	if l, signed, ok := attest.ScanLink(env); ok {
 		c.link, name, verifier = l, l.Name, signed
-		// What is left to check needs only the signatures and the
-		// signed bytes: a file read here (OpenLinkDir) may go; evidence
-		// given in memory stays its caller's.
-		env = &attest.Envelope{Form: env.Form, Signatures: env.Signatures}
+		// What is left to check needs only the signatures (sigs) and
+		// the signed bytes: on this path env is not used again, so a
+		// file read here (OpenLinkDir) may go; evidence given in memory
+		// stays its caller's.
 		p.read()
 	} else {
 		p.alone()
@@ -322,7 +323,7 @@ func examine(layout *attest.Layout, ev Evidence, p *place) examined {
 		}
 		return examined{c: c, name: name, isSub: isSub, ignored: noStep(layout, name)}
 	}
-	c.keyIDs, c.keyFPs, c.reject = signers(env, verifier, layout, step)
+	c.keyIDs, c.keyFPs, c.reject = signers(sigs, verifier, layout, step)
 	return examined{c: c, name: name, isSub: isSub}
 }
 

@@ -14,9 +14,9 @@ type keyVerifier interface {
 	VerifyKey(*attest.Key) error
 }
 
-// signers returns the distinct authorised functionary keys of step whose
-// signature on env verifies (checked by v), or why none does.
-func signers(env *attest.Envelope, v keyVerifier, layout *attest.Layout, step *attest.Step) (ids, fps []string, reject string) {
+// signers returns the distinct authorised functionary keys of step with
+// one of sigs (a document's signatures, checked by v), or why none has.
+func signers(sigs []attest.Signature, v keyVerifier, layout *attest.Layout, step *attest.Step) (ids, fps []string, reject string) {
 	seen := map[string]bool{}
 	var problems []string
 	for _, id := range step.PubKeys {
@@ -26,7 +26,7 @@ func signers(env *attest.Envelope, v keyVerifier, layout *attest.Layout, step *a
 		seen[id] = true
 		k := layout.Keys[id]
 		if err := v.VerifyKey(k); err != nil {
-			if triedBy(env, k) {
+			if triedBy(sigs, k) {
 				problems = append(problems, err.Error())
 			}
 			continue
@@ -47,9 +47,9 @@ func signers(env *attest.Envelope, v keyVerifier, layout *attest.Layout, step *a
 	if len(problems) > 0 {
 		return nil, nil, strings.Join(problems, "; ")
 	}
-	claimed := env.SignerKeyIDs()
-	for i := range claimed {
-		claimed[i] = short(claimed[i])
+	claimed := make([]string, len(sigs))
+	for i, s := range sigs {
+		claimed[i] = short(s.KeyID)
 	}
 	return nil, nil, fmt.Sprintf("not signed by a functionary of step %q (signatures claim keys %s; authorised: %s)", step.Name, strings.Join(claimed, ", "), shortList(step.PubKeys))
 }
@@ -63,12 +63,12 @@ func keyFingerprint(k *attest.Key) string {
 	return k.KeyID
 }
 
-// triedBy reports whether env has a signature that Envelope.VerifyKey
+// triedBy reports whether sigs has a signature that Envelope.VerifyKey
 // tries with k: one whose keyid names k, or one without a keyid. Only
 // such a signature that does not verify is a problem with the evidence;
 // the others are another functionary's.
-func triedBy(env *attest.Envelope, k *attest.Key) bool {
-	for _, s := range env.Signatures {
+func triedBy(sigs []attest.Signature, k *attest.Key) bool {
+	for _, s := range sigs {
 		if s.KeyID == "" || k.HasID(s.KeyID) {
 			return true
 		}
