@@ -64,16 +64,18 @@ func benchRegistry(ctx context.Context, e *env) (section, error) {
 	}}, {name: "Go process start", cmd: func(ctx context.Context) *exec.Cmd {
 		return exec.CommandContext(ctx, e.gostart)
 	}}}
-	floors := map[string]floor{}
+	var floors []floor // of each chain, as its contender follows the two above
 	for _, n := range e.sizes.links {
 		repo := fmt.Sprintf("bench/links%d", n)
 		digest, _, err := pushChain(ctx, reg.direct, repo, n, 3, keys)
 		if err != nil {
 			return sec, err
 		}
-		if floors[fmt.Sprint(n)], err = measureFloor(ctx, reg, repo, digest, n+1, max(e.runs, 5)); err != nil {
+		f, err := measureFloor(ctx, reg, repo, digest, n+1, max(e.runs, 5))
+		if err != nil {
 			return sec, err
 		}
+		floors = append(floors, f)
 		image := reg.slow + "/" + repo + "@" + digest
 		cs = append(cs, counting(contender{name: fmt.Sprint(n), cmd: func(ctx context.Context) *exec.Cmd {
 			return exec.CommandContext(ctx, e.referee, "verify", "--quiet", "--layout-key", owner, image)
@@ -91,10 +93,10 @@ func benchRegistry(ctx context.Context, e *env) (section, error) {
 	}
 	sec.notes = append(sec.notes, "", fmt.Sprintf("The floor is what no verifier of the same evidence can skip here: a Go process starting (a program that does nothing: %s; referee's own start is the %s above, its packages' initialisation), one round trip and the registry's answer to the listing (a GET of it without the delay), and one Ed25519 check per document (the layout and a link per step) on %d cores; it leaves out decoding and parsing the listing, envelopes and links, and the rules.", fmtDur(goStart), fmtDur(start), runtime.GOMAXPROCS(0)))
 	sec.head = []string{"links", "wall (min–max)", "requests", "most at once", "round trips", "round trips less process start", "floor: listing + signatures", "floor (round trips)"}
-	for _, r := range res[2:] {
+	for i, r := range res[2:] {
 		lo, hi := r.wallRange()
 		rt := float64(r.medianWall()) / float64(rtt)
-		f := floors[r.name]
+		f := floors[i]
 		low := float64(f.total(goStart, rtt)) / float64(rtt)
 		sec.rows = append(sec.rows, []string{r.name,
 			fmt.Sprintf("%s (%s–%s)", fmtDur(r.medianWall()), fmtDur(lo), fmtDur(hi)),
