@@ -269,9 +269,9 @@ func TestGraphLimitCountsReferrers(t *testing.T) {
 }
 
 // A page of the referrers listing larger than the manifest size limit
-// (the registry client stops reading there) is refused, naming the bound
-// and the flag that raises it: 10,000 referee referrers in one page are
-// about 5.8 MB, more than the default 4 MiB.
+// (referee stops reading there) is refused, naming the bound and the
+// flag that raises it: 10,000 referee referrers in one page are about
+// 5.8 MB, more than the default 4 MiB.
 func TestReferrerPageOverSizeLimit(t *testing.T) {
 	p := &pagedListing{}
 	host, arm := hostileRegistry(t, p.bad, p.serve)
@@ -280,7 +280,7 @@ func TestReferrerPageOverSizeLimit(t *testing.T) {
 	entries, _ := noteReferrers(image, 1000)
 	p.page, p.subject = pagesOf(entries, 0), image.Digest.String()
 	arm()
-	want := fmt.Sprintf("registry %s: a page of the referrers listing of %s is cut short: larger than the 65536 bytes --max-manifest-size allows", host, image.Digest)
+	want := fmt.Sprintf("registry %s: a page of the referrers listing of %s is larger than the 65536 bytes --max-manifest-size allows", host, image.Digest)
 	if _, err := oci.ListReferrers(t.Context(), s, image, "", 0); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("%v, want %q", err, want)
 	}

@@ -77,13 +77,19 @@ func ListReferrersWithin(ctx context.Context, s content.ReadOnlyGraphStorage, su
 		limit = DefaultMaxListTime
 	}
 	where, pages, pageBytes := "", 0, int64(0)
+	list := rl.Referrers
 	if repo, ok := s.(*remote.Repository); ok {
 		where, pages, pageBytes = repo.Reference.Registry, repo.ReferrerListMaxPages, repo.MaxMetadataBytes
+		if c, ok := repo.Client.(*repoClient); ok { // a repository Open made
+			list = func(ctx context.Context, desc ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
+				return c.listByAPI(ctx, repo, desc, artifactType, fn)
+			}
+		}
 	}
 	lctx, cancel := WithDeadline(ctx, limit, where, "listing the referrers of "+subject.Digest.String())
 	defer cancel()
 	var out []ocispec.Descriptor
-	err := rl.Referrers(lctx, subject, artifactType, func(page []ocispec.Descriptor) error {
+	err := list(lctx, subject, artifactType, func(page []ocispec.Descriptor) error {
 		out = append(out, page...)
 		if len(out) > max {
 			return errTooMany
@@ -104,6 +110,8 @@ func ListReferrersWithin(ctx context.Context, s content.ReadOnlyGraphStorage, su
 		return nil, fmt.Errorf("%s%s has more than %d referrers", prefix, subject.Digest, max)
 	case errors.Is(err, errdef.ErrTooManyPages):
 		return nil, fmt.Errorf("%sthe referrers listing of %s goes on for more than %d pages", prefix, subject.Digest, pages)
+	case errors.Is(err, errPageTooLarge):
+		return nil, fmt.Errorf("%sa page of the referrers listing of %s is larger than the %d bytes --max-manifest-size allows", prefix, subject.Digest, pageBytes)
 	case errors.Is(err, errdef.ErrSizeExceedsLimit):
 		return nil, fmt.Errorf("%sthe referrers index of %s is larger than the %d bytes --max-manifest-size allows", prefix, subject.Digest, pageBytes)
 	case errors.Is(err, io.ErrUnexpectedEOF) && ctx.Err() == nil && lctx.Err() == nil:

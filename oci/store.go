@@ -126,7 +126,7 @@ func Open(ctx context.Context, ref Reference, o Options) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	repo.Client = client
+	repo.Client = &repoClient{Client: client}
 	return repo, nil
 }
 

@@ -1,0 +1,4 @@
+package oci
+
+// DecodeListing is decodeListing, for TestListingDecodesAsEncodingJSON.
+var DecodeListing = decodeListing
