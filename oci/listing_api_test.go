@@ -27,9 +27,9 @@ var listingBodies = []string{
 	`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`,
 	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + strings.Repeat("ab", 32) + `","size":2352,"artifactType":"application/vnd.referee.in-toto.link.v1.dsse+json","annotations":{"dev.referee.in-toto.envelope.data":"{\n \"payloadType\": \"application/vnd.in-toto+json\",\n \"payload\": \"eyJ9\",\n \"signatures\": [{\"keyid\": \"\\u00e9\", \"sig\": \"AA==\"}]\n}"}}]}`,
 	`{"manifests":[{"digest":"sha256:1","size":1,"platform":{"os":"linux","architecture":"amd64"},"urls":["a"],"data":"AAEC"}],"annotations":{"a":"b"},"subject":{"digest":"sha256:2","size":3}}`,
-	`{"Manifests":[{"Digest":"sha256:1","SIZE":5,"artifacttype":"x"}]}`,                    // keys in another case
-	`{"manifests":[{"digest":"sha256:1","digest":"sha256:2","size":1,"size":2}]}`,          // repeated keys: the last one
-	`{"manifests":[{"digest":"sha256:1","annotations":{"k":"a\xffb\xc3","k2":"\ud800"}}]}`, // invalid UTF-8, a lone surrogate
+	`{"Manifests":[{"Digest":"sha256:1","SIZE":5,"artifacttype":"x"}]}`,                              // keys in another case
+	`{"manifests":[{"digest":"sha256:1","digest":"sha256:2","size":1,"size":2}]}`,                    // repeated keys: the last one
+	`{"manifests":[{"digest":"sha256:1","annotations":{"k":"a` + "\xffb\xc3" + `","k2":"\ud800"}}]}`, // invalid UTF-8, a lone surrogate
 	`{"manifests":[{"digest":"sha256:1","annotations":{"k":"\ud83d\ude00 \u0000 \/"}}]}`,
 	`{"manifests":null}`, `{"manifests":[null]}`, `{"manifests":[{}]}`, `{}`, `null`, `[]`, ``, ` `,
 	`{"manifests":[{"size":"1"}]}`, `{"manifests":[{"size":1.5}]}`, `{"manifests":[{"size":2e2}]}`,
