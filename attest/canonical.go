@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 )
 
@@ -46,13 +47,26 @@ func jsonError(err error) error {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		field := "the document"
-		if te.Field != "" {
-			field = fmt.Sprintf("%q", te.Field)
-		}
-		return fmt.Errorf("%s is a JSON %s where %s belongs", field, strings.Fields(te.Value + " value")[0], wantedJSON(te.Type))
+		return typeError(te.Field, te.Value, te.Type)
+	}
+	// json/v1 of go-json-experiment (ParseLayout) has its own type until
+	// Go 1.27, where it is encoding/json's; its Field is the value's
+	// path ("steps.0.name").
+	var te1 *jsonv1.UnmarshalTypeError
+	if errors.As(err, &te1) {
+		return typeError(te1.Field, te1.Value, te1.Type)
 	}
 	return fmt.Errorf("invalid JSON: %w", err)
+}
+
+// typeError says that the JSON value at field is of the wrong kind
+// (value is the decoder's description of it: "number", "number -5").
+func typeError(field, value string, t reflect.Type) error {
+	where := "the document"
+	if field != "" {
+		where = fmt.Sprintf("%q", field)
+	}
+	return fmt.Errorf("%s is a JSON %s where %s belongs", where, strings.Fields(value + " value")[0], wantedJSON(t))
 }
 
 // wantedJSON names, in JSON's terms, what a field decoded into t holds.

@@ -239,6 +239,9 @@ func FuzzParseRule(f *testing.F) {
 func FuzzParseLayout(f *testing.F) {
 	f.Add([]byte(`{"_type":"layout","expires":"2030-01-01T00:00:00Z","keys":{},"steps":[],"inspect":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if agree, fast, std := attest.LayoutDecodings(data); !agree {
+			t.Fatalf("json/v1 and encoding/json disagree (errors: %v; %v)", fast, std)
+		}
 		l, err := attest.ParseLayout(data)
 		if err != nil {
 			return

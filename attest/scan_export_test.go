@@ -1,5 +1,12 @@
 package attest
 
+import (
+	"encoding/json"
+	"reflect"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
+)
+
 // Internals that canonscan_test.go compares with the library path.
 
 // FastCanonical is the one-pass canonical encoder alone (nil, error when
@@ -32,4 +39,16 @@ func SplitAlways() (restore func()) {
 	old := minSplit
 	minSplit = 0
 	return func() { minSplit = old }
+}
+
+// LayoutDecodings decodes a layout payload as ParseLayout does (json/v1
+// of go-json-experiment) and with encoding/json, and says whether the two
+// agree: the same layout, or an error from both.
+func LayoutDecodings(payload []byte) (agree bool, fast, std error) {
+	var a, b layoutJSON
+	fast, std = jsonv1.Unmarshal(payload, &a), json.Unmarshal(payload, &b)
+	if fast != nil || std != nil {
+		return fast != nil && std != nil, fast, std
+	}
+	return reflect.DeepEqual(a, b), nil, nil
 }
