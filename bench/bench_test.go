@@ -83,7 +83,7 @@ func TestQuickRegistry(t *testing.T) {
 		t.Fatalf("bench: %v\n%s", r.err, r.stderr)
 	}
 	for _, want := range []string{"### 3. From the registry", "### 4. Many images", "| 5 | ", "| 50 | ", "`verify -` --parallel 1", "`verify -` default --parallel", "Load after: `",
-		"| floor: listing + signatures | floor (round trips) |", "The floor is what no verifier of the same evidence can skip here"} {
+		"| floor: listing + decoding + signatures | floor (round trips) |", "The floor is what no verifier of the same evidence can skip here"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
