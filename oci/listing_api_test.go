@@ -1,6 +1,7 @@
 package oci_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,20 +36,19 @@ var listingBodies = []string{
 	`{"manifests":[{"size":"1"}]}`, `{"manifests":[{"size":1.5}]}`, `{"manifests":[{"size":2e2}]}`,
 	`{"manifests":[{"size":-1}]}`, `{"manifests":[{"size":1e30}]}`, `{"manifests":[{"size":9223372036854775808}]}`,
 	`{"manifests":[{"annotations":{"k":1}}]}`, `{"manifests":[{"annotations":[]}]}`, `{"manifests":{}}`,
-	`{"manifests":[]} `, `{"manifests":[]}x`, `{"manifests":[]}{}`, "\ufeff{}", `{"manifests":[],}`, `{"manifests":[`,
+	`{"manifests":[]} `, `{"manifests":[]}x`, `{"manifests":[]}{}`, "{\"manifests\":[]}\n{}", `{"manifests":[{"digest":"sha256:1"}]}]`, "\ufeff{}", `{"manifests":[],}`, `{"manifests":[`,
 	`{"unknown":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`,
 	`{"unknown":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `,"manifests":[{"digest":"sha256:1"}]}`,
 	`{"manifests":[{"mediaType":"a\tb"}]}`, `{"manifests":[{"mediaType":"\u00"}]}`, `{"manifests":[{"digest":true}]}`,
 }
 
 // checkDecodesAsEncodingJSON fails unless referee's decoding of a page
-// gives what encoding/json's (oras-go's) gives: the same index, or an
-// error for both. (oras-go's json.Decoder also ignores what follows the
-// index; both refuse that here.)
+// gives what oras-go's (encoding/json's Decoder) gives: the same index,
+// or an error for both.
 func checkDecodesAsEncodingJSON(t *testing.T, body []byte) {
 	t.Helper()
 	var want ocispec.Index
-	wantErr := json.Unmarshal(body, &want)
+	wantErr := json.NewDecoder(bytes.NewReader(body)).Decode(&want)
 	got, err := oci.DecodeListing(body)
 	switch {
 	case (err == nil) != (wantErr == nil):
@@ -197,6 +197,9 @@ func TestListingAsOrasLists(t *testing.T) {
 				if g, w := entriesOf(got), entriesOf(want); !slices.Equal(g, w) {
 					t.Fatalf("listing %d:\n%q\noras-go lists\n%q", i+1, g, w)
 				}
+				if known, api := oci.ListsByAPI(s); !known || api != tc.api {
+					t.Fatalf("listing %d: the store learnt (%v, API %v) of the registry, want the API %v: referee's listing was not the one taken", i+1, known, api, tc.api)
+				}
 				sent := reg.requests()
 				if len(sent) != len(wantRequests) {
 					t.Fatalf("listing %d sent %q, want %q…", i+1, sent, wantRequests)
@@ -247,6 +250,11 @@ func TestListingAnswersAsOras(t *testing.T) {
 			w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
 			_, _ = io.WriteString(w, `{"schemaVersion":2,"manifests":[]}`)
 		}},
+		{name: "next page over https", want: "not the same origin", serve: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", fmt.Sprintf(`<https://%s%s?page=1>; rel="next"`, r.Host, r.URL.Path))
+			w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
+			_, _ = io.WriteString(w, `{"schemaVersion":2,"manifests":[]}`)
+		}},
 		{name: "next link without brackets", want: "invalid next link", serve: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Link", r.URL.Path+"?page=1")
 			w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
@@ -282,6 +290,51 @@ func TestListingAnswersAsOras(t *testing.T) {
 			}
 			if sent := elsewhere.requests(); len(sent) > 0 {
 				t.Fatalf("a registry elsewhere was sent %q", sent)
+			}
+		})
+	}
+}
+
+// A page is read as oras-go reads one, up to --max-manifest-size: an
+// index that ends within the limit is listed, whatever follows it; one
+// that does not is refused, naming the flag; a page cut short says so.
+func TestListingPageLimits(t *testing.T) {
+	const limit = 4096
+	for _, tc := range []struct {
+		name string
+		body func(index []byte) []byte
+		want string // in the error; "" for listed
+	}{
+		{name: "exactly at the limit", body: func(ix []byte) []byte { return ix }},
+		{name: "at the limit, a newline after", body: func(ix []byte) []byte { return append(ix, '\n') }},
+		{name: "data after the index", body: func(ix []byte) []byte { return append(append(ix[:len(ix):len(ix)], '\n'), `{}`...) }},
+		{name: "one byte over", body: func(ix []byte) []byte { return append([]byte(" "), ix...) }, want: "is larger than the 4096 bytes --max-manifest-size allows"},
+		{name: "cut short", body: func(ix []byte) []byte { return ix[:len(ix)/2] }, want: "is cut short"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body []byte
+			reg := tracedRegistry(t, true, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+				if body != nil && strings.Contains(r.URL.Path, "/referrers/") {
+					w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
+					_, _ = w.Write(body) // no Content-Length: chunked, so a short page ends cleanly
+					w.(http.Flusher).Flush()
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+			s := storeAt(t, reg.host, oci.Options{MaxManifestBytes: limit})
+			image := pushImage(t, s, "paged")
+			entries := noteRefs(t, image, 1)
+			index := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"manifests":[{"mediaType":%q,"digest":%q,"size":%d,"annotations":{"pad":"`,
+				ocispec.MediaTypeImageIndex, entries[0].MediaType, entries[0].Digest, entries[0].Size)
+			index += strings.Repeat("x", limit-len(index)-len(`"}}]}`)) + `"}}]}`
+			body = tc.body([]byte(index))
+			got, err := oci.ListReferrers(t.Context(), s, image, "", 0)
+			switch {
+			case tc.want == "" && (err != nil || len(got) != 1 || got[0].Digest != entries[0].Digest):
+				t.Fatalf("%d listed, %v", len(got), err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), reg.host)):
+				t.Fatalf("%v, want %q naming %s", err, tc.want, reg.host)
 			}
 		})
 	}

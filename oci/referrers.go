@@ -27,8 +27,7 @@ const DefaultMaxReferrers = 10000
 const DefaultMaxListTime = 2 * time.Minute
 
 // ListLimits bounds one referrers listing. The pages of a listing are
-// bounded by the store (Options.MaxReferrerPages), since the registry
-// client follows the pages.
+// bounded by the store (Options.MaxReferrerPages), which follows them.
 type ListLimits struct {
 	// Max bounds the entries of the listing, repeated ones counted;
 	// zero means DefaultMaxReferrers.
@@ -48,8 +47,9 @@ func ListReferrers(ctx context.Context, s content.ReadOnlyGraphStorage, subject 
 
 // ListReferrersWithin lists the referrers of subject (optionally only
 // those of artifactType), through the OCI 1.1 referrers API or the
-// referrers tag schema on registries (oras-go detects which, per
-// registry), or the manifests that point at subject in an OCI layout.
+// referrers tag schema on registries (found out on the first listing, per
+// repository, as oras-go does: see listByAPI), or the manifests that
+// point at subject in an OCI layout.
 // A listing beyond its bounds (more than l.Max entries, more pages than
 // the store allows, longer than l.Time) is an error naming the registry
 // and the bound, never a silent truncation. The entries are what the
@@ -80,9 +80,9 @@ func ListReferrersWithin(ctx context.Context, s content.ReadOnlyGraphStorage, su
 	list := rl.Referrers
 	if repo, ok := s.(*remote.Repository); ok {
 		where, pages, pageBytes = repo.Reference.Registry, repo.ReferrerListMaxPages, repo.MaxMetadataBytes
-		if c, ok := repo.Client.(*repoClient); ok { // a repository Open made
+		if c, st, ok := listingStateOf(repo); ok { // a repository Open made
 			list = func(ctx context.Context, desc ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
-				return c.listByAPI(ctx, repo, desc, artifactType, fn)
+				return st.listByAPI(ctx, c, repo, desc, artifactType, fn)
 			}
 		}
 	}

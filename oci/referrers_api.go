@@ -21,16 +21,30 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
-// repoClient is the HTTP client of a repository Open returns. It sends
-// requests as the client it wraps, and remembers which way the registry
-// lists referrers, as answered to referee's own listings (listByAPI):
-// oras-go remembers the same for its own, but does not say.
-type repoClient struct {
-	remote.Client
+// listingState is the outermost transport of the HTTP client of a
+// repository Open returns. It passes requests on, and remembers which way
+// the registry lists referrers, as answered to referee's own listings
+// (listByAPI): oras-go remembers the same for its own, but does not say.
+// It lives in the transport because the repository's client must stay an
+// *auth.Client: oras-go makes a manifest's body readable again (for an
+// auth challenge, a retry) only for that type.
+type listingState struct {
+	http.RoundTripper
 	referrers atomic.Int32 // apiUnknown, apiListed or apiMissing
 }
 
-var _ remote.Client = (*repoClient)(nil)
+var _ http.RoundTripper = (*listingState)(nil)
+
+// listingStateOf returns the client and the listing state of a
+// repository Open made.
+func listingStateOf(repo *remote.Repository) (*auth.Client, *listingState, bool) {
+	c, ok := repo.Client.(*auth.Client)
+	if !ok || c.Client == nil {
+		return nil, nil, false
+	}
+	st, ok := c.Client.Transport.(*listingState)
+	return c, st, ok
+}
 
 const (
 	apiUnknown int32 = iota
@@ -55,12 +69,14 @@ var errPageTooLarge = errors.New("referrers listing page over the size limit")
 // decoding with json/v1 of github.com/go-json-experiment/json (the
 // mirror of Go's encoding/json/v2, which keeps encoding/json's
 // semantics) takes 3.5 ms. TestListingDecodesAsEncodingJSON checks the
-// two agree. The tag schema, a filter by artifact type and anything
-// unexpected on the first page are left to oras-go.
+// two agree. The tag schema, a filter by artifact type (which no caller
+// asks for) and a first page that says the registry has no API are left
+// to oras-go. Unlike oras-go, a later page that says so is an error, not
+// a switch to the tag schema in the middle of a listing.
 //
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#listing-referrers
-func (c *repoClient) listByAPI(ctx context.Context, repo *remote.Repository, subject ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
-	state := c.referrers.Load()
+func (st *listingState) listByAPI(ctx context.Context, c *auth.Client, repo *remote.Repository, subject ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
+	state := st.referrers.Load()
 	if state == apiMissing || artifactType != "" {
 		return repo.Referrers(ctx, subject, artifactType, fn)
 	}
@@ -77,28 +93,34 @@ func (c *repoClient) listByAPI(ctx context.Context, repo *remote.Repository, sub
 			return fmt.Errorf("referrer listing exceeded %d pages: %w", repo.ReferrerListMaxPages, errdef.ErrTooManyPages)
 		}
 		var err error
-		if next, err = c.listingPage(ctx, repo, next, fn); err == nil {
+		if next, err = listingPage(ctx, c, repo, next, fn); err == nil {
 			continue
 		}
 		if page == 0 && state == apiUnknown && errors.Is(err, errdef.ErrUnsupported) {
 			// As oras-go does: no referrers API, so the tag schema, from
 			// now on.
-			c.referrers.Store(apiMissing)
-			_ = repo.SetReferrersCapability(false)
+			st.learn(repo, apiMissing)
 			return repo.Referrers(ctx, subject, artifactType, fn)
 		}
 		return err
 	}
-	c.referrers.Store(apiListed)
-	_ = repo.SetReferrersCapability(true)
+	st.learn(repo, apiListed)
 	return nil
+}
+
+// learn records how the registry lists referrers, here and for oras-go,
+// as oras-go does: the first answer decides, for this repository.
+func (st *listingState) learn(repo *remote.Repository, state int32) {
+	if st.referrers.CompareAndSwap(apiUnknown, state) {
+		_ = repo.SetReferrersCapability(state == apiListed) // oras-go may know already: it keeps its first answer too
+	}
 }
 
 // listingPage reads one page of a referrers listing at u, hands its
 // entries to fn and returns the URL of the next page ("" after the last).
 // An answer that says the registry has no referrers API wraps
 // errdef.ErrUnsupported.
-func (c *repoClient) listingPage(ctx context.Context, repo *remote.Repository, u string, fn func([]ocispec.Descriptor) error) (string, error) {
+func listingPage(ctx context.Context, c *auth.Client, repo *remote.Repository, u string, fn func([]ocispec.Descriptor) error) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "", err
@@ -130,11 +152,7 @@ func (c *repoClient) listingPage(ctx context.Context, repo *remote.Repository, u
 	if limit <= 0 {
 		limit = DefaultMaxManifestBytes
 	}
-	data, err := readUpTo(resp.Body, limit, resp.ContentLength)
-	if err != nil {
-		return "", fmt.Errorf("%s %q: %w", req.Method, req.URL, err)
-	}
-	index, err := decodeListing(data)
+	index, err := readPage(resp.Body, limit, resp.ContentLength)
 	if err != nil {
 		return "", fmt.Errorf("%s %q: failed to decode response: %w", req.Method, req.URL, err)
 	}
@@ -146,29 +164,42 @@ func (c *repoClient) listingPage(ctx context.Context, repo *remote.Repository, u
 	return nextPage(resp)
 }
 
-// decodeListing decodes a page of a referrers listing as encoding/json
-// would (see listByAPI).
+// decodeListing decodes a page of a referrers listing as oras-go does,
+// with encoding/json's Decoder: its first JSON value, whatever follows
+// (see listByAPI). Unmarshal, which is faster, comes first; it refuses
+// what follows the value, which the Decoder then ignores.
 func decodeListing(data []byte) (ocispec.Index, error) {
 	var index ocispec.Index
-	err := jsonv1.Unmarshal(data, &index)
+	if jsonv1.Unmarshal(data, &index) == nil {
+		return index, nil
+	}
+	index = ocispec.Index{}
+	err := jsonv1.NewDecoder(bytes.NewReader(data)).Decode(&index)
 	return index, err
 }
 
-// readUpTo reads r to its end, at most limit bytes (more is
-// errPageTooLarge), in one buffer when the length is known.
-func readUpTo(r io.Reader, limit, length int64) ([]byte, error) {
+// readPage reads a page of at most limit bytes, as oras-go reads one: a
+// page whose index ends within limit bytes is read, whatever follows; a
+// longer one is errPageTooLarge. It reads in one buffer when the length
+// is known.
+func readPage(r io.Reader, limit, length int64) (ocispec.Index, error) {
 	var buf bytes.Buffer
 	if length > 0 && length <= limit {
 		buf.Grow(int(length) + bytes.MinRead)
 	}
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	switch {
-	case err != nil:
-		return nil, err
-	case n > limit:
-		return nil, errPageTooLarge
+	if err != nil {
+		return ocispec.Index{}, err
 	}
-	return buf.Bytes(), nil
+	data := buf.Bytes()
+	if n <= limit {
+		return decodeListing(data)
+	}
+	var index ocispec.Index
+	if jsonv1.NewDecoder(bytes.NewReader(data[:limit])).Decode(&index) != nil {
+		return ocispec.Index{}, errPageTooLarge
+	}
+	return index, nil
 }
 
 // nextPage is the URL in resp's Link header ("" if none), which must be

@@ -87,8 +87,10 @@ func unindexed(s Store) Store {
 		PlainHTTP:          repo.PlainHTTP,
 		ManifestMediaTypes: repo.ManifestMediaTypes,
 		MaxMetadataBytes:   repo.MaxMetadataBytes,
-		SkipReferrersGC:    true,
-		HandleWarning:      repo.HandleWarning,
+		// Only pushed to; bounded as the repository is, should it list.
+		ReferrerListMaxPages: repo.ReferrerListMaxPages,
+		SkipReferrersGC:      true,
+		HandleWarning:        repo.HandleWarning,
 	}
 	_ = p.SetReferrersCapability(true) // a new repository: cannot fail
 	return p

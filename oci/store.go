@@ -126,7 +126,8 @@ func Open(ctx context.Context, ref Reference, o Options) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	repo.Client = &repoClient{Client: client}
+	client.Client.Transport = &listingState{RoundTripper: client.Client.Transport}
+	repo.Client = client
 	return repo, nil
 }
 
