@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
@@ -34,14 +35,15 @@ func decodeGeneric(data []byte) (any, error) {
 
 // jsonError turns encoding/json's errors into short messages with an offset.
 func jsonError(err error) error {
+	// json/v1 of go-json-experiment (ParseLayout) has its own error types
+	// until Go 1.27, where they are encoding/json's.
 	var se *json.SyntaxError
+	var se1 *jsonv1.SyntaxError
 	switch {
-	case errors.As(err, &se) && se.Error() == "unexpected end of JSON input":
-		return errors.New("invalid JSON: truncated document")
-	case errors.As(err, &se) && strings.HasSuffix(se.Error(), "after top-level value"):
-		return errors.New("invalid JSON: trailing data after the document")
 	case errors.As(err, &se):
-		return fmt.Errorf("invalid JSON at byte %d: %v", se.Offset, se)
+		return syntaxError(se.Error(), se.Offset)
+	case errors.As(err, &se1):
+		return syntaxError(se1.Error(), se1.Offset)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("invalid JSON: truncated document")
 	}
@@ -49,14 +51,39 @@ func jsonError(err error) error {
 	if errors.As(err, &te) {
 		return typeError(te.Field, te.Value, te.Type)
 	}
-	// json/v1 of go-json-experiment (ParseLayout) has its own type until
-	// Go 1.27, where it is encoding/json's; its Field is the value's
-	// path ("steps.0.name").
 	var te1 *jsonv1.UnmarshalTypeError
 	if errors.As(err, &te1) {
-		return typeError(te1.Field, te1.Value, te1.Type)
+		return typeError(fieldPath(te1.Field), te1.Value, te1.Type)
 	}
 	return fmt.Errorf("invalid JSON: %w", err)
+}
+
+// syntaxError is a JSON syntax error's message at offset.
+func syntaxError(msg string, offset int64) error {
+	switch {
+	case msg == "unexpected end of JSON input":
+		return errors.New("invalid JSON: truncated document")
+	case strings.HasSuffix(msg, "after top-level value"):
+		return errors.New("invalid JSON: trailing data after the document")
+	}
+	return fmt.Errorf("invalid JSON at byte %d: %s", offset, msg)
+}
+
+// fieldPath writes json/v1's path of a value ("steps.0.name") as CheckJSON
+// writes paths ("steps[0].name").
+func fieldPath(field string) string {
+	var b strings.Builder
+	for i, part := range strings.Split(field, ".") {
+		switch _, err := strconv.Atoi(part); {
+		case err == nil && i > 0:
+			b.WriteString("[" + part + "]")
+		case i > 0:
+			b.WriteString("." + part)
+		default:
+			b.WriteString(part)
+		}
+	}
+	return b.String()
 }
 
 // typeError says that the JSON value at field is of the wrong kind

@@ -12,20 +12,25 @@ import (
 	"github.com/referee-dev/referee/attest"
 )
 
-// wrongKinds are layouts with a value of the wrong kind, and what
-// ParseLayout says of each: the value's path, not a Go type's name.
+// wrongKinds are layouts with a value of the wrong kind, or not JSON,
+// and what ParseLayout says of each: the value's path as CheckJSON
+// writes paths, not a Go type's name; the byte of a syntax error.
 var wrongKinds = []struct{ payload, want string }{
+	{`{"_type":"layout","expires":"2030-01-01T00:00:00Z"`, `layout: invalid JSON: truncated document`},
+	{`{"_type":"layout","expires":"2030-01-01T00:00:00Z","keys":{},"steps":[],"inspect":[]} x`, `layout: invalid JSON: trailing data after the document`},
+	{`{"_type":"layout","expires":"2030-01-01T00:00:00Z","keys":{},"steps":[,],"inspect":[]}`, `layout: invalid JSON at byte 71: invalid character ',' looking for beginning of value`},
+	{`{"_type":"layout" "expires":"x"}`, `layout: invalid JSON at byte 19: invalid character '"' after object key:value pair`},
 	{`{"_type":"layout","steps":"x","expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps" is a JSON string where a list belongs`},
-	{`{"_type":"layout","steps":[{"_type":"step","name":1}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps.0.name" is a JSON number where a string belongs`},
-	{`{"_type":"layout","steps":[{"_type":"step","name":"a","threshold":"1"}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps.0.threshold" is a JSON string where a whole number belongs`},
-	{`{"_type":"layout","steps":[{"_type":"step","name":"a","threshold":1.5}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps.0.threshold" is a JSON number where a whole number belongs`},
-	{`{"_type":"layout","steps":[{"_type":"step","name":"a","threshold":99999999999999999999}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps.0.threshold" is a JSON number where a whole number belongs`},
-	{`{"_type":"layout","steps":[{"_type":"step","name":"a","pubkeys":"k"}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps.0.pubkeys" is a JSON string where a list belongs`},
-	{`{"_type":"layout","steps":[{"_type":"step","name":"a","expected_materials":[["MATCH",1]]}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps.0.expected_materials.0.1" is a JSON number where a string belongs`},
+	{`{"_type":"layout","steps":[{"_type":"step","name":1}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps[0].name" is a JSON number where a string belongs`},
+	{`{"_type":"layout","steps":[{"_type":"step","name":"a","threshold":"1"}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps[0].threshold" is a JSON string where a whole number belongs`},
+	{`{"_type":"layout","steps":[{"_type":"step","name":"a","threshold":1.5}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps[0].threshold" is a JSON number where a whole number belongs`},
+	{`{"_type":"layout","steps":[{"_type":"step","name":"a","threshold":99999999999999999999}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps[0].threshold" is a JSON number where a whole number belongs`},
+	{`{"_type":"layout","steps":[{"_type":"step","name":"a","pubkeys":"k"}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps[0].pubkeys" is a JSON string where a list belongs`},
+	{`{"_type":"layout","steps":[{"_type":"step","name":"a","expected_materials":[["MATCH",1]]}],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[]}`, `layout: "steps[0].expected_materials[0][1]" is a JSON number where a string belongs`},
 	{`{"_type":"layout","steps":[],"expires":5,"keys":{},"inspect":[]}`, `layout: "expires" is a JSON number where a string belongs`},
 	{`{"_type":"layout","steps":[],"expires":"2030-01-01T00:00:00Z","keys":[],"inspect":[]}`, `layout: "keys" is a JSON array where an object belongs`},
 	{`{"_type":"layout","steps":[],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":{}}`, `layout: "inspect" is a JSON object where a list belongs`},
-	{`{"_type":"layout","steps":[],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[{"_type":"inspection","name":"x","run":"ls"}]}`, `layout: "inspect.0.run" is a JSON string where a list belongs`},
+	{`{"_type":"layout","steps":[],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[{"_type":"inspection","name":"x","run":"ls"}]}`, `layout: "inspect[0].run" is a JSON string where a list belongs`},
 	{`{"_type":"layout","steps":[],"expires":"2030-01-01T00:00:00Z","keys":{},"inspect":[],"readme":3}`, `layout: "readme" is a JSON number where a string belongs`},
 }
 
