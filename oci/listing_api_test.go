@@ -17,6 +17,7 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/referee-dev/referee/attest"
 	"github.com/referee-dev/referee/oci"
@@ -337,5 +338,19 @@ func TestListingPageLimits(t *testing.T) {
 				t.Fatalf("%v, want %q naming %s", err, tc.want, reg.host)
 			}
 		})
+	}
+}
+
+// A repository Open makes keeps an *auth.Client as its client, where the
+// listing state lives below it: oras-go makes a manifest PUT's body
+// readable again (to answer an auth challenge, to be retried) only for
+// that type, and TestFaultyRegistry fails without it, now and then.
+func TestOpenKeepsAuthClient(t *testing.T) {
+	s := storeAt(t, newRegistry(t, true), oci.Options{})
+	if _, ok := s.(*remote.Repository).Client.(*auth.Client); !ok {
+		t.Fatalf("the repository's client is a %T", s.(*remote.Repository).Client)
+	}
+	if known, _ := oci.ListsByAPI(s); known {
+		t.Fatal("a new store knows its registry's listing already")
 	}
 }
