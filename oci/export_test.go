@@ -12,7 +12,7 @@ func ListsByAPI(s Store) (known, api bool) {
 	if !ok {
 		return false, false
 	}
-	_, st, ok := listingStateOf(repo)
+	st, ok := listingStateOf(repo)
 	if !ok {
 		return false, false
 	}

@@ -80,9 +80,9 @@ func ListReferrersWithin(ctx context.Context, s content.ReadOnlyGraphStorage, su
 	list := rl.Referrers
 	if repo, ok := s.(*remote.Repository); ok {
 		where, pages, pageBytes = repo.Reference.Registry, repo.ReferrerListMaxPages, repo.MaxMetadataBytes
-		if c, st, ok := listingStateOf(repo); ok { // a repository Open made
+		if st, ok := listingStateOf(repo); ok { // a repository Open made
 			list = func(ctx context.Context, desc ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
-				return st.listByAPI(ctx, c, repo, desc, artifactType, fn)
+				return st.listByAPI(ctx, repo, desc, artifactType, fn)
 			}
 		}
 	}

@@ -35,15 +35,14 @@ type listingState struct {
 
 var _ http.RoundTripper = (*listingState)(nil)
 
-// listingStateOf returns the client and the listing state of a
-// repository Open made.
-func listingStateOf(repo *remote.Repository) (*auth.Client, *listingState, bool) {
+// listingStateOf returns the listing state of a repository Open made.
+func listingStateOf(repo *remote.Repository) (*listingState, bool) {
 	c, ok := repo.Client.(*auth.Client)
 	if !ok || c.Client == nil {
-		return nil, nil, false
+		return nil, false
 	}
 	st, ok := c.Client.Transport.(*listingState)
-	return c, st, ok
+	return st, ok
 }
 
 const (
@@ -75,7 +74,7 @@ var errPageTooLarge = errors.New("referrers listing page over the size limit")
 // a switch to the tag schema in the middle of a listing.
 //
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#listing-referrers
-func (st *listingState) listByAPI(ctx context.Context, c *auth.Client, repo *remote.Repository, subject ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
+func (st *listingState) listByAPI(ctx context.Context, repo *remote.Repository, subject ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
 	state := st.referrers.Load()
 	if state == apiMissing || artifactType != "" {
 		return repo.Referrers(ctx, subject, artifactType, fn)
@@ -93,7 +92,7 @@ func (st *listingState) listByAPI(ctx context.Context, c *auth.Client, repo *rem
 			return fmt.Errorf("referrer listing exceeded %d pages: %w", repo.ReferrerListMaxPages, errdef.ErrTooManyPages)
 		}
 		var err error
-		if next, err = listingPage(ctx, c, repo, next, fn); err == nil {
+		if next, err = listingPage(ctx, repo, next, fn); err == nil {
 			continue
 		}
 		if page == 0 && state == apiUnknown && errors.Is(err, errdef.ErrUnsupported) {
@@ -120,7 +119,7 @@ func (st *listingState) learn(repo *remote.Repository, state int32) {
 // entries to fn and returns the URL of the next page ("" after the last).
 // An answer that says the registry has no referrers API wraps
 // errdef.ErrUnsupported.
-func listingPage(ctx context.Context, c *auth.Client, repo *remote.Repository, u string, fn func([]ocispec.Descriptor) error) (string, error) {
+func listingPage(ctx context.Context, repo *remote.Repository, u string, fn func([]ocispec.Descriptor) error) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "", err
@@ -130,7 +129,7 @@ func listingPage(ctx context.Context, c *auth.Client, repo *remote.Repository, u
 		q.Set("n", strconv.Itoa(repo.ReferrerListPageSize))
 		req.URL.RawQuery = q.Encode()
 	}
-	resp, err := c.Do(req)
+	resp, err := repo.Client.Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -138,7 +137,7 @@ func listingPage(ctx context.Context, c *auth.Client, repo *remote.Repository, u
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound:
-		if e := errorResponse(resp); hasCode(e, errcode.ErrorCodeNameUnknown) {
+		if e := errorResponse(resp); hasErrorCode(e, errcode.ErrorCodeNameUnknown) {
 			return "", e // no such repository: says nothing of the API
 		}
 		return "", fmt.Errorf("failed to query referrers API: %w", errdef.ErrUnsupported)
@@ -248,10 +247,4 @@ func errorResponse(resp *http.Response) error {
 		e.Errors = body.Errors
 	}
 	return e
-}
-
-// hasCode reports whether err is a registry error with code.
-func hasCode(err error, code string) bool {
-	var ec errcode.Error
-	return errors.As(err, &ec) && ec.Code == code
 }
