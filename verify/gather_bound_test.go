@@ -47,11 +47,7 @@ func TestDeclinedLinksReadAlone(t *testing.T) {
 		if declined {
 			link.Byproducts = map[string]any{"ratio": 1.5}
 		}
-		payload, err := link.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		env, err := attest.SignPayload(attest.FormDSSE, payload, s)
+		env, err := attest.SignPayload(attest.FormDSSE, mustMarshal(t, link.Marshal), s)
 		if err != nil {
 			t.Fatal(err)
 		}
