@@ -2,11 +2,11 @@ package attest
 
 import (
 	"encoding/json"
-
 	"fmt"
-	jsonv1 "github.com/go-json-experiment/json/v1"
 	"sort"
 	"time"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // TimeFormat is how in-toto writes a layout's expiry (ISO 8601, UTC).
