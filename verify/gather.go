@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/semaphore"
 
@@ -36,29 +37,23 @@ type candidate struct {
 // used, with why (see ignoredWarnings).
 func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Evidence, o Options, depth int, r *Report) map[string][]*candidate {
 	// Parsing and signature checks are independent per link: spread them
-	// over the cores, then assemble in input order.
+	// over the cores, then assemble in input order. A worker per core (two
+	// on one, so that a link is read while another is checked) takes the
+	// links in turn: a registry's hundreds of small links cost no
+	// goroutine (and no stack to grow) each, nor a hand-off from a loop
+	// that starts them.
 	results := make([]examined, len(links))
-	procs := int64(runtime.GOMAXPROCS(0))
+	procs := runtime.GOMAXPROCS(0)
 	reading, checking := semaphore.NewWeighted(maxExamineBytes), semaphore.NewWeighted(maxExamineBytes)
-	var wg sync.WaitGroup
 	var paths pathTables
-	for i, ev := range links {
-		// One link per core, and links of more than maxExamineBytes
-		// together one after another.
-		w := min(max(ev.size(), maxExamineBytes/procs), maxExamineBytes)
-		if err := reading.Acquire(ctx, w); err != nil {
-			results[i] = examined{err: err}
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			p := &place{ctx: ctx, reading: reading, checking: checking, held: reading, w: w, size: ev.size()}
-			defer func() { p.release(); wg.Done() }()
-			results[i] = examine(layout, ev, p)
-			if c := results[i].c; c != nil && c.link != nil {
-				paths.share(c.link.Materials, c.link.Products)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(max(procs, 2), len(links)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(links); i = int(next.Add(1) - 1) {
+				results[i] = examineWithin(ctx, layout, links[i], reading, checking, int64(procs), &paths)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	out := map[string][]*candidate{}
@@ -87,6 +82,24 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 	}
 	r.Warnings = append(r.Warnings, ignoredWarnings(ignored)...)
 	return out
+}
+
+// examineWithin is examine of ev within the bounds of gatherCandidates:
+// one link per core (procs workers, each with a place of at least
+// maxExamineBytes/procs), and links of more than maxExamineBytes
+// together one after another.
+func examineWithin(ctx context.Context, layout *attest.Layout, ev Evidence, reading, checking *semaphore.Weighted, procs int64, paths *pathTables) examined {
+	w := min(max(ev.size(), maxExamineBytes/procs), maxExamineBytes)
+	if err := reading.Acquire(ctx, w); err != nil {
+		return examined{err: err}
+	}
+	p := &place{ctx: ctx, reading: reading, checking: checking, held: reading, w: w, size: ev.size()}
+	defer p.release()
+	e := examine(layout, ev, p)
+	if c := e.c; c != nil && c.link != nil {
+		paths.share(c.link.Materials, c.link.Products)
+	}
+	return e
 }
 
 // place is a link's place within the bounds of gatherCandidates: among
