@@ -13,9 +13,9 @@ import (
 	"unicode/utf8"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/workers"
 )
 
 // Trust says which documents DiscoverAndGather keeps whatever their size:
@@ -229,17 +229,13 @@ func (s *screen) recheckPool() {
 
 // trustsAll is trusts for each of docs, on every core: a layout that
 // arrives after its links (hundreds of them) has them all checked at once.
+// A worker per core takes them in turn (not a goroutine each, whose
+// stack the signature check would grow).
 func (s *screen) trustsAll(docs []*Document) []bool {
 	trusted := make([]bool, len(docs))
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, d := range docs {
-		g.Go(func() error {
-			trusted[i] = s.trusts(d.Envelope)
-			return nil
-		})
-	}
-	_ = g.Wait() // nothing fails
+	workers.Each(runtime.GOMAXPROCS(0), len(docs), func(i int) {
+		trusted[i] = s.trusts(docs[i].Envelope)
+	})
 	return trusted
 }
 

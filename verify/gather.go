@@ -7,11 +7,11 @@ import (
 	"hash/maphash"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sync/semaphore"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/workers"
 )
 
 // candidate is one piece of evidence offered for a step, with the distinct
@@ -46,16 +46,9 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 	procs := runtime.GOMAXPROCS(0)
 	reading, checking := semaphore.NewWeighted(maxExamineBytes), semaphore.NewWeighted(maxExamineBytes)
 	var paths pathTables
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(max(procs, 2), len(links)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(links); i = int(next.Add(1) - 1) {
-				results[i] = examineWithin(ctx, layout, links[i], reading, checking, int64(procs), &paths)
-			}
-		})
-	}
-	wg.Wait()
+	workers.Each(max(procs, 2), len(links), func(i int) {
+		results[i] = examineWithin(ctx, layout, links[i], reading, checking, int64(procs), &paths)
+	})
 	out := map[string][]*candidate{}
 	var ignored []examined
 	for _, e := range results {
