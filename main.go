@@ -8,9 +8,11 @@ import (
 	"os/signal"
 
 	"github.com/referee-dev/referee/cli"
+	"github.com/referee-dev/referee/internal/gcpace"
 )
 
 func main() {
+	gcpace.Start()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := cli.Main(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
