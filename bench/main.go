@@ -214,8 +214,12 @@ func setup(ctx context.Context, o options, tmp string, stderr io.Writer) (e *env
 // floor of its peak RSS figures.
 func writeHeader(ctx context.Context, w io.Writer, e *env, o options, commit string) error {
 	fmt.Fprintf(w, "## referee bench (issue 13)\n\n")
-	fmt.Fprintf(w, "%s; %d CPUs, %s, %s; referee %s; load before: %s\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version(), orDash(commit), uptime())
+	built := ""
+	if o.referee == "" && !o.prepare {
+		built = " (built as released: CGO_ENABLED=0, -trimpath, -ldflags=-s -w)"
+	}
+	fmt.Fprintf(w, "%s; %d CPUs, %s, %s; referee %s%s; load before: %s\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, runtime.Version(), orDash(commit), built, uptime())
 	fmt.Fprintf(w, "Peers: %s.\n\n", peerVersions(ctx, e))
 	if !o.prepare {
 		floor, err := roundRobin(ctx, e.spawn, 3, []contender{{name: "true", cmd: func(ctx context.Context) *exec.Cmd { return exec.CommandContext(ctx, "true") }}}, nil)
