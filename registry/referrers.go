@@ -38,7 +38,11 @@ type repoReferrers struct {
 // referrer is a manifest with a subject, stored under a digest reference.
 type referrer struct {
 	subject string
-	desc    descriptor
+	// digest and artifactType are those of its entry in a listing, whose
+	// JSON, as encoding/json writes the entry (a descriptor), is entry:
+	// written once, when the manifest is stored, not for every listing.
+	digest, artifactType string
+	entry                []byte
 	// twin is, for a reference that is not a sha256 digest, the sha256
 	// digest of the same content, under which it is also stored: the
 	// listing shows the digest the client used, not both.
@@ -116,13 +120,13 @@ func (x *referrersIndex) set(repo, key string, rec *referrer) {
 	s[key] = rec
 }
 
-// list returns the descriptors of the referrers of subject in repo, of
-// artifactType if it is not empty, sorted by digest. A manifest stored
-// under a digest other than sha256 is listed under that digest only.
-func (x *referrersIndex) list(repo, subject, artifactType string) []descriptor {
+// list returns the referrers of subject in repo, of artifactType if it
+// is not empty, sorted by digest. A manifest stored under a digest other
+// than sha256 is listed under that digest only.
+func (x *referrersIndex) list(repo, subject, artifactType string) []*referrer {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	out := []descriptor{}
+	out := []*referrer{}
 	rr := x.repos[repo]
 	if rr == nil {
 		return out
@@ -135,12 +139,37 @@ func (x *referrersIndex) list(repo, subject, artifactType string) []descriptor {
 		}
 	}
 	for key, rec := range s {
-		if !twins[key] && (artifactType == "" || rec.desc.ArtifactType == artifactType) {
-			out = append(out, rec.desc)
+		if !twins[key] && (artifactType == "" || rec.artifactType == artifactType) {
+			out = append(out, rec)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Digest < out[j].Digest })
+	sort.Slice(out, func(i, j int) bool { return out[i].digest < out[j].digest })
 	return out
+}
+
+// listing is the body of the referrers listing of refs: the image index
+// encoding/json writes for them (TestListingAsEncodingJSONWrites), of the
+// entries written when their manifests were stored. A listing of 500
+// referrers that carry their envelopes (1.1 MB) was encoded in about 7 ms
+// of CPU per request; now it is copied.
+func listing(refs []*referrer) []byte {
+	head, _ := json.Marshal(struct {
+		SchemaVersion int    `json:"schemaVersion"`
+		MediaType     string `json:"mediaType"`
+	}{2, ociIndex}) // {"schemaVersion":2,"mediaType":"…"}
+	n := len(head) + len(`,"manifests":[]}`)
+	for _, r := range refs {
+		n += len(r.entry) + 1
+	}
+	body := make([]byte, 0, n)
+	body = append(append(body, head[:len(head)-1]...), `,"manifests":[`...)
+	for i, r := range refs {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, r.entry...)
+	}
+	return append(body, "]}"...)
 }
 
 // describeReferrer returns the referrers-list entry of a manifest stored
@@ -196,5 +225,9 @@ func newReferrer(key, contentType string, body []byte, subject *v1.Descriptor, e
 	if d.ArtifactType == "" && e.Config != nil {
 		d.ArtifactType = e.Config.MediaType
 	}
-	return &referrer{subject: subject.Digest.String(), desc: d}
+	entry, err := json.Marshal(d)
+	if err != nil {
+		return nil // strings and a map of strings always encode
+	}
+	return &referrer{subject: subject.Digest.String(), digest: key, artifactType: d.ArtifactType, entry: entry}
 }

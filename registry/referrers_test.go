@@ -433,3 +433,69 @@ func TestReferrersOddFields(t *testing.T) {
 		})
 	}
 }
+
+// TestListingAsEncodingJSONWrites: the listing, written from entries
+// encoded when their manifests were stored, is byte for byte what
+// encoding/json writes for the index it holds (as the registry wrote it
+// before): HTML characters, U+2028, control characters and other UTF-8
+// in annotations, entries without artifactType or annotations, a
+// filtered listing and an empty one.
+func TestListingAsEncodingJSONWrites(t *testing.T) {
+	type entry struct {
+		MediaType    string            `json:"mediaType"`
+		Digest       string            `json:"digest"`
+		Size         int64             `json:"size"`
+		ArtifactType string            `json:"artifactType,omitempty"`
+		Annotations  map[string]string `json:"annotations,omitempty"`
+	}
+	type index struct {
+		SchemaVersion int     `json:"schemaVersion"`
+		MediaType     string  `json:"mediaType"`
+		Manifests     []entry `json:"manifests"`
+	}
+	reg, err := registry.New(registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	img := imageManifest(0)
+	subject := `"subject":{"mediaType":"` + ociManifest + `","digest":"` + sha256Of(img) + `","size":` + strconv.Itoa(len(img)) + `}`
+	annotations := []string{
+		`{"envelope":"{\"payload\":\"<a&b>\"}","z":"\u2028\u2029","a":"\u0001\t\n","é":"日本"}`,
+		`{}`,
+		``,
+		`{"n":"1","m":""}`,
+	}
+	for i, a := range annotations {
+		at := `"artifactType":"application/x-` + strconv.Itoa(i%2) + `",`
+		if i == 2 {
+			at = ""
+		}
+		if a != "" {
+			a = `"annotations":` + a + `,`
+		}
+		body := []byte(`{"schemaVersion":2,"mediaType":"` + ociManifest + `",` + at + a + subject + `}`)
+		serveDirect(t, reg, http.MethodPut, "/v2/demo/manifests/"+sha256Of(body), body, http.StatusCreated)
+	}
+	for _, tc := range []struct {
+		subject, query string
+		entries        int
+	}{
+		{sha256Of(img), "", len(annotations)},
+		{sha256Of(img), "?artifactType=application/x-1", 2},
+		{sha256Of([]byte("nothing refers to this")), "", 0},
+	} {
+		got := serveDirect(t, reg, http.MethodGet, "/v2/demo/referrers/"+tc.subject+tc.query, nil, http.StatusOK).Body.Bytes()
+		var idx index
+		if err := json.Unmarshal(got, &idx); err != nil || len(idx.Manifests) != tc.entries || idx.Manifests == nil {
+			t.Fatalf("listing%s: %v, %d entries, want %d\n%s", tc.query, err, len(idx.Manifests), tc.entries, got)
+		}
+		want, err := json.Marshal(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("listing%s:\n%s\nencoding/json writes\n%s", tc.query, got, want)
+		}
+	}
+}

@@ -88,16 +88,7 @@ func (f *specFixes) referrers(w http.ResponseWriter, r *http.Request, repo, targ
 		return
 	}
 	want := r.URL.Query().Get("artifactType")
-	index := struct {
-		SchemaVersion int          `json:"schemaVersion"`
-		MediaType     string       `json:"mediaType"`
-		Manifests     []descriptor `json:"manifests"`
-	}{2, ociIndex, f.index.list(repo, target, want)}
-	body, err := json.Marshal(index)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "UNKNOWN", "listing referrers: "+err.Error())
-		return
-	}
+	body := listing(f.index.list(repo, target, want))
 	w.Header().Set("Content-Type", ociIndex)
 	if want != "" {
 		w.Header().Set("OCI-Filters-Applied", "artifactType")
