@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/gcpace"
 	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 )
@@ -108,6 +109,7 @@ func TestGatherMemoryChild(t *testing.T) {
 	if !testenv.InChild() {
 		t.Skip("run by BenchmarkGatherHostileMemory and TestGatherHostileMemoryBound")
 	}
+	gcpace.Start() // the collector paced as the referee command paces it
 	ctx := context.Background()
 	s := open(t, os.Getenv("REFEREE_MEM_STORE"))
 	image, err := s.Resolve(ctx, "v1")

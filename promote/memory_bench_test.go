@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/gcpace"
 	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 	"github.com/referee-dev/referee/promote"
@@ -108,6 +109,7 @@ func TestCheckManyMemoryChild(t *testing.T) {
 	if !testenv.InChild() {
 		t.Skip("run by BenchmarkCheckManyHostileMemory")
 	}
+	gcpace.Start() // the collector paced as the referee command paces it
 	pem, err := os.ReadFile(os.Getenv("REFEREE_MEM_KEY"))
 	if err != nil {
 		t.Fatal(err)

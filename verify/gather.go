@@ -190,7 +190,8 @@ func (p *pathTables) share(tables ...*attest.Artifacts) (shared int) {
 	}
 	seed := p.seed
 	p.mu.Unlock()
-	// The paths are hashed outside the lock, by each link's goroutine.
+	// The paths are hashed outside the lock, by the worker that examined
+	// the link.
 	keys := make([]pathsKey, len(tables))
 	for k, a := range tables {
 		var h maphash.Hash

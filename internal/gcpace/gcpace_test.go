@@ -5,6 +5,7 @@ import (
 	osexec "os/exec"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,8 +58,8 @@ var live [][]byte
 func TestStart(t *testing.T) {
 	if os.Getenv("GCPACE_CHILD") == "" {
 		for _, env := range [][]string{nil, {"GOGC=100"}} {
-			cmd := exec(t, env)
-			if out, err := cmd.CombinedOutput(); err != nil {
+			out, err := exec(t, env).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "--- PASS: TestStart") {
 				t.Fatalf("%v: %v\n%s", env, err, out)
 			}
 		}
@@ -75,11 +76,25 @@ func TestStart(t *testing.T) {
 		}
 		return
 	}
+	if got := gogc(); got != 400 {
+		t.Fatalf("GOGC is %d before the first collection, want 400", got)
+	}
 	collectUntil(t, 400)
 	for range 48 {
 		live = append(live, make([]byte, 1<<20)) // 48 MiB live: more than Headroom
 	}
 	collectUntil(t, 100)
+	// 8 MiB live: GOGC 200, give or take what the test binary holds.
+	clear(live[8:]) // the rest no longer referred to
+	live = live[:8]
+	deadline := time.Now().Add(10 * time.Second)
+	for got := gogc(); got <= 100 || got >= 400; got = gogc() {
+		if time.Now().After(deadline) {
+			t.Fatalf("GOGC is %d with about 8 MiB live, want about 200", got)
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
 	live = nil
 	collectUntil(t, 400)
 }
@@ -88,7 +103,7 @@ func TestStart(t *testing.T) {
 // env added (GOGC removed unless env sets it).
 func exec(t *testing.T, env []string) *osexec.Cmd {
 	t.Helper()
-	cmd := osexec.Command(os.Args[0], "-test.run=^TestStart$", "-test.count=1")
+	cmd := osexec.Command(os.Args[0], "-test.run=^TestStart$", "-test.count=1", "-test.v")
 	for _, kv := range os.Environ() {
 		if len(kv) < 5 || kv[:5] != "GOGC=" {
 			cmd.Env = append(cmd.Env, kv)
