@@ -23,12 +23,7 @@ func appendEnvelope(dst []byte, e *Envelope) ([]byte, error) {
 		for _, s := range e.Signatures {
 			size += 32 + len(s.KeyID) + base64.StdEncoding.EncodedLen(len(s.Sig))
 		}
-		dst = slices.Grow(dst, size)
-		dst = append(dst, "{\n \"payloadType\": "...)
-		dst = appendJSONString(dst, e.PayloadType)
-		dst = append(dst, ",\n \"payload\": \""...)
-		dst = base64.StdEncoding.AppendEncode(dst, e.Payload)
-		dst = append(dst, "\",\n \"signatures\": "...)
+		dst = appendDSSEHead(slices.Grow(dst, size), e)
 		dst = appendSignatures(dst, e.Signatures, base64.StdEncoding.AppendEncode)
 		return append(dst, "\n}\n"...), nil
 	case FormMetablock:
@@ -49,6 +44,57 @@ func appendEnvelope(dst []byte, e *Envelope) ([]byte, error) {
 		return append(dst, "\n}\n"...), nil
 	}
 	return nil, errors.New("envelope of unknown form")
+}
+
+// SignAndEncode is SignPayload followed by the envelope's Marshal: it
+// returns the signed envelope and its bytes. For a DSSE envelope the
+// payload is encoded (base64, most of the bytes) on one core while it is
+// signed on another: for a link of 100,000 artifacts (a 10 MB payload,
+// 13 MB encoded) the encoding no longer waits for the signature.
+func SignAndEncode(form Form, payload []byte, signers ...*Signer) (*Envelope, []byte, error) {
+	if form != FormDSSE {
+		e, err := SignPayload(form, payload, signers...)
+		if err != nil {
+			return nil, nil, err
+		}
+		data, err := e.Marshal()
+		return e, data, err
+	}
+	e := NewEnvelope(form, payload)
+	var signErr error
+	signed := make(chan struct{})
+	go func() {
+		defer close(signed)
+		for _, s := range signers {
+			if signErr = e.Sign(s); signErr != nil {
+				return
+			}
+		}
+	}()
+	// What precedes the signatures, as appendEnvelope writes it: it reads
+	// only Payload and PayloadType, which signing does not change.
+	size := 128 + base64.StdEncoding.EncodedLen(len(payload)) + len(signers)*(32+64+base64.StdEncoding.EncodedLen(ed25519SigSize))
+	dst := appendDSSEHead(make([]byte, 0, size), e)
+	<-signed
+	if signErr != nil {
+		return nil, nil, signErr
+	}
+	dst = appendSignatures(dst, e.Signatures, base64.StdEncoding.AppendEncode)
+	return e, append(dst, "\n}\n"...), nil
+}
+
+// ed25519SigSize is the size of an Ed25519 signature, for sizing buffers
+// (others grow them).
+const ed25519SigSize = 64
+
+// appendDSSEHead appends what a DSSE envelope's encoding holds before its
+// signatures.
+func appendDSSEHead(dst []byte, e *Envelope) []byte {
+	dst = append(dst, "{\n \"payloadType\": "...)
+	dst = appendJSONString(dst, e.PayloadType)
+	dst = append(dst, ",\n \"payload\": \""...)
+	dst = base64.StdEncoding.AppendEncode(dst, e.Payload)
+	return append(dst, "\",\n \"signatures\": "...)
 }
 
 // appendSignatures appends sigs as an array at the envelope's first level,

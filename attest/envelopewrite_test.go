@@ -144,6 +144,58 @@ func TestEnvelopeMarshalSigned(t *testing.T) {
 	}
 }
 
+// TestSignAndEncode: SignAndEncode writes what SignPayload and Marshal
+// write, byte for byte (Ed25519 signatures are deterministic), in both
+// forms and with no, one or two signers, and its envelope verifies; an
+// ECDSA signer's signature differs each time, so that envelope is
+// compared by its keyids (and a DSSE one's payload) and verified.
+func TestSignAndEncode(t *testing.T) {
+	var signers []*attest.Signer
+	for _, typ := range []string{"ed25519", "ed25519", "ecdsa"} {
+		s, err := attest.GenerateKey(typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signers = append(signers, s)
+	}
+	payload, err := bigLink(1000).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, form := range []attest.Form{attest.FormDSSE, attest.FormMetablock} {
+		for _, by := range [][]*attest.Signer{nil, signers[:1], signers[:2], signers[2:]} {
+			want, err := attest.SignPayload(form, payload, by...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantData, _ := want.Marshal()
+			got, data, err := attest.SignAndEncode(form, payload, by...)
+			if err != nil {
+				t.Fatalf("%v, %d signers: %v", form, len(by), err)
+			}
+			if gotData, _ := got.Marshal(); !bytes.Equal(gotData, data) {
+				t.Errorf("%v, %d signers: the bytes are not the envelope's", form, len(by))
+			}
+			back, err := attest.ParseEnvelope(data)
+			if err != nil {
+				t.Fatalf("%v, %d signers: %v", form, len(by), err)
+			}
+			for _, s := range by {
+				if err := back.VerifyKey(s.Key()); err != nil {
+					t.Errorf("%v: %v", form, err)
+				}
+			}
+			if by == nil || by[0].Key().KeyType == "ed25519" {
+				if !bytes.Equal(data, wantData) {
+					t.Errorf("%v, %d signers: SignAndEncode wrote\n%.300s\nSignPayload and Marshal\n%.300s", form, len(by), data, wantData)
+				}
+			} else if form == attest.FormDSSE && !bytes.Equal(back.Payload, want.Payload) || fmt.Sprint(back.SignerKeyIDs()) != fmt.Sprint(want.SignerKeyIDs()) {
+				t.Errorf("%v: payload or keyids differ", form) // a Metablock's payload is as written, indented
+			}
+		}
+	}
+}
+
 // FuzzEnvelopeMarshal compares the writer with encoding/json for any
 // payload, keyid and signature in both forms.
 func FuzzEnvelopeMarshal(f *testing.F) {

@@ -76,6 +76,17 @@ func (t *target) attachOne(msgs io.Writer, name, kind string, attach func() (oci
 	return attachedJSON{File: name, Kind: kind, Image: t.ref.String(), Referrer: a.Manifest.Digest.String(), Existed: a.Existed}, nil
 }
 
+// signAndWrite signs payload in an envelope of form and writes it to
+// path as writeEnvelope does, returning the bytes written; a DSSE
+// payload is encoded while it is signed (attest.SignAndEncode).
+func signAndWrite(path string, form attest.Form, payload []byte, force bool, signers ...*attest.Signer) ([]byte, error) {
+	_, data, err := attest.SignAndEncode(form, payload, signers...)
+	if err != nil {
+		return nil, err
+	}
+	return data, attest.WriteFileAtomic(path, data, 0o644, force)
+}
+
 // writeEnvelope encodes env and writes it atomically; it returns the bytes
 // written.
 func writeEnvelope(path string, env *attest.Envelope, force bool) ([]byte, error) {

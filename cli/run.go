@@ -130,12 +130,8 @@ Example:
 			if err != nil {
 				return err
 			}
-			env, err := attest.SignPayload(envelope.Form(), payload, step.Signer())
-			if err != nil {
-				return err
-			}
 			path := step.unfinishedPath()
-			data, err := writeEnvelope(path, env, true)
+			data, err := signAndWrite(path, envelope.Form(), payload, true, step.Signer())
 			if err != nil {
 				return err
 			}

@@ -136,12 +136,8 @@ func finishLink(c *cli.Context, out *option.Output, step *stepFlags, form attest
 	if err != nil {
 		return err
 	}
-	env, err := attest.SignPayload(form, payload, step.Signer())
-	if err != nil {
-		return err
-	}
 	path := step.linkPath()
-	data, err := writeEnvelope(path, env, true)
+	data, err := signAndWrite(path, form, payload, true, step.Signer())
 	if err != nil {
 		return err
 	}
