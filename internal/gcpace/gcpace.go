@@ -13,7 +13,7 @@ import (
 // Headroom is how far the heap may grow past what is live before a
 // collection, while that is more than GOGC's default would let it
 // (that is, while less than Headroom is live).
-const Headroom = 16 << 20
+const Headroom = 64 << 20
 
 // maxPercent bounds the pace for a heap of almost nothing live: the
 // heap may grow to at most five times what is live.
@@ -21,11 +21,15 @@ const maxPercent = 400
 
 // Start sets GOGC after every collection to let the heap grow by Headroom
 // past what is live, between GOGC's default (100) and maxPercent (which
-// it starts with: the first collection comes at 16 MiB rather than 4),
-// and a heap of more than Headroom live is paced as by default, so the
-// peak memory of a large verification does not grow. Measured on `referee verify` of
-// an image with 500 links 20 ms away: six collections become one, its
-// CPU time 15% less and its wall time 11%, for 3.5 MiB more peak memory.
+// it starts with: the first collection comes at 16 MiB rather than 4);
+// a heap of more than Headroom live is paced as by default, so the peak
+// memory of a large verification does not grow. A heap that only grows
+// (recording's, while it hashes), whose collections free little, is
+// collected less often. Measured: `referee verify` of an image with 500 links 20 ms
+// away collects once rather than six times (11% less wall, 3.5 MiB more
+// peak memory); `referee run` over 100,000 files three times rather than
+// four (7% less wall, the same peak); W1's 900k entries are verified in
+// the same time, with 10 MiB less peak memory.
 // It does nothing when GOGC is set, even empty: the user's setting
 // stands. GOMEMLIMIT, when set, still bounds the heap.
 //

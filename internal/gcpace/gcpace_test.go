@@ -19,9 +19,9 @@ func TestPercent(t *testing.T) {
 	}{
 		{0, 400},
 		{1 << 20, 400},
-		{4 << 20, 400},
-		{5 << 20, 320},
-		{8 << 20, 200},
+		{16 << 20, 400},
+		{20 << 20, 320},
+		{32 << 20, 200},
 		{gcpace.Headroom, 100},
 		{1 << 30, 100},
 	} {
@@ -80,17 +80,17 @@ func TestStart(t *testing.T) {
 		t.Fatalf("GOGC is %d before the first collection, want 400", got)
 	}
 	collectUntil(t, 400)
-	for range 48 {
-		live = append(live, make([]byte, 1<<20)) // 48 MiB live: more than Headroom
+	for range 96 {
+		live = append(live, make([]byte, 1<<20)) // 96 MiB live: more than Headroom
 	}
 	collectUntil(t, 100)
-	// 8 MiB live: GOGC 200, give or take what the test binary holds.
-	clear(live[8:]) // the rest no longer referred to
-	live = live[:8]
+	// 32 MiB live: GOGC 200, give or take what the test binary holds.
+	clear(live[32:]) // the rest no longer referred to
+	live = live[:32]
 	deadline := time.Now().Add(10 * time.Second)
 	for got := gogc(); got <= 100 || got >= 400; got = gogc() {
 		if time.Now().After(deadline) {
-			t.Fatalf("GOGC is %d with about 8 MiB live, want about 200", got)
+			t.Fatalf("GOGC is %d with about 32 MiB live, want about 200", got)
 		}
 		runtime.GC()
 		time.Sleep(time.Millisecond)
