@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"slices"
 )
 
@@ -52,6 +53,41 @@ func appendEnvelope(dst []byte, e *Envelope) ([]byte, error) {
 // signed on another: for a link of 100,000 artifacts (a 10 MB payload,
 // 13 MB encoded) the encoding no longer waits for the signature.
 func SignAndEncode(form Form, payload []byte, signers ...*Signer) (*Envelope, []byte, error) {
+	return signEncoded(form, payload, signers, nil)
+}
+
+// WriteSignedFile signs payload in an envelope of form and writes it to
+// path as WriteFileAtomic does, returning the bytes written. For a DSSE
+// envelope, what precedes the signatures (the encoded payload) is
+// encoded, written and made durable while the payload is signed
+// (SignAndEncode): a 13 MB link waits for neither.
+func WriteSignedFile(path string, perm fs.FileMode, force bool, form Form, payload []byte, signers ...*Signer) ([]byte, error) {
+	f, err := createAtomic(path, perm, force)
+	if err != nil {
+		return nil, err
+	}
+	defer f.abort()
+	written := 0
+	_, data, err := signEncoded(form, payload, signers, func(head []byte) error {
+		written = len(head)
+		if err := f.write(head); err != nil {
+			return err
+		}
+		return f.sync()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := f.write(data[written:]); err != nil {
+		return nil, err
+	}
+	return data, f.commit()
+}
+
+// signEncoded signs payload and encodes the envelope; for DSSE, head,
+// when not nil, is called with what precedes the signatures while they
+// are made.
+func signEncoded(form Form, payload []byte, signers []*Signer, head func([]byte) error) (*Envelope, []byte, error) {
 	if form != FormDSSE {
 		e, err := SignPayload(form, payload, signers...)
 		if err != nil {
@@ -75,9 +111,16 @@ func SignAndEncode(form Form, payload []byte, signers ...*Signer) (*Envelope, []
 	// only Payload and PayloadType, which signing does not change.
 	size := 128 + base64.StdEncoding.EncodedLen(len(payload)) + len(signers)*(32+64+base64.StdEncoding.EncodedLen(ed25519SigSize))
 	dst := appendDSSEHead(make([]byte, 0, size), e)
+	var headErr error
+	if head != nil {
+		headErr = head(dst)
+	}
 	<-signed
 	if signErr != nil {
 		return nil, nil, signErr
+	}
+	if headErr != nil {
+		return nil, nil, headErr
 	}
 	dst = appendSignatures(dst, e.Signatures, base64.StdEncoding.AppendEncode)
 	return e, append(dst, "\n}\n"...), nil

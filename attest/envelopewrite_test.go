@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/referee-dev/referee/attest"
@@ -193,6 +195,53 @@ func TestSignAndEncode(t *testing.T) {
 				t.Errorf("%v: payload or keyids differ", form) // a Metablock's payload is as written, indented
 			}
 		}
+	}
+}
+
+// TestWriteSignedFile: the file holds what SignAndEncode writes, in both
+// forms; without force an existing file is ErrExists and stays as it
+// was; no temporary file is left behind.
+func TestWriteSignedFile(t *testing.T) {
+	signer, err := attest.GenerateKey("ed25519")
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := bigLink(1000).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, form := range []attest.Form{attest.FormDSSE, attest.FormMetablock} {
+		path := filepath.Join(dir, form.String()+".link")
+		_, want, err := attest.SignAndEncode(form, payload, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := attest.WriteSignedFile(path, 0o644, false, form, payload, signer)
+		if err != nil {
+			t.Fatalf("%v: %v", form, err)
+		}
+		onDisk, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(onDisk, want) || !bytes.Equal(data, want) {
+			t.Fatalf("%v: the file (%d bytes) or the bytes returned (%d) are not SignAndEncode's (%d): %v", form, len(onDisk), len(data), len(want), err)
+		}
+		if _, err := attest.WriteSignedFile(path, 0o644, false, form, []byte(`{"_type":"link"}`), signer); !errors.Is(err, attest.ErrExists) {
+			t.Errorf("%v: over an existing file without force: %v, want ErrExists", form, err)
+		}
+		if again, _ := os.ReadFile(path); !bytes.Equal(again, want) {
+			t.Errorf("%v: the existing file changed", form)
+		}
+		if _, err := attest.WriteSignedFile(path, 0o644, true, form, payload, signer); err != nil {
+			t.Errorf("%v: with force: %v", form, err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the directory holds %v, want the two links alone", names)
 	}
 }
 

@@ -17,46 +17,91 @@ var ErrExists = errors.New("file exists (use --force to overwrite)")
 // directory and a rename, so that a reader or a crash never sees half a
 // file. Without force an existing path is left alone and ErrExists returned.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode, force bool) error {
+	f, err := createAtomic(path, perm, force)
+	if err != nil {
+		return err
+	}
+	defer f.abort()
+	if err := f.write(data); err != nil {
+		return err
+	}
+	return f.commit()
+}
+
+// atomicFile is a file being written through a temporary file in the
+// directory of path (WriteFileAtomic), put in place by commit.
+type atomicFile struct {
+	path  string
+	force bool
+	tmp   *os.File
+}
+
+// createAtomic starts writing path: without force, an existing path is
+// ErrExists.
+func createAtomic(path string, perm fs.FileMode, force bool) (*atomicFile, error) {
 	if !force {
 		if _, err := os.Lstat(path); err == nil {
-			return fmt.Errorf("%s: %w", path, ErrExists)
+			return nil, fmt.Errorf("%s: %w", path, ErrExists)
 		}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
+	f := &atomicFile{path: path, force: force, tmp: tmp}
 	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
+		f.abort()
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
+	return f, nil
+}
+
+func (f *atomicFile) write(data []byte) error {
+	if _, err := f.tmp.Write(data); err != nil {
+		return fmt.Errorf("writing %s: %w", f.path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
+	return nil
+}
+
+// sync makes what is written so far durable (before commit, so that
+// commit has less to wait for).
+func (f *atomicFile) sync() error {
+	if err := f.tmp.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", f.path, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	return nil
+}
+
+// commit makes the file durable and puts it at its path: renamed over
+// it with force, else linked, so that a file created meanwhile is not
+// replaced.
+func (f *atomicFile) commit() error {
+	if err := f.sync(); err != nil {
+		return err
 	}
-	if !force {
-		// Link instead of rename so that a file created meanwhile is not
-		// replaced.
-		if err := os.Link(tmp.Name(), path); err != nil {
+	if err := f.tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", f.path, err)
+	}
+	if !f.force {
+		if err := os.Link(f.tmp.Name(), f.path); err != nil {
 			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("%s: %w", path, ErrExists)
+				return fmt.Errorf("%s: %w", f.path, ErrExists)
 			}
-			return fmt.Errorf("writing %s: %w", path, err)
+			return fmt.Errorf("writing %s: %w", f.path, err)
 		}
 		return nil
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if err := os.Rename(f.tmp.Name(), f.path); err != nil {
+		return fmt.Errorf("writing %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// abort removes the temporary file (after commit: what link left, or
+// nothing).
+func (f *atomicFile) abort() {
+	f.tmp.Close()
+	os.Remove(f.tmp.Name())
 }
 
 // ReadEnvelopeFile reads and parses a signed layout or link file; errors

@@ -77,14 +77,11 @@ func (t *target) attachOne(msgs io.Writer, name, kind string, attach func() (oci
 }
 
 // signAndWrite signs payload in an envelope of form and writes it to
-// path as writeEnvelope does, returning the bytes written; a DSSE
-// payload is encoded while it is signed (attest.SignAndEncode).
+// path as writeEnvelope does, returning the bytes written
+// (attest.WriteSignedFile: a DSSE payload is encoded and written while
+// it is signed).
 func signAndWrite(path string, form attest.Form, payload []byte, force bool, signers ...*attest.Signer) ([]byte, error) {
-	_, data, err := attest.SignAndEncode(form, payload, signers...)
-	if err != nil {
-		return nil, err
-	}
-	return data, attest.WriteFileAtomic(path, data, 0o644, force)
+	return attest.WriteSignedFile(path, 0o644, force, form, payload, signers...)
 }
 
 // writeEnvelope encodes env and writes it atomically; it returns the bytes
