@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 )
@@ -81,7 +82,10 @@ func WriteSignedFile(path string, perm fs.FileMode, force bool, form Form, paylo
 	if err := f.write(data[written:]); err != nil {
 		return nil, err
 	}
-	return data, f.commit()
+	if err := f.commit(); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // signEncoded signs payload and encodes the envelope; for DSSE, head,
@@ -101,6 +105,14 @@ func signEncoded(form Form, payload []byte, signers []*Signer, head func([]byte)
 	signed := make(chan struct{})
 	go func() {
 		defer close(signed)
+		defer func() {
+			// On this goroutine no caller could recover it, and the
+			// caller's cleanup (WriteSignedFile's temporary file) would
+			// not run.
+			if r := recover(); r != nil {
+				signErr = fmt.Errorf("signing: %v", r)
+			}
+		}()
 		for _, s := range signers {
 			if signErr = e.Sign(s); signErr != nil {
 				return
@@ -109,7 +121,7 @@ func signEncoded(form Form, payload []byte, signers []*Signer, head func([]byte)
 	}()
 	// What precedes the signatures, as appendEnvelope writes it: it reads
 	// only Payload and PayloadType, which signing does not change.
-	size := 128 + base64.StdEncoding.EncodedLen(len(payload)) + len(signers)*(32+64+base64.StdEncoding.EncodedLen(ed25519SigSize))
+	size := 128 + base64.StdEncoding.EncodedLen(len(payload)) + len(signers)*maxSignatureEncoding
 	dst := appendDSSEHead(make([]byte, 0, size), e)
 	var headErr error
 	if head != nil {
@@ -126,9 +138,10 @@ func signEncoded(form Form, payload []byte, signers []*Signer, head func([]byte)
 	return e, append(dst, "\n}\n"...), nil
 }
 
-// ed25519SigSize is the size of an Ed25519 signature, for sizing buffers
-// (others grow them).
-const ed25519SigSize = 64
+// maxSignatureEncoding bounds what a signature takes in a DSSE envelope
+// (its keyid, a 4096-bit RSA signature in base64, the JSON around them),
+// for sizing the buffer the envelope is encoded in once.
+const maxSignatureEncoding = 1 << 10
 
 // appendDSSEHead appends what a DSSE envelope's encoding holds before its
 // signatures.

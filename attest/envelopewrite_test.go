@@ -200,7 +200,8 @@ func TestSignAndEncode(t *testing.T) {
 
 // TestWriteSignedFile: the file holds what SignAndEncode writes, in both
 // forms; without force an existing file is ErrExists and stays as it
-// was; no temporary file is left behind.
+// was; a signer that panics is an error; no temporary file is left
+// behind.
 func TestWriteSignedFile(t *testing.T) {
 	signer, err := attest.GenerateKey("ed25519")
 	if err != nil {
@@ -234,6 +235,10 @@ func TestWriteSignedFile(t *testing.T) {
 		if _, err := attest.WriteSignedFile(path, 0o644, true, form, payload, signer); err != nil {
 			t.Errorf("%v: with force: %v", form, err)
 		}
+	}
+	// A signer that panics (nil here) is an error; nothing is written.
+	if _, err := attest.WriteSignedFile(filepath.Join(dir, "panics.link"), 0o644, false, attest.FormDSSE, payload, nil); err == nil {
+		t.Error("a signer that panics: no error")
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 2 {

@@ -21,15 +21,18 @@ const maxPercent = 400
 
 // Start sets GOGC after every collection to let the heap grow by Headroom
 // past what is live, between GOGC's default (100) and maxPercent (which
-// it starts with: the first collection comes at 16 MiB rather than 4);
-// a heap of more than Headroom live is paced as by default, so the peak
-// memory of a large verification does not grow. A heap that only grows
+// it starts with: the first collection comes at 16 MiB rather than 4). A
+// heap of more than Headroom live is paced as by default, so the peak
+// memory of a large verification (W1's) does not grow; below that the
+// heap may hold up to Headroom of garbage (up to 48 MiB more than the
+// default pace would, at 16 to 64 MiB live), and a heap that only grows
 // (recording's, while it hashes), whose collections free little, is
-// collected less often. Measured: `referee verify` of an image with 500 links 20 ms
-// away collects once rather than six times (11% less wall, 3.5 MiB more
-// peak memory); `referee run` over 100,000 files three times rather than
-// four (7% less wall, the same peak); W1's 900k entries are verified in
-// the same time, with 10 MiB less peak memory.
+// collected less often. Measured: `referee verify` of an image with 500
+// links 20 ms away collects once rather than six times (11% less wall,
+// 3.5 MiB more peak memory); `referee run` over 100,000 files three
+// times rather than four (7% less wall, the same peak); W1's 900k
+// entries in the same time, with 10 MiB less peak memory; hostile
+// evidence (docs/threat-model.md) peaks at about 1x its bytes, not 0.7x.
 // It does nothing when GOGC is set, even empty: the user's setting
 // stands. GOMEMLIMIT, when set, still bounds the heap.
 //
