@@ -60,8 +60,8 @@ func SignAndEncode(form Form, payload []byte, signers ...*Signer) (*Envelope, []
 // WriteSignedFile signs payload in an envelope of form and writes it to
 // path as WriteFileAtomic does, returning the bytes written. For a DSSE
 // envelope, what precedes the signatures (the encoded payload) is
-// encoded, written and made durable while the payload is signed
-// (SignAndEncode): a 13 MB link waits for neither.
+// encoded, written and, from earlySync bytes, made durable while the
+// payload is signed (SignAndEncode): a 13 MB link waits for neither.
 func WriteSignedFile(path string, perm fs.FileMode, force bool, form Form, payload []byte, signers ...*Signer) ([]byte, error) {
 	f, err := createAtomic(path, perm, force)
 	if err != nil {
@@ -73,6 +73,9 @@ func WriteSignedFile(path string, perm fs.FileMode, force bool, form Form, paylo
 		written = len(head)
 		if err := f.write(head); err != nil {
 			return err
+		}
+		if len(head) < earlySync {
+			return nil // one sync, at commit, costs less than two
 		}
 		return f.sync()
 	})
@@ -87,6 +90,11 @@ func WriteSignedFile(path string, perm fs.FileMode, force bool, form Form, paylo
 	}
 	return data, nil
 }
+
+// earlySync is the size of an encoded payload from which WriteSignedFile
+// syncs it while the payload is signed: below it, the file is synced
+// once, at commit.
+const earlySync = 1 << 20
 
 // signEncoded signs payload and encodes the envelope; for DSSE, head,
 // when not nil, is called with what precedes the signatures while they

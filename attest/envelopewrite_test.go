@@ -207,13 +207,21 @@ func TestWriteSignedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, err := bigLink(1000).Marshal()
+	small, err := bigLink(1000).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	large, err := bigLink(12000).Marshal() // encoded, over 1 MiB: synced while it is signed
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, form := range []attest.Form{attest.FormDSSE, attest.FormMetablock} {
-		path := filepath.Join(dir, form.String()+".link")
+	for i, c := range []struct {
+		form    attest.Form
+		payload []byte
+	}{{attest.FormDSSE, small}, {attest.FormMetablock, small}, {attest.FormDSSE, large}} {
+		form, payload := c.form, c.payload
+		path := filepath.Join(dir, fmt.Sprintf("%d.%v.link", i, form))
 		_, want, err := attest.SignAndEncode(form, payload, signer)
 		if err != nil {
 			t.Fatal(err)
@@ -237,16 +245,16 @@ func TestWriteSignedFile(t *testing.T) {
 		}
 	}
 	// A signer that panics (nil here) is an error; nothing is written.
-	if _, err := attest.WriteSignedFile(filepath.Join(dir, "panics.link"), 0o644, false, attest.FormDSSE, payload, nil); err == nil {
+	if _, err := attest.WriteSignedFile(filepath.Join(dir, "panics.link"), 0o644, false, attest.FormDSSE, small, nil); err == nil {
 		t.Error("a signer that panics: no error")
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 {
+	if len(entries) != 3 {
 		var names []string
 		for _, e := range entries {
 			names = append(names, e.Name())
 		}
-		t.Errorf("the directory holds %v, want the two links alone", names)
+		t.Errorf("the directory holds %v, want the three links alone", names)
 	}
 }
 
