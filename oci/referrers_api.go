@@ -194,8 +194,8 @@ func readPage(r io.Reader, limit, length int64) (ocispec.Index, error) {
 	if n <= limit {
 		return decodeListing(data)
 	}
-	var index ocispec.Index
-	if jsonv1.NewDecoder(bytes.NewReader(data[:limit])).Decode(&index) != nil {
+	index, err := decodeListing(data[:limit])
+	if err != nil {
 		return ocispec.Index{}, errPageTooLarge
 	}
 	return index, nil
