@@ -48,20 +48,13 @@ func appendEnvelope(dst []byte, e *Envelope) ([]byte, error) {
 	return nil, errors.New("envelope of unknown form")
 }
 
-// SignAndEncode is SignPayload followed by the envelope's Marshal: it
-// returns the signed envelope and its bytes. For a DSSE envelope the
-// payload is encoded (base64, most of the bytes) on one core while it is
-// signed on another: for a link of 100,000 artifacts (a 10 MB payload,
-// 13 MB encoded) the encoding no longer waits for the signature.
-func SignAndEncode(form Form, payload []byte, signers ...*Signer) (*Envelope, []byte, error) {
-	return signEncoded(form, payload, signers, nil)
-}
-
 // WriteSignedFile signs payload in an envelope of form and writes it to
-// path as WriteFileAtomic does, returning the bytes written. For a DSSE
-// envelope, what precedes the signatures (the encoded payload) is
-// encoded, written and, from earlySync bytes, made durable while the
-// payload is signed (SignAndEncode): a 13 MB link waits for neither.
+// path as WriteFileAtomic does, returning the bytes written: those of
+// SignPayload and Marshal. For a DSSE envelope, what precedes the
+// signatures (the encoded payload, base64: most of the bytes) is
+// encoded, written and, from earlySync bytes, made durable on one core
+// while the payload is signed on another: a 13 MB link (100,000
+// artifacts) waits for neither.
 func WriteSignedFile(path string, perm fs.FileMode, force bool, form Form, payload []byte, signers ...*Signer) ([]byte, error) {
 	f, err := createAtomic(path, perm, force)
 	if err != nil {
@@ -69,7 +62,7 @@ func WriteSignedFile(path string, perm fs.FileMode, force bool, form Form, paylo
 	}
 	defer f.abort()
 	written := 0
-	_, data, err := signEncoded(form, payload, signers, func(head []byte) error {
+	data, err := signEncoded(form, payload, signers, func(head []byte) error {
 		written = len(head)
 		if err := f.write(head); err != nil {
 			return err
@@ -96,17 +89,15 @@ func WriteSignedFile(path string, perm fs.FileMode, force bool, form Form, paylo
 // once, at commit.
 const earlySync = 1 << 20
 
-// signEncoded signs payload and encodes the envelope; for DSSE, head,
-// when not nil, is called with what precedes the signatures while they
-// are made.
-func signEncoded(form Form, payload []byte, signers []*Signer, head func([]byte) error) (*Envelope, []byte, error) {
+// signEncoded signs payload and encodes the envelope; for DSSE, head is
+// called with what precedes the signatures while they are made.
+func signEncoded(form Form, payload []byte, signers []*Signer, head func([]byte) error) ([]byte, error) {
 	if form != FormDSSE {
 		e, err := SignPayload(form, payload, signers...)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		data, err := e.Marshal()
-		return e, data, err
+		return e.Marshal()
 	}
 	e := NewEnvelope(form, payload)
 	var signErr error
@@ -131,19 +122,16 @@ func signEncoded(form Form, payload []byte, signers []*Signer, head func([]byte)
 	// only Payload and PayloadType, which signing does not change.
 	size := 128 + base64.StdEncoding.EncodedLen(len(payload)) + len(signers)*maxSignatureEncoding
 	dst := appendDSSEHead(make([]byte, 0, size), e)
-	var headErr error
-	if head != nil {
-		headErr = head(dst)
-	}
+	headErr := head(dst)
 	<-signed
 	if signErr != nil {
-		return nil, nil, signErr
+		return nil, signErr
 	}
 	if headErr != nil {
-		return nil, nil, headErr
+		return nil, headErr
 	}
 	dst = appendSignatures(dst, e.Signatures, base64.StdEncoding.AppendEncode)
-	return e, append(dst, "\n}\n"...), nil
+	return append(dst, "\n}\n"...), nil
 }
 
 // maxSignatureEncoding bounds what a signature takes in a DSSE envelope

@@ -146,12 +146,15 @@ func TestEnvelopeMarshalSigned(t *testing.T) {
 	}
 }
 
-// TestSignAndEncode: SignAndEncode writes what SignPayload and Marshal
-// write, byte for byte (Ed25519 signatures are deterministic), in both
-// forms and with no, one or two signers, and its envelope verifies; an
-// ECDSA signer's signature differs each time, so that envelope is
-// compared by its keyids (and a DSSE one's payload) and verified.
-func TestSignAndEncode(t *testing.T) {
+// TestWriteSignedFile: the file holds, and WriteSignedFile returns, what
+// SignPayload and Marshal write, byte for byte (Ed25519 signatures are
+// deterministic), in both forms, with no, one or two signers, and for a
+// payload synced while it is signed (over 1 MiB encoded); its envelope
+// verifies. An ECDSA signer's signature differs each time, so that
+// envelope is compared by its keyids (and a DSSE one's payload). Without
+// force an existing file is ErrExists and stays as it was; a signer that
+// panics is an error; no temporary file is left behind.
+func TestWriteSignedFile(t *testing.T) {
 	var signers []*attest.Signer
 	for _, typ := range []string{"ed25519", "ed25519", "ecdsa"} {
 		s, err := attest.GenerateKey(typ)
@@ -159,53 +162,6 @@ func TestSignAndEncode(t *testing.T) {
 			t.Fatal(err)
 		}
 		signers = append(signers, s)
-	}
-	payload, err := bigLink(1000).Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, form := range []attest.Form{attest.FormDSSE, attest.FormMetablock} {
-		for _, by := range [][]*attest.Signer{nil, signers[:1], signers[:2], signers[2:]} {
-			want, err := attest.SignPayload(form, payload, by...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantData, _ := want.Marshal()
-			got, data, err := attest.SignAndEncode(form, payload, by...)
-			if err != nil {
-				t.Fatalf("%v, %d signers: %v", form, len(by), err)
-			}
-			if gotData, _ := got.Marshal(); !bytes.Equal(gotData, data) {
-				t.Errorf("%v, %d signers: the bytes are not the envelope's", form, len(by))
-			}
-			back, err := attest.ParseEnvelope(data)
-			if err != nil {
-				t.Fatalf("%v, %d signers: %v", form, len(by), err)
-			}
-			for _, s := range by {
-				if err := back.VerifyKey(s.Key()); err != nil {
-					t.Errorf("%v: %v", form, err)
-				}
-			}
-			if by == nil || by[0].Key().KeyType == "ed25519" {
-				if !bytes.Equal(data, wantData) {
-					t.Errorf("%v, %d signers: SignAndEncode wrote\n%.300s\nSignPayload and Marshal\n%.300s", form, len(by), data, wantData)
-				}
-			} else if form == attest.FormDSSE && !bytes.Equal(back.Payload, want.Payload) || fmt.Sprint(back.SignerKeyIDs()) != fmt.Sprint(want.SignerKeyIDs()) {
-				t.Errorf("%v: payload or keyids differ", form) // a Metablock's payload is as written, indented
-			}
-		}
-	}
-}
-
-// TestWriteSignedFile: the file holds what SignAndEncode writes, in both
-// forms; without force an existing file is ErrExists and stays as it
-// was; a signer that panics is an error; no temporary file is left
-// behind.
-func TestWriteSignedFile(t *testing.T) {
-	signer, err := attest.GenerateKey("ed25519")
-	if err != nil {
-		t.Fatal(err)
 	}
 	small, err := bigLink(1000).Marshal()
 	if err != nil {
@@ -216,32 +172,58 @@ func TestWriteSignedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for i, c := range []struct {
+	type writing struct {
 		form    attest.Form
 		payload []byte
-	}{{attest.FormDSSE, small}, {attest.FormMetablock, small}, {attest.FormDSSE, large}} {
-		form, payload := c.form, c.payload
-		path := filepath.Join(dir, fmt.Sprintf("%d.%v.link", i, form))
-		_, want, err := attest.SignAndEncode(form, payload, signer)
+		by      []*attest.Signer
+	}
+	var cases []writing
+	for _, form := range []attest.Form{attest.FormDSSE, attest.FormMetablock} {
+		for _, by := range [][]*attest.Signer{nil, signers[:1], signers[:2], signers[2:]} {
+			cases = append(cases, writing{form, small, by})
+		}
+	}
+	cases = append(cases, writing{attest.FormDSSE, large, signers[:1]})
+	for i, c := range cases {
+		what := fmt.Sprintf("%v, %d signers, %d bytes", c.form, len(c.by), len(c.payload))
+		path := filepath.Join(dir, fmt.Sprintf("%d.link", i))
+		want, err := attest.SignPayload(c.form, c.payload, c.by...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := attest.WriteSignedFile(path, 0o644, false, form, payload, signer)
+		wantData, _ := want.Marshal()
+		data, err := attest.WriteSignedFile(path, 0o644, false, c.form, c.payload, c.by...)
 		if err != nil {
-			t.Fatalf("%v: %v", form, err)
+			t.Fatalf("%s: %v", what, err)
 		}
 		onDisk, err := os.ReadFile(path)
-		if err != nil || !bytes.Equal(onDisk, want) || !bytes.Equal(data, want) {
-			t.Fatalf("%v: the file (%d bytes) or the bytes returned (%d) are not SignAndEncode's (%d): %v", form, len(onDisk), len(data), len(want), err)
+		if err != nil || !bytes.Equal(onDisk, data) {
+			t.Fatalf("%s: the file (%d bytes) is not the bytes returned (%d): %v", what, len(onDisk), len(data), err)
 		}
-		if _, err := attest.WriteSignedFile(path, 0o644, false, form, []byte(`{"_type":"link"}`), signer); !errors.Is(err, attest.ErrExists) {
-			t.Errorf("%v: over an existing file without force: %v, want ErrExists", form, err)
+		back, err := attest.ParseEnvelope(data)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
 		}
-		if again, _ := os.ReadFile(path); !bytes.Equal(again, want) {
-			t.Errorf("%v: the existing file changed", form)
+		for _, s := range c.by {
+			if err := back.VerifyKey(s.Key()); err != nil {
+				t.Errorf("%s: %v", what, err)
+			}
 		}
-		if _, err := attest.WriteSignedFile(path, 0o644, true, form, payload, signer); err != nil {
-			t.Errorf("%v: with force: %v", form, err)
+		if c.by == nil || c.by[0].Key().KeyType == "ed25519" {
+			if !bytes.Equal(data, wantData) {
+				t.Errorf("%s: WriteSignedFile wrote\n%.300s\nSignPayload and Marshal\n%.300s", what, data, wantData)
+			}
+		} else if c.form == attest.FormDSSE && !bytes.Equal(back.Payload, want.Payload) || fmt.Sprint(back.SignerKeyIDs()) != fmt.Sprint(want.SignerKeyIDs()) {
+			t.Errorf("%s: payload or keyids differ", what) // a Metablock's payload is as written, indented
+		}
+		if _, err := attest.WriteSignedFile(path, 0o644, false, c.form, []byte(`{"_type":"link"}`), c.by...); !errors.Is(err, attest.ErrExists) {
+			t.Errorf("%s: over an existing file without force: %v, want ErrExists", what, err)
+		}
+		if again, _ := os.ReadFile(path); !bytes.Equal(again, data) {
+			t.Errorf("%s: the existing file changed", what)
+		}
+		if _, err := attest.WriteSignedFile(path, 0o644, true, c.form, c.payload, c.by...); err != nil {
+			t.Errorf("%s: with force: %v", what, err)
 		}
 	}
 	// A signer that panics (nil here) is an error; nothing is written.
@@ -249,12 +231,12 @@ func TestWriteSignedFile(t *testing.T) {
 		t.Error("a signer that panics: no error")
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 3 {
+	if len(entries) != len(cases) {
 		var names []string
 		for _, e := range entries {
 			names = append(names, e.Name())
 		}
-		t.Errorf("the directory holds %v, want the three links alone", names)
+		t.Errorf("the directory holds %v, want the %d links alone", names, len(cases))
 	}
 }
 
