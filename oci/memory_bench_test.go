@@ -89,6 +89,9 @@ func TestGatherHostileMemoryBound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("pushes 360 MiB of evidence")
 	}
+	if testenv.Race {
+		t.Skip("peak RSS under the race detector is the detector's")
+	}
 	for _, kind := range hostileKinds {
 		t.Run(kind, func(t *testing.T) {
 			env, evidence := hostileImage(t, kind)

@@ -25,11 +25,15 @@ func InChild() bool { return os.Getenv(childEnv) == "1" }
 // measured in a child so that the registry serving the evidence, in the
 // parent, is not counted, and so that each run starts from a fresh heap.
 // With REFEREE_CHILD_MEMPROFILE=FILE set, the child writes its memory
-// profile to FILE.
+// profile to FILE. It skips the test on other systems than Linux, and
+// under the race detector (Race).
 func RunChild(tb testing.TB, test string, env ...string) (int64, string) {
 	tb.Helper()
 	if runtime.GOOS != "linux" {
 		tb.Skip("peak RSS is read from /proc/self/status")
+	}
+	if Race {
+		tb.Skip("peak RSS under the race detector is the detector's")
 	}
 	args := []string{"-test.run=^" + test + "$", "-test.count=1", "-test.v"}
 	if f := os.Getenv("REFEREE_CHILD_MEMPROFILE"); f != "" {
