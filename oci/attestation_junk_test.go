@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/testenv"
 	"github.com/referee-dev/referee/oci"
 )
 
@@ -114,7 +115,9 @@ func TestFindAttestationsJunk(t *testing.T) {
 			t.Errorf("skipped: %s", sk.Reason)
 		}
 	}
-	if peakMB > 200 || took > 30*time.Second {
+	// The time bound is a guard against a hang, not a speed goal; the race
+	// detector makes the scan of the junk about forty times slower.
+	if peakMB > 200 || (took > 30*time.Second && !testenv.Race) {
 		t.Errorf("junk cost %v and %.0f MB of heap, want < 30 s and < 200 MB", took, peakMB)
 	}
 
