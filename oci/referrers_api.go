@@ -190,15 +190,11 @@ func readPage(r io.Reader, limit, length int64) (ocispec.Index, error) {
 	if err != nil {
 		return ocispec.Index{}, err
 	}
-	data := buf.Bytes()
-	if n <= limit {
-		return decodeListing(data)
-	}
-	index, err := decodeListing(data[:limit])
-	if err != nil {
+	index, err := decodeListing(buf.Bytes()[:min(n, limit)])
+	if err != nil && n > limit {
 		return ocispec.Index{}, errPageTooLarge
 	}
-	return index, nil
+	return index, err
 }
 
 // nextPage is the URL in resp's Link header ("" if none), which must be
