@@ -19,6 +19,19 @@ type CompactLink struct {
 	Products  *Artifacts
 }
 
+// Clone returns a copy of l that SharePaths may change without changing
+// l: the artifact tables' headers are copied, their contents shared.
+func (l *CompactLink) Clone() *CompactLink {
+	c := *l
+	for _, a := range []**Artifacts{&c.Materials, &c.Products} {
+		if *a != nil {
+			t := **a
+			*a = &t
+		}
+	}
+	return &c
+}
+
 // Compact returns the compact form of l.
 func (l *Link) Compact() *CompactLink {
 	return &CompactLink{Name: l.Name, Command: l.Command, Materials: NewArtifacts(l.Materials), Products: NewArtifacts(l.Products)}

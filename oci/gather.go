@@ -34,6 +34,27 @@ type Document struct {
 
 	// weight is what the document holds of a shared Budget.
 	weight int64
+	// link and signed are the link as parseDocument read it
+	// (attest.ScanLink), kept only for a small link that the screen
+	// trusted (ScannedLink).
+	link   *attest.CompactLink
+	signed *attest.SignedContent
+}
+
+// maxScanKept is the largest link payload whose scan a trusted Document
+// keeps (ScannedLink): a link of some hundreds of artifacts, whose table
+// takes about what its payload does. A larger link's table is built again
+// by the engine, within the engine's own memory bound.
+const maxScanKept = 64 << 10
+
+// ScannedLink is the link d holds as the gather read it (attest.ScanLink:
+// checked whole, with the bytes its signatures cover), when d is a link
+// of at most maxScanKept bytes of payload that the evidence screen
+// trusted; ok is false otherwise, and the engine reads the envelope
+// itself. The tables are shared: a caller that changes them works on
+// CompactLink.Clone.
+func (d *Document) ScannedLink() (l *attest.CompactLink, signed *attest.SignedContent, ok bool) {
+	return d.link, d.signed, d.link != nil
 }
 
 // Skipped is a referrer that looked like in-toto evidence but is not usable,

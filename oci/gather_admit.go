@@ -21,7 +21,7 @@ func (r *reader) admit(ctx context.Context, n *Node, l ocispec.Descriptor, raw [
 			r.lease.release(weight)
 			return nil, problem, err
 		}
-		d.weight = weight
+		d.weight, d.link, d.signed = weight, nil, nil // nothing screened it
 		return d, "", nil
 	}
 	if len(raw) <= maxPooledDoc {
@@ -107,7 +107,7 @@ func (r *reader) admitParsed(ctx context.Context, n *Node, l ocispec.Descriptor,
 		r.screen.keep(d)
 		return d, "", nil
 	}
-	if !final && r.screen.pooled(d, int64(len(raw))) {
+	if !final && r.pool(d, int64(len(raw))) {
 		return d, "", nil
 	}
 	r.lease.release(weight)
@@ -117,6 +117,18 @@ func (r *reader) admitParsed(ctx context.Context, n *Node, l ocispec.Descriptor,
 	ids := d.Envelope.SignerKeyIDs()
 	r.screen.drop(n, l, ids, unknown, epoch, fmt.Sprintf("layer %s: not read (%s, and more than %d MiB of such documents, or one over %d MiB, are attached; %s)", l.Digest, untrusted, maxPooled>>20, maxPooledDoc>>20, claimed(ids)))
 	return nil, "", nil
+}
+
+// pool adds an untrusted document of size bytes to the screen's pool, with
+// its link's scan if there is room for that too (counted as twice the
+// payload: the table and the bytes signed), or else without it: a
+// document is refused only where it would be without the scans.
+func (r *reader) pool(d *Document, size int64) bool {
+	if d.link != nil && r.screen.pooled(d, size+2*int64(len(d.Envelope.Payload))) {
+		return true
+	}
+	d.link, d.signed = nil, nil
+	return r.screen.pooled(d, size)
 }
 
 // parse reads one envelope as a document (nil: not a layout or link of
@@ -154,8 +166,11 @@ func parseDocument(n *Node, l ocispec.Descriptor, raw []byte, memo *attest.Memo)
 		// A link read in one pass, as the engine reads it, which checks
 		// it whole (its table is not kept: the engine reads it again,
 		// bounded by its own budget); the long way says what is wrong.
-		if link, _, ok := attest.ScanLink(env); ok {
+		if link, signed, ok := attest.ScanLink(env); ok {
 			d.Step = link.Name
+			if len(env.Payload) <= maxScanKept {
+				d.link, d.signed = link, signed
+			}
 		} else if full, err := attest.ParseLink(env.Payload); err != nil {
 			return nil, fmt.Sprintf("layer %s: %v", l.Digest, err)
 		} else {

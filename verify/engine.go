@@ -34,6 +34,11 @@ type Evidence struct {
 	// fileSize bytes.
 	open     func() (*attest.Envelope, error)
 	fileSize int64
+	// link and signed are Envelope's link as the gather read it
+	// (oci.Document.ScannedLink), which examine takes rather than read
+	// it again.
+	link   *attest.CompactLink
+	signed *attest.SignedContent
 }
 
 // Options controls verification.

@@ -293,7 +293,11 @@ func examine(layout *attest.Layout, ev Evidence, p *place) examined {
 	// which also says what is wrong.
 	sigs := env.Signatures
 	var verifier keyVerifier = env
-	if l, signed, ok := attest.ScanLink(env); ok {
+	l, signed, ok := ev.link, ev.signed, ev.link != nil
+	if !ok {
+		l, signed, ok = attest.ScanLink(env)
+	}
+	if ok {
 		c.link, name, verifier = l, l.Name, signed
 		// What is left to check needs only the signatures (sigs) and
 		// the signed bytes: on this path env is not used again, so a

@@ -330,12 +330,16 @@ func usedLinks(r *Report, docs []*oci.Document, used map[string]bool) {
 func evidence(docs []*oci.Document) []Evidence {
 	out := make([]Evidence, 0, len(docs))
 	for _, d := range docs {
-		out = append(out, Evidence{
+		ev := Evidence{
 			Source:   source(d),
 			Envelope: d.Envelope,
 			StepHint: d.Step,
 			Sub:      evidence(d.Sub),
-		})
+		}
+		if l, signed, ok := d.ScannedLink(); ok {
+			ev.link, ev.signed = l.Clone(), signed // examine shares its paths
+		}
+		out = append(out, ev)
 	}
 	return out
 }
