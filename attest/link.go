@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/referee-dev/referee/internal/lazyre"
 )
 
 // IsSHA256Hex reports whether s is a SHA-256 digest as links record it:
@@ -142,7 +143,7 @@ func checkLink(l *Link) (*Link, error) {
 
 // uriArtifact matches artifact names that are URIs (scheme://…), which
 // resolvers record as they are.
-var uriArtifact = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+var uriArtifact = lazyre.New(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 
 // checkArtifactPath refuses artifact paths that name a file in more than
 // one way. in-toto records paths relative and normalised; URIs such as
@@ -154,7 +155,7 @@ func checkArtifactPath(p string) error {
 	if strings.ContainsRune(p, 0) || strings.Contains(p, "\\") {
 		return fmt.Errorf("artifact path %q has a NUL or backslash", p)
 	}
-	if strings.Contains(p, "://") && uriArtifact.MatchString(p) {
+	if strings.Contains(p, "://") && uriArtifact().MatchString(p) {
 		return nil
 	}
 	if path.Clean(p) != p || strings.HasPrefix(p, "../") || p == ".." {

@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
-
 	"slices"
 	"strings"
 
@@ -18,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	ignore "github.com/sabhiram/go-gitignore"
+
+	"github.com/referee-dev/referee/internal/lazyre"
 )
 
 // DefaultExcludePatterns are left out of every recording, as the Python
@@ -233,7 +233,7 @@ const maxSymlinkDepth = 16
 // the needles cannot match any pattern, which spares the gitignore
 // library's regexps for nearly every file (they were a quarter of the CPU
 // time of recording 100,000 small files).
-var bracketExpr = regexp.MustCompile(`\[[^\]]*\]?`)
+var bracketExpr = lazyre.New(`\[[^\]]*\]?`)
 
 func excludeNeedles(patterns []string) []string {
 	var out []string
@@ -244,7 +244,7 @@ func excludeNeedles(patterns []string) []string {
 		}
 		best := ""
 		// Bracket expressions are not literal: cut them out first.
-		p = bracketExpr.ReplaceAllString(p, "/")
+		p = bracketExpr().ReplaceAllString(p, "/")
 		for _, run := range strings.FieldsFunc(p, func(r rune) bool { return strings.ContainsRune("*?[]\\/", r) }) {
 			if len(run) > len(best) {
 				best = run

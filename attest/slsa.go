@@ -3,10 +3,11 @@ package attest
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/referee-dev/referee/internal/lazyre"
 )
 
 // slsaPrefix starts the readme line in which a layout carries its owner's
@@ -63,10 +64,10 @@ func (d *SLSADeclaration) String() string {
 	return b
 }
 
-var slsaBareStep = regexp.MustCompile(`^[A-Za-z0-9._:@+-]+$`)
+var slsaBareStep = lazyre.New(`^[A-Za-z0-9._:@+-]+$`)
 
 func slsaStep(name string) string {
-	if slsaBareStep.MatchString(name) {
+	if slsaBareStep().MatchString(name) {
 		return name
 	}
 	return strconv.Quote(name)
@@ -171,7 +172,7 @@ func parseSLSALine(line string) (*SLSADeclaration, error) {
 			if rest != "" || strings.HasSuffix(after, " ") {
 				rest = " " + rest
 			}
-			if key == "build" && value != "" && !slsaBareStep.MatchString(value) {
+			if key == "build" && value != "" && !slsaBareStep().MatchString(value) {
 				return nil, fmt.Errorf("build step %q: a name with characters other than letters, digits and ._:@+- is written quoted (build=%s)", value, strconv.Quote(value))
 			}
 		}

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/referee-dev/referee/internal/lazyre"
 )
 
 // Spec is the readable YAML from which `referee layout create` builds a
@@ -131,7 +132,7 @@ func ParseSpec(data []byte) (*Spec, error) {
 	return &s, nil
 }
 
-var relExpiry = regexp.MustCompile(`^(\d+)(y|mo|w|d|h|m)`)
+var relExpiry = lazyre.New(`^(\d+)(y|mo|w|d|h|m)`)
 
 // ParseExpiry reads an expiry: an RFC 3339 time, or a duration from now such
 // as "6mo", "1y", "2w", "30d", "12h", or a sum of them ("1y6mo").
@@ -163,7 +164,7 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 	}
 	rest, t := s, now.UTC()
 	for rest != "" {
-		m := relExpiry.FindStringSubmatch(rest)
+		m := relExpiry().FindStringSubmatch(rest)
 		if m == nil {
 			return time.Time{}, fmt.Errorf("expires %q: want a time (2030-01-01T00:00:00Z) or a duration such as 6mo, 1y, 2w, 30d, 12h", s)
 		}

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/referee-dev/referee/internal/lazyre"
 	"github.com/referee-dev/referee/internal/suggest"
 )
 
@@ -207,8 +207,8 @@ func suggestField(typo string, names []string) string {
 }
 
 var (
-	yamlFieldNotFound = regexp.MustCompile(`field (\S+) not found in type \S+`)
-	yamlCannotDecode  = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into (\\S+)")
+	yamlFieldNotFound = lazyre.New(`field (\S+) not found in type \S+`)
+	yamlCannotDecode  = lazyre.New("cannot unmarshal !!\\w+ `([^`]*)` into (\\S+)")
 )
 
 // yamlError rewords what the YAML decoder says in Go's terms (types,
@@ -218,9 +218,9 @@ func yamlError(err error) error {
 	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
 	msg = strings.ReplaceAll(msg, "\n  ", "; ")
 	msg = strings.ReplaceAll(msg, "\n", "; ")
-	msg = yamlFieldNotFound.ReplaceAllString(msg, `unknown field "$1"`)
-	msg = yamlCannotDecode.ReplaceAllStringFunc(msg, func(m string) string {
-		sub := yamlCannotDecode.FindStringSubmatch(m)
+	msg = yamlFieldNotFound().ReplaceAllString(msg, `unknown field "$1"`)
+	msg = yamlCannotDecode().ReplaceAllStringFunc(msg, func(m string) string {
+		sub := yamlCannotDecode().FindStringSubmatch(m)
 		want := "another kind of value"
 		switch to := sub[2]; {
 		case to == "int":

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/referee-dev/referee/internal/lazyre"
 )
 
 // sha256Digest is an image digest as NewStatement takes it.
-var sha256Digest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+var sha256Digest = lazyre.New(`^sha256:[0-9a-f]{64}$`)
 
 // NewStatement builds an in-toto Statement v1 about one subject, named
 // subjectName with digest ("sha256:<lowercase hex>", an image digest), of
@@ -26,7 +27,7 @@ func NewStatement(subjectName, digest, predicateType string, predicate []byte) (
 	if subjectName == "" {
 		return nil, errors.New("the statement's subject needs a name (the image reference)")
 	}
-	if !sha256Digest.MatchString(digest) {
+	if !sha256Digest().MatchString(digest) {
 		return nil, fmt.Errorf("subject digest %.80q is not sha256:<64 lowercase hex digits>", digest)
 	}
 	if err := checkPredicateType(predicateType); err != nil {

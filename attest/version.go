@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/referee-dev/referee/internal/lazyre"
 )
 
 // ImageArtifact is the artifact name under which a link records an OCI
@@ -21,13 +23,13 @@ const ImageArtifact = "referee:image-manifest"
 // both references keep and sign.
 const versionPrefix = "referee-layout-version: "
 
-var versionRe = regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(versionPrefix) + `([0-9]+)\s*$`)
+var versionRe = lazyre.New(`(?m)^` + regexp.QuoteMeta(versionPrefix) + `([0-9]+)\s*$`)
 
 // Version returns the layout's version (0 when it has none). When several
 // layouts signed by the owner are attached to one image, the highest
 // version is the current one; older ones cannot be replayed (rollback).
 func (l *Layout) Version() (int, error) {
-	m := versionRe.FindAllStringSubmatch(l.Readme, -1)
+	m := versionRe().FindAllStringSubmatch(l.Readme, -1)
 	switch len(m) {
 	case 0:
 		if strings.Contains(l.Readme, versionPrefix) {
@@ -46,7 +48,7 @@ func (l *Layout) Version() (int, error) {
 
 // SetVersion records v in the layout's readme, replacing an earlier version.
 func (l *Layout) SetVersion(v int) {
-	readme := strings.TrimRight(versionRe.ReplaceAllString(l.Readme, ""), "\n")
+	readme := strings.TrimRight(versionRe().ReplaceAllString(l.Readme, ""), "\n")
 	if readme != "" {
 		readme += "\n"
 	}

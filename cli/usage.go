@@ -2,13 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/referee-dev/referee/cli/internal/option"
+	"github.com/referee-dev/referee/internal/lazyre"
 	"github.com/referee-dev/referee/internal/suggest"
 )
 
@@ -70,9 +70,9 @@ func requireFlag(c *cli.Context, value, name string) error {
 }
 
 var (
-	undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.+)$`)
-	badFlagValue  = regexp.MustCompile(`^invalid value "(.*)" for flag -+([^:]+): (.*)$`)
-	flagNoValue   = regexp.MustCompile(`^flag needs an argument: -+(.+)$`)
+	undefinedFlag = lazyre.New(`^flag provided but not defined: -+(.+)$`)
+	badFlagValue  = lazyre.New(`^invalid value "(.*)" for flag -+([^:]+): (.*)$`)
+	flagNoValue   = lazyre.New(`^flag needs an argument: -+(.+)$`)
 )
 
 // usageError rewords what Go's flag package says of a bad flag in the
@@ -82,8 +82,8 @@ func usageError(c *cli.Context, err error, _ bool) error {
 	msg := err.Error()
 	where := fullName(c)
 	switch {
-	case undefinedFlag.MatchString(msg):
-		name := undefinedFlag.FindStringSubmatch(msg)[1]
+	case undefinedFlag().MatchString(msg):
+		name := undefinedFlag().FindStringSubmatch(msg)[1]
 		var names []string
 		if c.Command != nil {
 			for _, f := range c.Command.Flags {
@@ -95,8 +95,8 @@ func usageError(c *cli.Context, err error, _ bool) error {
 			hint = fmt.Sprintf("; did you mean %s?", dashes(best))
 		}
 		return option.Usagef("%s has no flag %s%s (see %s --help)", where, dashes(name), hint, where)
-	case badFlagValue.MatchString(msg):
-		m := badFlagValue.FindStringSubmatch(msg)
+	case badFlagValue().MatchString(msg):
+		m := badFlagValue().FindStringSubmatch(msg)
 		what := "is not valid"
 		switch {
 		case strings.Contains(m[3], "parse error") && isDurationFlag(c, m[2]):
@@ -105,8 +105,8 @@ func usageError(c *cli.Context, err error, _ bool) error {
 			what = "is not a number"
 		}
 		return option.Usagef("%s %q %s", dashes(m[2]), m[1], what)
-	case flagNoValue.MatchString(msg):
-		return option.Usagef("%s needs a value (see %s --help)", dashes(flagNoValue.FindStringSubmatch(msg)[1]), where)
+	case flagNoValue().MatchString(msg):
+		return option.Usagef("%s needs a value (see %s --help)", dashes(flagNoValue().FindStringSubmatch(msg)[1]), where)
 	}
 	return option.UsageError{Err: err}
 }

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,6 +14,8 @@ import (
 
 	"oras.land/oras-go/v2/registry/remote/errcode"
 	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"github.com/referee-dev/referee/internal/lazyre"
 )
 
 // Bounds of the retries of one request.
@@ -75,7 +76,7 @@ const (
 
 // referrersTagRE matches the tags of the referrers tag schema
 // (<alg>-<hex digest>).
-var referrersTagRE = regexp.MustCompile(`^(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{128})$`)
+var referrersTagRE = lazyre.New(`^(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{128})$`)
 
 // requestKindOf classifies req by its method and its path (distribution-spec
 // endpoints, /v2/<name>/manifests/<reference> and
@@ -99,7 +100,7 @@ func requestKindOf(req *http.Request) requestKind {
 			return kindOnce
 		}
 		if i := strings.LastIndex(path, "/manifests/"); i >= 0 {
-			if referrersTagRE.MatchString(path[i+len("/manifests/"):]) {
+			if referrersTagRE().MatchString(path[i+len("/manifests/"):]) {
 				return kindOnce
 			}
 			return kindIdempotent

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/referee-dev/referee/internal/lazyre"
 )
 
 // blobAPI serves the blob half of the distribution API itself, and passes
@@ -57,7 +58,7 @@ func blobPath(p string) (repo, kind, target string, ok bool) {
 }
 
 // namePattern is the spec's grammar of repository names.
-var namePattern = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+var namePattern = lazyre.New(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
 
 func (b *blobAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	repo, kind, target, ok := blobPath(r.URL.Path)
@@ -65,7 +66,7 @@ func (b *blobAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.next.ServeHTTP(w, r)
 		return
 	}
-	if !namePattern.MatchString(repo) {
+	if !namePattern().MatchString(repo) {
 		writeError(w, http.StatusBadRequest, "NAME_INVALID", fmt.Sprintf("%q is not a valid repository name", repo))
 		return
 	}

@@ -9,12 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/referee-dev/referee/internal/lazyre"
 )
 
 // manifestFixes corrects where go-containerregistry's manifest and tag
@@ -35,13 +36,13 @@ type manifestFixes struct {
 }
 
 // tagPattern is the spec's tag grammar.
-var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+var tagPattern = lazyre.New(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 
 // tagsPath matches /v2/<name>/tags/list.
-var tagsPath = regexp.MustCompile(`^/v2/(.+)/tags/list$`)
+var tagsPath = lazyre.New(`^/v2/(.+)/tags/list$`)
 
 func (f *manifestFixes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if m := tagsPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodGet {
+	if m := tagsPath().FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodGet {
 		f.tags(w, r, m[1])
 		return
 	}
@@ -91,7 +92,7 @@ func (f *manifestFixes) put(w http.ResponseWriter, r *http.Request, repo, ref st
 		}
 		dig = h
 	} else {
-		if !tagPattern.MatchString(ref) {
+		if !tagPattern().MatchString(ref) {
 			writeError(w, http.StatusBadRequest, "TAG_INVALID", fmt.Sprintf("%q is not a valid tag", ref))
 			return
 		}

@@ -6,10 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strconv"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/referee-dev/referee/internal/lazyre"
 )
 
 // specFixes corrects two places where go-containerregistry's registry
@@ -31,10 +32,10 @@ type specFixes struct {
 
 const ociIndex = "application/vnd.oci.image.index.v1+json"
 
-var referrersPath = regexp.MustCompile(`^/v2/(.+)/referrers/([a-z0-9]+:[a-f0-9]+)$`)
+var referrersPath = lazyre.New(`^/v2/(.+)/referrers/([a-z0-9]+:[a-f0-9]+)$`)
 
 func (f *specFixes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if m := referrersPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodGet {
+	if m := referrersPath().FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodGet {
 		f.referrers(w, r, m[1], m[2])
 		return
 	}

@@ -4,16 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/lazyre"
 )
 
 // linkName matches in-toto's link file names, STEP.KEYID8.link. Inspection
 // links (NAME.link, unsigned, written by in-toto-verify into its working
 // directory) do not match and are not evidence.
-var linkName = regexp.MustCompile(`^(.+)\.([0-9a-f]{8})\.link$`)
+var linkName = lazyre.New(`^(.+)\.([0-9a-f]{8})\.link$`)
 
 // maxLinkFiles bounds how many link files a directory may hold.
 const maxLinkFiles = 10000
@@ -68,7 +68,7 @@ func listLinkFiles(dir string, depth int) ([]linkFile, error) {
 	}
 	var files []linkFile
 	for _, e := range entries {
-		m := linkName.FindStringSubmatch(e.Name())
+		m := linkName().FindStringSubmatch(e.Name())
 		if !e.Type().IsRegular() || m == nil {
 			continue
 		}
