@@ -14,6 +14,13 @@ import (
 	"github.com/referee-dev/referee/internal/lazyre"
 )
 
+// IsSHA256Digest reports whether s is a SHA-256 digest as OCI writes it:
+// "sha256:" and 64 lowercase hex digits (IsSHA256Hex).
+func IsSHA256Digest(s string) bool {
+	hex, ok := strings.CutPrefix(s, "sha256:")
+	return ok && IsSHA256Hex(hex)
+}
+
 // IsSHA256Hex reports whether s is a SHA-256 digest as links record it:
 // 64 lowercase hex digits. Artifacts are looked up by it, so a digest
 // spelt otherwise never names one.

@@ -7,12 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-
-	"github.com/referee-dev/referee/internal/lazyre"
 )
-
-// sha256Digest is an image digest as NewStatement takes it.
-var sha256Digest = lazyre.New(`^sha256:[0-9a-f]{64}$`)
 
 // NewStatement builds an in-toto Statement v1 about one subject, named
 // subjectName with digest ("sha256:<lowercase hex>", an image digest), of
@@ -27,7 +22,7 @@ func NewStatement(subjectName, digest, predicateType string, predicate []byte) (
 	if subjectName == "" {
 		return nil, errors.New("the statement's subject needs a name (the image reference)")
 	}
-	if !sha256Digest().MatchString(digest) {
+	if !IsSHA256Digest(digest) {
 		return nil, fmt.Errorf("subject digest %.80q is not sha256:<64 lowercase hex digits>", digest)
 	}
 	if err := checkPredicateType(predicateType); err != nil {

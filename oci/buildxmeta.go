@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/referee-dev/referee/internal/lazyre"
+	"github.com/referee-dev/referee/attest"
 )
 
 // maxMetadataBytes bounds a buildx metadata file: with
@@ -29,8 +29,6 @@ const (
 	metadataNameKey       = "image.name"
 	metadataDescriptorKey = "containerimage.descriptor"
 )
-
-var sha256Digest = lazyre.New(`^sha256:[0-9a-f]{64}$`)
 
 // ImageFromBuildxMetadata reads a buildx metadata file and returns the image it
 // records as NAME@DIGEST: the first name of image.name without its tag
@@ -73,7 +71,7 @@ func ImageFromBuildxMetadata(path string) (string, error) {
 	if err := stringKey(m, metadataNameKey, &names); err != nil {
 		return fail("%v (build with --tag NAME and --push)", err)
 	}
-	if !sha256Digest().MatchString(digest) {
+	if !attest.IsSHA256Digest(digest) {
 		return fail("%s %q is not sha256:<64 lowercase hex digits>", metadataDigestKey, digest)
 	}
 	if raw, ok := m[metadataDescriptorKey]; ok {

@@ -9,8 +9,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
-
-	"github.com/referee-dev/referee/internal/lazyre"
+	"oras.land/oras-go/v2/registry"
 )
 
 // LayoutPrefix introduces a reference to an OCI image-layout directory, as
@@ -49,7 +48,7 @@ func ParseReference(s string) (Reference, error) {
 		return Reference{}, badReference(s)
 	}
 	ref := Reference{Registry: r.Context().RegistryStr(), Repository: r.Context().RepositoryStr()}
-	if !repositoryRe().MatchString(ref.Repository) {
+	if !validRepository(ref.Repository) {
 		// go-containerregistry accepts repositories registries refuse
 		// ("a//b").
 		return Reference{}, badReference(s)
@@ -62,7 +61,7 @@ func ParseReference(s string) (Reference, error) {
 		}
 		ref.Digest = d
 	case name.Tag:
-		if !tagRe().MatchString(t.TagStr()) {
+		if !validTag(t.TagStr()) {
 			return Reference{}, badReference(s)
 		}
 		ref.Tag = t.TagStr()
@@ -93,12 +92,14 @@ func parseLayoutRef(s string) (Reference, error) {
 	return ref, nil
 }
 
-// The distribution spec's grammar for repository names and tags.
+// validRepository and validTag apply the distribution spec's grammar for
+// repository names and tags, as oras-go checks it.
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pulling-manifests
-var (
-	repositoryRe = lazyre.New(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagRe        = lazyre.New(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-)
+func validRepository(s string) bool {
+	return registry.Reference{Repository: s}.ValidateRepository() == nil
+}
+
+func validTag(s string) bool { return registry.Reference{Reference: s}.ValidateReferenceAsTag() == nil }
 
 // notAPath refuses a file path given where an image reference is expected:
 // left to the registry parser, "/tmp/airgap" would name a repository of
@@ -159,11 +160,11 @@ func whatIsWrong(s string) string {
 		return fmt.Sprintf("registry %q is not a valid HOST[:PORT]", host)
 	case repo != strings.ToLower(repo):
 		return fmt.Sprintf("repository %q has uppercase letters; repository names are lowercase", repo)
-	case !repositoryRe().MatchString(repo):
+	case !validRepository(repo):
 		return fmt.Sprintf("repository %q is not a valid name (lowercase letters and digits, separated by '.', '_', '-' or '/')", repo)
 	case hasTag && tag == "":
 		return "the tag after ':' is empty"
-	case hasTag && !tagRe().MatchString(tag):
+	case hasTag && !validTag(tag):
 		return fmt.Sprintf("tag %q is not valid (up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-')", tag)
 	case hasDigest:
 		return badDigest(dgst)

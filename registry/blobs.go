@@ -10,8 +10,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/referee-dev/referee/internal/lazyre"
+	orasregistry "oras.land/oras-go/v2/registry"
 )
 
 // blobAPI serves the blob half of the distribution API itself, and passes
@@ -57,16 +56,13 @@ func blobPath(p string) (repo, kind, target string, ok bool) {
 	return "", "", "", false
 }
 
-// namePattern is the spec's grammar of repository names.
-var namePattern = lazyre.New(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-
 func (b *blobAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	repo, kind, target, ok := blobPath(r.URL.Path)
 	if !ok {
 		b.next.ServeHTTP(w, r)
 		return
 	}
-	if !namePattern().MatchString(repo) {
+	if (orasregistry.Reference{Repository: repo}).ValidateRepository() != nil { // the spec's grammar
 		writeError(w, http.StatusBadRequest, "NAME_INVALID", fmt.Sprintf("%q is not a valid repository name", repo))
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	orasregistry "oras.land/oras-go/v2/registry"
 
 	"github.com/referee-dev/referee/internal/lazyre"
 )
@@ -34,9 +35,6 @@ import (
 type manifestFixes struct {
 	inner http.Handler
 }
-
-// tagPattern is the spec's tag grammar.
-var tagPattern = lazyre.New(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 
 // tagsPath matches /v2/<name>/tags/list.
 var tagsPath = lazyre.New(`^/v2/(.+)/tags/list$`)
@@ -92,7 +90,7 @@ func (f *manifestFixes) put(w http.ResponseWriter, r *http.Request, repo, ref st
 		}
 		dig = h
 	} else {
-		if !tagPattern().MatchString(ref) {
+		if (orasregistry.Reference{Reference: ref}).ValidateReferenceAsTag() != nil { // the spec's grammar
 			writeError(w, http.StatusBadRequest, "TAG_INVALID", fmt.Sprintf("%q is not a valid tag", ref))
 			return
 		}
