@@ -278,7 +278,7 @@ func (k *Key) Verify(data, sig []byte) error {
 	var ok bool
 	switch pub := k.pub.(type) {
 	case ed25519.PublicKey:
-		ok = ed25519.Verify(pub, data, sig)
+		ok = verifyEd25519(pub, data, sig)
 	case *rsa.PublicKey:
 		h := sha256.Sum256(data)
 		ok = rsa.VerifyPSS(pub, crypto.SHA256, h[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil
@@ -298,18 +298,21 @@ var ErrBadSignature = errors.New("signature does not verify")
 
 // ecdsaDigest hashes data for an ECDSA signature on curve c as
 // go-securesystemslib does (and securesystemslib for the scheme named after
-// the curve): SHA-256 up to 256 bits, SHA-384 up to 384, SHA-512 above.
+// the curve): SHA-256 up to 256 bits, SHA-384 up to 384, SHA-512 above
+// (written in pieces: writeChunked).
 func ecdsaDigest(c elliptic.Curve, data []byte) []byte {
 	switch bits := c.Params().BitSize; {
 	case bits <= 256:
 		h := sha256.Sum256(data)
 		return h[:]
 	case bits <= 384:
-		h := sha512.Sum384(data)
-		return h[:]
+		h := sha512.New384()
+		writeChunked(h, data)
+		return h.Sum(nil)
 	}
-	h := sha512.Sum512(data)
-	return h[:]
+	h := sha512.New()
+	writeChunked(h, data)
+	return h.Sum(nil)
 }
 
 // KeyFromLayout builds a Key from one value of a layout's "keys" map as it
