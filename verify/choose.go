@@ -6,11 +6,13 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/referee-dev/referee/attest"
+	"github.com/referee-dev/referee/internal/workers"
 )
 
 // group is a set of candidate links of one step that record the same
@@ -229,32 +231,51 @@ func advance(idx []int, layout *attest.Layout, groups map[string][]*group) bool 
 
 // applyAll evaluates every step's and inspection's rules against links.
 func applyAll(layout *attest.Layout, links map[string]*attest.CompactLink) (map[string][]RuleResult, []Failure) {
-	rules := map[string][]RuleResult{}
-	var fails []Failure
-	env := &ruleEnv{chosen: links, globs: map[string]glob{}}
-	check := func(key, name string, link *attest.CompactLink, materials, products [][]string) {
-		env.link = link
-		for _, set := range []struct {
-			name  string
-			rules [][]string
-		}{{"materials", materials}, {"products", products}} {
-			rr, f := env.applyRules(name, set.name, set.rules)
-			rules[key] = append(rules[key], rr...)
-			if f != nil {
-				if key != name {
-					f.Inspection, f.Step = f.Step, ""
-				}
-				fails = append(fails, *f)
-			}
-		}
+	type check struct {
+		key, name           string
+		materials, products [][]string
+		// what applying them gave, for each set
+		results [2][]RuleResult
+		fails   []Failure
 	}
+	var checks []check
 	for _, s := range layout.Steps {
-		check(s.Name, s.Name, links[s.Name], s.ExpectedMaterials, s.ExpectedProducts)
+		checks = append(checks, check{key: s.Name, name: s.Name, materials: s.ExpectedMaterials, products: s.ExpectedProducts})
 	}
 	for _, in := range layout.Inspect {
-		if l := links[in.Name]; l != nil {
-			check("inspection:"+in.Name, in.Name, l, in.ExpectedMaterials, in.ExpectedProducts)
+		if links[in.Name] != nil {
+			checks = append(checks, check{key: "inspection:" + in.Name, name: in.Name, materials: in.ExpectedMaterials, products: in.ExpectedProducts})
 		}
+	}
+	// Each step's rules read its own link and the chosen links, which
+	// nothing changes now: the steps are applied on every core (a
+	// monorepo's five steps of 180,000 artifacts each took 80 ms on one),
+	// and their results assembled in the layout's order.
+	globs := &globCache{m: map[string]glob{}}
+	workers.Each(runtime.GOMAXPROCS(0), len(checks), func(i int) {
+		c := &checks[i]
+		env := &ruleEnv{link: links[c.name], chosen: links, globs: globs}
+		for k, set := range []struct {
+			name  string
+			rules [][]string
+		}{{"materials", c.materials}, {"products", c.products}} {
+			rr, f := env.applyRules(c.name, set.name, set.rules)
+			c.results[k] = rr
+			if f != nil {
+				if c.key != c.name {
+					f.Inspection, f.Step = f.Step, ""
+				}
+				c.fails = append(c.fails, *f)
+			}
+		}
+	})
+	rules := map[string][]RuleResult{}
+	var fails []Failure
+	for _, c := range checks {
+		for _, rr := range c.results {
+			rules[c.key] = append(rules[c.key], rr...)
+		}
+		fails = append(fails, c.fails...)
 	}
 	return rules, fails
 }

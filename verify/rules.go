@@ -3,6 +3,7 @@ package verify
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/referee-dev/referee/attest"
 )
@@ -26,16 +27,29 @@ type RuleResult struct {
 type ruleEnv struct {
 	link   *attest.CompactLink
 	chosen map[string]*attest.CompactLink
-	globs  map[string]glob
+	globs  *globCache
+}
+
+// globCache holds the patterns compiled so far, for the rules of every
+// step, which applyAll applies on several goroutines.
+type globCache struct {
+	mu sync.Mutex
+	m  map[string]glob
 }
 
 func (e *ruleEnv) glob(p string) (glob, error) {
-	if g, ok := e.globs[p]; ok {
+	c := e.globs
+	c.mu.Lock()
+	g, ok := c.m[p]
+	c.mu.Unlock()
+	if ok {
 		return g, nil
 	}
 	g, err := compileGlob(p)
 	if err == nil {
-		e.globs[p] = g
+		c.mu.Lock()
+		c.m[p] = g
+		c.mu.Unlock()
 	}
 	return g, err
 }
