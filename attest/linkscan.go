@@ -70,7 +70,7 @@ func ScanLink(e *Envelope) (l *CompactLink, signed *SignedContent, ok bool) {
 	if s.ws(); s.pos != len(s.data) {
 		return nil, nil, false
 	}
-	return finishLink(e, l, typ, materials, products, s.out)
+	return finishLink(e, l, typ, buildChecked(materials), buildChecked(products), s.out)
 }
 
 // linkField is the reader of a link's field key.
@@ -92,24 +92,14 @@ func (s *canonScan) linkField(key string, l *CompactLink, typ *string, materials
 	return decline
 }
 
-// finishLink checks what ScanLink read as checkLink does and returns it.
-func finishLink(e *Envelope, l *CompactLink, typ string, materials, products *artifactsBuilder, canonical []byte) (*CompactLink, *SignedContent, bool) {
-	if typ != "link" || l.Name == "" {
+// finishLink checks what ScanLink read as checkLink does and returns it;
+// materials and products are the tables buildChecked made (nil if it
+// refused one).
+func finishLink(e *Envelope, l *CompactLink, typ string, materials, products *Artifacts, canonical []byte) (*CompactLink, *SignedContent, bool) {
+	if typ != "link" || l.Name == "" || materials == nil || products == nil {
 		return nil, nil, false
 	}
-	if l.Materials = materials.build(); l.Materials == nil {
-		return nil, nil, false
-	}
-	if l.Products = products.build(); l.Products == nil {
-		return nil, nil, false
-	}
-	for _, a := range []*Artifacts{l.Materials, l.Products} {
-		for i := range a.Len() {
-			if checkArtifactPath(a.Path(i)) != nil {
-				return nil, nil, false
-			}
-		}
-	}
+	l.Materials, l.Products = materials, products
 	msg := canonical
 	if e.Form == FormDSSE {
 		msg = dsse.PAE(e.PayloadType, e.Payload)
@@ -117,6 +107,22 @@ func finishLink(e *Envelope, l *CompactLink, typ string, materials, products *ar
 	// The signatures are all VerifyKey reads of e: the signed content
 	// does not keep the payload (a large link's file) alive.
 	return l, &SignedContent{env: &Envelope{Form: e.Form, Signatures: e.Signatures, memo: e.memo}, msg: msg}, true
+}
+
+// buildChecked finishes b's table and checks its paths as checkLink does
+// (checkArtifactPath); it returns nil if two entries have one path or a
+// path is refused.
+func buildChecked(b *artifactsBuilder) *Artifacts {
+	a := b.build()
+	if a == nil {
+		return nil
+	}
+	for i := range a.Len() {
+		if checkArtifactPath(a.Path(i)) != nil {
+			return nil
+		}
+	}
+	return a
 }
 
 // minSplit is how large a link's materials and products must each be
@@ -176,13 +182,18 @@ func scanLinkSplit(e *Envelope) (l *CompactLink, signed *SignedContent, ok, trie
 	payload := e.Payload
 	buf := make([]byte, len(payload))
 	at := len(payload) - (prod.end - prod.start)
-	products := newArtifactsBuilder()
+	// Each goroutine also finishes its table and checks its paths.
+	var products *Artifacts
 	done := make(chan error, 1)
 	ps := &canonScan{data: payload[:prod.end], pos: prod.start, emit: true, out: buf[at:at:len(buf)]}
 	go func() {
-		err := ps.artifacts(products)(1)
+		b := newArtifactsBuilder()
+		err := ps.artifacts(b)(1)
 		if err == nil && ps.pos != prod.end {
 			err = errDecline
+		}
+		if err == nil {
+			products = buildChecked(b)
 		}
 		done <- err
 	}()
@@ -209,6 +220,10 @@ func scanLinkSplit(e *Envelope) (l *CompactLink, signed *SignedContent, ok, trie
 	}
 	s.writeString([]byte("products"), false)
 	s.out = append(s.out, ':')
+	var mt *Artifacts
+	if !failed {
+		mt = buildChecked(materials)
+	}
 	err := <-done
 	if failed || err != nil || &s.out[0] != &buf[0] || len(s.out)+len(ps.out)+1 > len(buf) || &ps.out[:1][0] != &buf[at] {
 		return nil, nil, false, true
@@ -217,7 +232,7 @@ func scanLinkSplit(e *Envelope) (l *CompactLink, signed *SignedContent, ok, trie
 	n += copy(buf[n:], ps.out)
 	buf[n] = '}'
 	s.out = buf[:n+1]
-	l, signed, ok = finishLink(e, l, typ, materials, products, s.out)
+	l, signed, ok = finishLink(e, l, typ, mt, products, s.out)
 	return l, signed, ok, true
 }
 
