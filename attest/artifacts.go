@@ -127,6 +127,20 @@ func (a *Artifacts) SharePaths(b *Artifacts) bool {
 	return true
 }
 
+// SamePaths reports whether a and b are known to list the same paths,
+// in the same order, without comparing them: they are one table, or one
+// took the other's paths (SharePaths). Entry i of one is then the entry
+// of the same path in the other.
+func (a *Artifacts) SamePaths(b *Artifacts) bool {
+	switch {
+	case a == nil || b == nil || a.n != b.n:
+		return false
+	case a == b || a.n == 0:
+		return true
+	}
+	return len(a.names) == len(b.names) && len(a.ends) == len(b.ends) && &a.names[0] == &b.names[0] && &a.ends[0] == &b.ends[0]
+}
+
 // sorted returns the table with its entries in path order.
 func (a *Artifacts) sorted() *Artifacts {
 	order := make([]int, a.Len())

@@ -42,8 +42,27 @@ func TestArtifacts(t *testing.T) {
 				t.Fatal("found an absent path")
 			}
 			b := attest.NewArtifacts(m)
+			if n > 0 && b.SamePaths(a) {
+				t.Fatal("SamePaths of two tables that do not share their paths")
+			}
 			if n > 0 && !b.SharePaths(a) || !reflect.DeepEqual(b.Map(), m) {
 				t.Fatal("SharePaths with the same paths")
+			}
+			if !b.SamePaths(a) || !a.SamePaths(b) || !a.SamePaths(a) {
+				t.Fatal("SamePaths of tables that share their paths")
+			}
+			if n > 0 {
+				fewer := map[string]attest.HashObj{}
+				for p, h := range m {
+					fewer[p] = h
+					break
+				}
+				if c := attest.NewArtifacts(fewer); c.SamePaths(a) || a.SamePaths(c) || (n > 1 && c.SharePaths(a)) {
+					t.Fatal("SamePaths or SharePaths of tables of other paths")
+				}
+			}
+			if a.SamePaths(nil) || (*attest.Artifacts)(nil).SamePaths(a) {
+				t.Fatal("SamePaths with no table")
 			}
 			l := &attest.Link{Name: "build", Materials: m, Products: map[string]attest.HashObj{"app": {"sha256": fmt.Sprintf("%064x", 1)}}}
 			payload, err := l.Marshal()

@@ -118,21 +118,20 @@ func (e *ruleEnv) applyRules(step, set string, rules [][]string) ([]RuleResult, 
 			}
 		case attest.RuleCreate:
 			for _, i := range matched {
-				if e.link.Materials.Find(arts.Path(i)) < 0 {
+				if lookup(e.link.Materials, arts, i) < 0 {
 					consumed = append(consumed, i)
 				}
 			}
 		case attest.RuleDelete:
 			for _, i := range matched {
-				if e.link.Products.Find(arts.Path(i)) < 0 {
+				if lookup(e.link.Products, arts, i) < 0 {
 					consumed = append(consumed, i)
 				}
 			}
 		case attest.RuleModify:
 			m, pr := e.link.Materials, e.link.Products
 			for _, i := range matched {
-				p := arts.Path(i)
-				mi, pi := m.Find(p), pr.Find(p)
+				mi, pi := lookup(m, arts, i), lookup(pr, arts, i)
 				if mi >= 0 && pi >= 0 && !m.SameHashes(mi, pr, pi) {
 					consumed = append(consumed, i)
 				}
@@ -154,6 +153,17 @@ func (e *ruleEnv) applyRules(step, set string, rules [][]string) ([]RuleResult, 
 		}
 	}
 	return results, nil
+}
+
+// lookup is the entry in t of the path of arts' entry i: i itself where
+// the two tables share their paths (a step's materials and products, or
+// one step's products and the next one's materials, often list the same
+// files), else found by its hash.
+func lookup(t, arts *attest.Artifacts, i int) int {
+	if t.SamePaths(arts) {
+		return i
+	}
+	return t.Find(arts.Path(i))
 }
 
 // paths names the entries at indices of arts.
@@ -180,6 +190,7 @@ func (e *ruleEnv) match(r attest.Rule, arts *attest.Artifacts, matched []int, wh
 		dstArts = dst.Products
 	}
 	var consumed []int
+	prefixed := r.SrcPrefix != "" || r.DstPrefix != ""
 	for _, i := range matched {
 		p := arts.Path(i)
 		dp := p
@@ -189,7 +200,12 @@ func (e *ruleEnv) match(r attest.Rule, arts *attest.Artifacts, matched []int, wh
 		if r.DstPrefix != "" {
 			dp = pyJoin(r.DstPrefix, dp)
 		}
-		j := dstArts.Find(dp)
+		var j int
+		if prefixed {
+			j = dstArts.Find(dp)
+		} else {
+			j = lookup(dstArts, arts, i)
+		}
 		switch {
 		case j < 0:
 			why[p] = fmt.Sprintf("%q found no %q among the %s of step %q", r.String(), dp, strings.ToLower(r.DstType), r.DstStep)
