@@ -1,11 +1,13 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"runtime"
+	"slices"
 	"sync"
 
 	"golang.org/x/sync/semaphore"
@@ -46,7 +48,17 @@ func gatherCandidates(ctx context.Context, layout *attest.Layout, links []Eviden
 	procs := runtime.GOMAXPROCS(0)
 	reading, checking := semaphore.NewWeighted(maxExamineBytes), semaphore.NewWeighted(maxExamineBytes)
 	var paths pathTables
-	workers.Each(max(procs, 2), len(links), func(i int) {
+	// The largest first: the last link's signature check runs on one
+	// core while nothing else is left, so it should be a small one's
+	// (W1's links of 24 MB, 24, 24, 24 and 12 took 35 ms at the end
+	// rather than 17).
+	order := make([]int, len(links))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(links[b].size(), links[a].size()) })
+	workers.Each(max(procs, 2), len(links), func(k int) {
+		i := order[k]
 		results[i] = examineWithin(ctx, layout, links[i], reading, checking, int64(procs), &paths)
 	})
 	out := map[string][]*candidate{}
