@@ -16,7 +16,9 @@ import (
 // monorepo step's) that call held each garbage collection's
 // stop-the-world for 25 to 60 ms on the machine the bench runs on, with
 // every other goroutine of the process stopped (GODEBUG=gctrace=1 shows
-// it as the first clock figure of a collection).
+// it as the first clock figure of a collection). When Go's crypto/sha512
+// bounds its assembly the same way (golang/go#80916 proposed it), Key.Verify
+// can call crypto/ed25519 for every message and verifyEd25519Chunked go.
 const hashChunk = 64 << 10
 
 // writeChunked writes data to h at most hashChunk bytes at a time, so that

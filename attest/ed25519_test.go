@@ -3,12 +3,16 @@ package attest_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha512"
+	"encoding/hex"
 	"math/big"
 	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"filippo.io/edwards25519"
 
 	"github.com/referee-dev/referee/attest"
 )
@@ -127,20 +131,17 @@ func TestEd25519MatchesStdlib(t *testing.T) {
 
 // FuzzEd25519MatchesStdlib signs a message with a key from the fuzzer's
 // seed, flips the bits of the signature and the key that mask says, and
-// checks that both verifications answer alike.
+// checks that both verifications answer alike; repeat stretches the
+// message past attest.HashChunk.
 func FuzzEd25519MatchesStdlib(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{1}, 32), []byte("message"), []byte{}, uint16(0))
-	f.Add(bytes.Repeat([]byte{2}, 32), []byte("message"), []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20}, uint16(1000))
-	for _, c := range ed25519Cases(f) {
-		if len(c.pub) == 32 && len(c.msg) < 1000 {
-			f.Add(c.pub, c.msg, c.sig, uint16(0))
-		}
-	}
+	f.Add(bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte("0123456789abcdef"), 64), []byte{}, uint16(100))
+	f.Add(bytes.Repeat([]byte{3}, 32), []byte("message"), append(make([]byte, 63), 0x20), uint16(0))
+	f.Add(bytes.Repeat([]byte{4}, 32), bytes.Repeat([]byte("x"), 1024), append(make([]byte, 70), 1), uint16(199))
 	f.Fuzz(func(t *testing.T, seed, msg, mask []byte, repeat uint16) {
 		if len(seed) != ed25519.SeedSize {
 			return
 		}
-		// repeat stretches the message past HashChunk.
 		msg = bytes.Repeat(msg, 1+int(repeat)%200)
 		priv := ed25519.NewKeyFromSeed(seed)
 		pub := slices.Clone([]byte(priv.Public().(ed25519.PublicKey)))
@@ -153,18 +154,150 @@ func FuzzEd25519MatchesStdlib(f *testing.F) {
 				pub[i-64] ^= m
 			}
 		}
-		if len(mask) > 96 {
-			// The rest of the mask replaces the signature.
-			sig = mask[96:]
-		}
-		want := ed25519.Verify(pub, msg, sig)
-		if got := attest.VerifyEd25519Chunked(pub, msg, sig); got != want {
-			t.Fatalf("chunked verification says %v, crypto/ed25519 %v (message of %d bytes)", got, want, len(msg))
-		}
-		if got := attest.VerifyEd25519(pub, msg, sig); got != want {
-			t.Fatalf("verification says %v, crypto/ed25519 %v (message of %d bytes)", got, want, len(msg))
-		}
+		compareEd25519(t, "fuzzed", pub, msg, sig)
 	})
+}
+
+// FuzzEd25519RawMatchesStdlib checks both verifications on keys and
+// signatures as the fuzzer makes them, from the edge-case encodings.
+func FuzzEd25519RawMatchesStdlib(f *testing.F) {
+	for _, e := range edgeEncodings(f) {
+		f.Add(e, []byte("m"), append(slices.Clone(e), make([]byte, 32)...), uint16(0))
+		f.Add(e, bytes.Repeat([]byte("m"), 1024), append(slices.Clone(e), make([]byte, 32)...), uint16(80))
+	}
+	f.Fuzz(func(t *testing.T, pub, msg, sig []byte, repeat uint16) {
+		if len(pub) != ed25519.PublicKeySize {
+			return // crypto/ed25519 panics; verifyEd25519 is false (tested above)
+		}
+		compareEd25519(t, "fuzzed", pub, bytes.Repeat(msg, 1+int(repeat)%100), sig)
+	})
+}
+
+// compareEd25519 fails t if either of referee's verifications answers
+// otherwise than crypto/ed25519.Verify, and returns that answer.
+func compareEd25519(t testing.TB, name string, pub, msg, sig []byte) bool {
+	t.Helper()
+	want := ed25519.Verify(pub, msg, sig)
+	if got := attest.VerifyEd25519Chunked(pub, msg, sig); got != want {
+		t.Errorf("%s (message of %d bytes, key %x, signature %x): chunked verification says %v, crypto/ed25519 %v", name, len(msg), pub, sig, got, want)
+	}
+	if got := attest.VerifyEd25519(pub, msg, sig); got != want {
+		t.Errorf("%s (message of %d bytes, key %x, signature %x): verification says %v, crypto/ed25519 %v", name, len(msg), pub, sig, got, want)
+	}
+	return want
+}
+
+// smallOrder are the canonical encodings of the eight points of small
+// order (the identity, of order 1, 2, 4 and 8).
+var smallOrder = []string{
+	"0100000000000000000000000000000000000000000000000000000000000000",
+	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"0000000000000000000000000000000000000000000000000000000000000000",
+	"0000000000000000000000000000000000000000000000000000000000000080",
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+}
+
+// edgeEncodings are the small-order points with either sign bit, every
+// y below 19 and its non-canonical y + p with either sign bit (small-order
+// points among them, and values off the curve), and a few junk values.
+func edgeEncodings(t testing.TB) [][]byte {
+	var out [][]byte
+	for _, h := range smallOrder {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flip := slices.Clone(b)
+		flip[31] ^= 0x80
+		out = append(out, b, flip)
+	}
+	p := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+	for y := range int64(19) {
+		for _, v := range []*big.Int{big.NewInt(y), new(big.Int).Add(p, big.NewInt(y))} {
+			e := le32(v)
+			signed := slices.Clone(e)
+			signed[31] |= 0x80
+			out = append(out, e, signed)
+		}
+	}
+	return append(out, bytes.Repeat([]byte{0xff}, 32), bytes.Repeat([]byte{0x7f}, 32))
+}
+
+// TestEd25519EdgeGrid compares both verifications with crypto/ed25519 on
+// every edge-case encoding as the key, the small-order points as R, and
+// S at the edges of the group order, over a short message and one that
+// takes the chunked path: where implementations of Ed25519 differ
+// (Chalkias et al.; the C2SP test vectors Go's own tests use).
+func TestEd25519EdgeGrid(t *testing.T) {
+	l, _ := new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
+	var ss [][]byte
+	for _, v := range []*big.Int{big.NewInt(0), big.NewInt(1), new(big.Int).Sub(l, big.NewInt(1)), l, new(big.Int).Add(l, big.NewInt(1)), new(big.Int).Lsh(big.NewInt(1), 253)} {
+		ss = append(ss, le32(v))
+	}
+	ss = append(ss, bytes.Repeat([]byte{0xff}, 32))
+	keys := edgeEncodings(t)
+	rs := keys[:2*len(smallOrder)]
+	accepted := 0
+	for _, n := range []int{5, attest.HashChunk + 5} {
+		msg := bytes.Repeat([]byte{'z'}, n)
+		for _, a := range keys {
+			for _, r := range rs {
+				for _, s := range ss {
+					if compareEd25519(t, "edge case", a, msg, append(slices.Clone(r), s...)) {
+						accepted++
+					}
+				}
+			}
+		}
+	}
+	// Cofactorless verification accepts a small-order key with S = 0 and
+	// R = [-k]A, which some (k, A) give: the grid must reach both answers.
+	if accepted == 0 {
+		t.Error("no edge case verifies: the grid tests refusals only")
+	}
+	t.Logf("%d edge cases verify in both", accepted)
+}
+
+// TestEd25519MixedOrderKey signs with keys that are a point of the
+// prime-order group plus a point of order 8: cofactorless verification
+// (crypto/ed25519's) accepts such a signature only where [k] of the
+// small part is the identity. Both verifications must agree on each.
+func TestEd25519MixedOrderKey(t *testing.T) {
+	t8, _ := hex.DecodeString(smallOrder[4])
+	small, err := new(edwards25519.Point).SetBytes(t8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted, refused := 0, 0
+	for i := range 48 {
+		h := sha512.Sum512([]byte{'a', byte(i)})
+		a, _ := edwards25519.NewScalar().SetUniformBytes(h[:])
+		h = sha512.Sum512([]byte{'r', byte(i)})
+		r, _ := edwards25519.NewScalar().SetUniformBytes(h[:])
+		pub := new(edwards25519.Point).ScalarBaseMult(a)
+		pub.Add(pub, small)
+		R := new(edwards25519.Point).ScalarBaseMult(r).Bytes()
+		for _, n := range []int{7, attest.HashChunk + 7} {
+			msg := bytes.Repeat([]byte{byte(i)}, n)
+			hh := sha512.New()
+			hh.Write(R)
+			hh.Write(pub.Bytes())
+			hh.Write(msg)
+			k, _ := edwards25519.NewScalar().SetUniformBytes(hh.Sum(nil))
+			sig := append(slices.Clone(R), edwards25519.NewScalar().MultiplyAdd(k, a, r).Bytes()...)
+			if compareEd25519(t, "mixed-order key", pub.Bytes(), msg, sig) {
+				accepted++
+			} else {
+				refused++
+			}
+		}
+	}
+	if accepted == 0 || refused == 0 {
+		t.Errorf("mixed-order keys: %d accepted, %d refused; want some of each", accepted, refused)
+	}
 }
 
 // BenchmarkEd25519LargeGCWait verifies the signature of a 20 MB message
